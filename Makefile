@@ -1,0 +1,30 @@
+# `make run` and `make test` are all a fresh machine needs (Python >= 3.10, make, the package registries).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# The stamp is newer than pyproject.toml once its dependencies are installed: later calls skip pip.
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint bench screenshots clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/resnet-studio gui
+
+test: $(STAMP)
+	QT_QPA_PLATFORM=offscreen TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -q -p no:cacheprovider
+	$(VENV)/bin/ruff check resnet_studio tests benchmarks
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check resnet_studio tests benchmarks
+
+bench: $(STAMP)
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info

@@ -1,0 +1,135 @@
+"""What a builder function gets besides its input: naming, layer bookkeeping, data binding.
+
+Every layer a builder creates goes through `ctx.add(layer)`, which records it under the block
+being built. That record is how each trainable variable maps back to its block (gradient
+norms grouped by block, per-block parameter counts) without parsing variable paths.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+RANK_NAMES = {
+    2: "a flat feature vector (batch, features)",
+    3: "a sequence (batch, time, features)",
+    4: "an image / feature map (batch, height, width, channels)",
+}
+
+
+class BlockBuildError(ValueError):
+    """A block cannot be built on its input. The message names the block and what would fit."""
+
+    def __init__(self, location: str, block: str, message: str) -> None:
+        self.location = location
+        self.block = block
+        self.detail = message
+        super().__init__(f"{location} ({block}): {message}")
+
+
+@dataclass
+class Binding:
+    """Facts from the dataset that override the spec: the architecture binds to the data.
+
+    Args:
+        input_shape: Shape of one example; None keeps the spec's.
+        input_kind: image | sequence | tokens | vector; None keeps the spec's.
+        num_classes: Classes for classifier heads; None keeps the params'.
+        vocab_size: Token vocabulary for embeddings and LM heads; None keeps the spec's.
+    """
+
+    input_shape: tuple[int, ...] | None = None
+    input_kind: str | None = None
+    num_classes: int | None = None
+    vocab_size: int | None = None
+
+
+@dataclass
+class BlockRecord:
+    """Bookkeeping for one block while and after it is built."""
+
+    name: str
+    type: str
+    location: str
+    parent: str | None
+    layers: list[Any] = field(default_factory=list)
+    output: Any = None
+    children: list[str] = field(default_factory=list)
+
+
+class BuildContext:
+    """Shared state of one model build.
+
+    Args:
+        binding: Dataset facts (input shape, classes, vocabulary).
+        vocab_size: Vocabulary from the spec's input (used when the binding has none).
+        residual_units: Total residual units in the model (for linearly rising drop-path).
+        names: Block location (`blocks[2]`) -> unique block name.
+    """
+
+    def __init__(self, binding: Binding, vocab_size: int, residual_units: int,
+                 names: dict[str, str]) -> None:
+        self.binding = binding
+        self.names = names
+        self.spec_vocab_size = vocab_size
+        self.residual_units = max(residual_units, 1)
+        self.residual_index = 0
+        self.records: dict[str, BlockRecord] = {}
+        self._stack: list[BlockRecord] = []
+
+    # -- blocks
+    def begin(self, name: str, btype: str, location: str) -> BlockRecord:
+        parent = self._stack[-1].name if self._stack else None
+        rec = BlockRecord(name, btype, location, parent)
+        self.records[name] = rec
+        if parent is not None:
+            self.records[parent].children.append(name)
+        self._stack.append(rec)
+        return rec
+
+    def end(self, output: Any) -> None:
+        rec = self._stack.pop()
+        rec.output = output
+
+    @property
+    def current(self) -> BlockRecord:
+        return self._stack[-1]
+
+    def error(self, message: str) -> BlockBuildError:
+        rec = self.current
+        return BlockBuildError(rec.location, f"{rec.type} '{rec.name}'", message)
+
+    # -- layers
+    def add(self, layer: Any) -> Any:
+        """Records `layer` as belonging to the current block and returns it."""
+        self.current.layers.append(layer)
+        return layer
+
+    def name(self, suffix: str) -> str:
+        """Layer name prefixed with the block's name: `stage2_1_conv1`."""
+        return f"{self.current.name}_{suffix}"
+
+    # -- shapes
+    def expect_rank(self, x: Any, ranks: tuple[int, ...], hint: str = "") -> int:
+        """Raises a block error unless `x` has one of `ranks` (including batch)."""
+        rank = len(x.shape)
+        if rank not in ranks:
+            wanted = " or ".join(RANK_NAMES.get(r, f"rank {r}") for r in ranks)
+            got = RANK_NAMES.get(rank, f"rank {rank}")
+            msg = f"expects {wanted}, but its input is {got} {tuple(x.shape)}"
+            raise self.error(msg + (f". {hint}" if hint else ""))
+        return rank
+
+    @property
+    def vocab_size(self) -> int:
+        v = self.binding.vocab_size or self.spec_vocab_size
+        if not v:
+            raise self.error("needs a vocabulary size: set input.vocab_size or the block's "
+                             "vocab_size, or train on a tokens dataset")
+        return int(v)
+
+    def next_residual_unit(self) -> int:
+        """Index (0-based) of the next residual unit in depth order, for drop-path schedules."""
+        i = self.residual_index
+        self.residual_index += 1
+        return i

@@ -1,0 +1,149 @@
+"""Custom Keras layers used by residual blocks (registered for .keras save/load).
+
+Only what Keras and keras-hub do not provide: a parameter-free zero-padding shortcut, the
+residual-branch scalings (ReZero, LayerScale, fixed) and drop-path (stochastic depth).
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+PACKAGE = "resnet_studio"
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class ZeroPadShortcut(keras.layers.Layer):
+    """Parameter-free shortcut (He et al. 2016, option A): subsample, then pad channels.
+
+    Args:
+        stride: Spatial subsampling factor (every `stride`-th position is kept).
+        channels: Output channels; the extra channels are zeros.
+
+    Example:
+    >>> ZeroPadShortcut(stride=2, channels=32)(keras.ops.ones((1, 8, 8, 16))).shape
+    (1, 4, 4, 32)
+    """
+
+    def __init__(self, stride: int = 1, channels: int = 1, **kwargs):
+        super().__init__(**kwargs)
+        if stride < 1 or channels < 1:
+            raise ValueError(f"Expected stride >= 1 and channels >= 1, received: "
+                             f"stride={stride}, channels={channels}")
+        self.stride = int(stride)
+        self.channels = int(channels)
+
+    def call(self, x):
+        s = self.stride
+        if s > 1:
+            x = x[:, ::s, ::s, :] if len(x.shape) == 4 else x[:, ::s, :]
+        extra = self.channels - x.shape[-1]
+        if extra < 0:
+            raise ValueError(f"ZeroPadShortcut cannot reduce channels: {x.shape[-1]} -> "
+                             f"{self.channels}")
+        if extra:
+            pad = [[0, 0]] * (len(x.shape) - 1) + [[0, extra]]
+            x = ops.pad(x, pad)
+        return x
+
+    def compute_output_shape(self, input_shape):
+        shape = list(input_shape)
+        for axis in range(1, len(shape) - 1):
+            if shape[axis] is not None:
+                shape[axis] = -(-shape[axis] // self.stride)
+        shape[-1] = self.channels
+        return tuple(shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"stride": self.stride, "channels": self.channels})
+        return config
+
+
+SCALINGS = ("none", "rezero", "layerscale", "fixed")
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class ResidualScale(keras.layers.Layer):
+    """Scales the residual branch F(x) before it is added to the shortcut.
+
+    Args:
+        mode: `rezero` (one learnable scalar α, initialised to 0: Bachlechner et al. 2020),
+            `layerscale` (a learnable per-channel vector initialised to `value`: Touvron et al.
+            2021) or `fixed` (multiply by the constant `value`).
+        value: Initial LayerScale value, or the fixed factor.
+
+    Example:
+    >>> ResidualScale("rezero")(keras.ops.ones((2, 3)))  # all zeros at initialisation
+    """
+
+    def __init__(self, mode: str = "rezero", value: float = 1.0, **kwargs):
+        super().__init__(**kwargs)
+        if mode not in SCALINGS[1:]:
+            raise ValueError(f"Expected mode in {SCALINGS[1:]}, received: mode={mode!r}")
+        self.mode = mode
+        self.value = float(value)
+
+    def build(self, input_shape):
+        if self.mode == "rezero":
+            self.alpha = self.add_weight(shape=(), initializer="zeros", name="alpha")
+        elif self.mode == "layerscale":
+            self.gamma = self.add_weight(
+                shape=(input_shape[-1],),
+                initializer=keras.initializers.Constant(self.value), name="gamma")
+
+    def call(self, x):
+        if self.mode == "rezero":
+            return x * ops.cast(self.alpha, x.dtype)
+        if self.mode == "layerscale":
+            return x * ops.cast(self.gamma, x.dtype)
+        return x * ops.cast(self.value, x.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"mode": self.mode, "value": self.value})
+        return config
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class DropPath(keras.layers.Layer):
+    """Stochastic depth (Huang et al. 2016): drops the whole residual branch per example.
+
+    During training each example's branch is zeroed with probability `rate` and the kept ones
+    are scaled by 1 / (1 - rate), so the expectation is unchanged; at inference it is the
+    identity.
+
+    Args:
+        rate: Probability of dropping the branch, in [0, 1).
+        seed: Seed of the layer's random generator.
+    """
+
+    def __init__(self, rate: float = 0.0, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        if not 0.0 <= rate < 1.0:
+            raise ValueError(f"Expected 0 <= rate < 1, received: rate={rate}")
+        self.rate = float(rate)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, x, training=None):
+        if not training or self.rate == 0.0:
+            return x
+        keep = 1.0 - self.rate
+        shape = (ops.shape(x)[0],) + (1,) * (len(x.shape) - 1)
+        mask = keras.random.uniform(shape, seed=self.seed_generator) < keep
+        return x * ops.cast(mask, x.dtype) / ops.cast(keep, x.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"rate": self.rate, "seed": self.seed})
+        return config
+
+
+CUSTOM_OBJECTS = {c.__name__: c for c in (ZeroPadShortcut, ResidualScale, DropPath)}
