@@ -1,0 +1,142 @@
+"""Subcommands. Each `cmd_*` takes the parsed args and returns an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from resnet_studio.cli.main import EXIT_BAD_INPUT, EXIT_OK, emit_json
+
+
+def register_all(sub: Any) -> None:
+    """Adds every subcommand to the parser's subparsers."""
+    p = sub.add_parser("gui", help="open the desktop app (the default)")
+    p.add_argument("preset", nargs="?", help="preset name or file to open")
+    p.add_argument("--screenshot", metavar="FILE",
+                   help="render the main window once the summary is ready, save a PNG, exit")
+    p.set_defaults(handler=cmd_gui)
+
+    p = sub.add_parser("presets", help="list the shipped presets")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_presets)
+
+    p = sub.add_parser("summary", help="build a preset with Keras and show shapes and parameters")
+    p.add_argument("preset", help="preset name or file")
+    p.add_argument("--dataset", help="bind the input and head to this dataset first")
+    p.add_argument("--no-residual", action="store_true", help="summarize the plain twin")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_summary)
+
+    p = sub.add_parser("validate", help="check a preset file (exit 0 valid, 2 with problems)")
+    p.add_argument("file", help="preset file or name")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_validate)
+
+
+def cmd_gui(args: argparse.Namespace) -> int:
+    from resnet_studio.gui.app import run_app
+
+    return run_app(args.preset, screenshot=args.screenshot)
+
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    from resnet_studio.core.presets import list_presets
+
+    presets = list_presets()
+    if args.json:
+        emit_json({"presets": [vars(p) for p in presets]})
+        return EXIT_OK
+    width = max(len(p.name) for p in presets)
+    for p in presets:
+        print(f"{p.name:<{width}}  {p.title}  [{p.dataset or '-'}]")
+    return EXIT_OK
+
+
+def _load_bound(preset: str, dataset: str | None, no_residual: bool = False):
+    """(spec, binding) for a preset, optionally bound to a dataset's shapes."""
+    from resnet_studio.core.builder import plain_twin
+    from resnet_studio.core.presets import load_preset
+
+    spec = load_preset(preset)
+    if no_residual:
+        spec = plain_twin(spec)
+    binding = None
+    if dataset:
+        from resnet_studio.core.blocks.context import Binding
+        from resnet_studio.core.data import describe_dataset
+
+        info = describe_dataset(dataset)
+        binding = Binding(input_shape=tuple(info.input_shape), input_kind=info.input_kind,
+                          num_classes=info.num_classes, vocab_size=info.vocab_size)
+    return spec, binding
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from resnet_studio.core.builder import build_model
+
+    spec, binding = _load_bound(args.preset, args.dataset, args.no_residual)
+    summary = build_model(spec, binding).summary
+    if args.json:
+        emit_json(summary.to_dict())
+        return EXIT_OK
+    print(format_summary(summary))
+    return EXIT_OK
+
+
+def format_summary(summary: Any) -> str:
+    """A fixed-width table of blocks (indented children) and the totals."""
+    rows = [("block", "type", "output shape", "params")]
+
+    def add(blocks: list[Any], depth: int) -> None:
+        for b in blocks:
+            shape = "(" + ", ".join("?" if d is None else str(d) for d in b.output_shape) + ")"
+            rows.append(("  " * depth + b.name, b.type, shape, f"{b.params:,}"))
+            add(b.children, depth + 1)
+
+    add(summary.blocks, 0)
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = [f"{summary.name}"]
+    for i, r in enumerate(rows):
+        lines.append(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  "
+                     f"{r[3]:>{widths[3]}}")
+        if i == 0:
+            lines.append("-" * (sum(widths) + 6))
+    lines.append("-" * (sum(widths) + 6))
+    lines.append(f"total params:         {summary.total_params:,}")
+    lines.append(f"trainable params:     {summary.trainable_params:,}")
+    lines.append(f"non-trainable params: {summary.non_trainable_params:,}")
+    lines.append(f"BatchNorm statistics: {summary.statistics:,} (moving mean/variance; "
+                 "state, not parameters)")
+    return "\n".join(lines)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Validates structure and params, then builds with Keras to catch shape errors."""
+    from resnet_studio.core.builder import check_buildable
+    from resnet_studio.core.presets import load_preset
+    from resnet_studio.core.spec import SpecError
+
+    try:
+        spec = load_preset(args.file)
+    except SpecError as e:
+        return _invalid(args, e.source or args.file, [str(p) for p in e.problems])
+    built, problems = check_buildable(spec)
+    if problems:
+        return _invalid(args, args.file, [str(p) for p in problems])
+    assert built is not None
+    if args.json:
+        emit_json({"file": args.file, "valid": True,
+                   "total_params": built.summary.total_params})
+    else:
+        print(f"{args.file}: valid ({built.summary.total_params:,} parameters)")
+    return EXIT_OK
+
+
+def _invalid(args: argparse.Namespace, source: str, problems: list[str]) -> int:
+    print(f"{source}: invalid", file=sys.stderr)
+    for p in problems:
+        print(f"  {p}", file=sys.stderr)
+    if args.json:
+        emit_json({"file": args.file, "valid": False, "problems": problems})
+    return EXIT_BAD_INPUT

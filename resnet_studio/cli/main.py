@@ -1,0 +1,125 @@
+"""Argument parsing, dispatch and the one place where errors become exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from resnet_studio import __version__
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad input found by a command; printed without traceback, exit 2."""
+
+
+class RunFailed(Exception):
+    """A run ended as failed; exit 1. `result` is printed as JSON with --json."""
+
+    def __init__(self, message: str, result: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+class CliParser(argparse.ArgumentParser):
+    """argparse exits 2 on bad flags already; keep its message, drop nothing else."""
+
+
+def emit_json(obj: dict[str, Any]) -> None:
+    """Prints the one JSON object that is the last stdout line."""
+    sys.stdout.write(json.dumps(obj, default=_json_default) + "\n")
+    sys.stdout.flush()
+
+
+def _json_default(o: Any) -> Any:
+    try:
+        import numpy as np
+
+        if isinstance(o, np.generic):
+            return o.item()
+        if isinstance(o, np.ndarray):
+            return o.tolist()
+    except ImportError:  # pragma: no cover - numpy is a dependency
+        pass
+    if isinstance(o, (set, tuple)):
+        return list(o)
+    return str(o)
+
+
+def _bad_input_types() -> tuple[type[BaseException], ...]:
+    """Error classes that mean 'the user's input is wrong' (exit 2)."""
+    from resnet_studio.core.blocks.context import BlockBuildError
+    from resnet_studio.core.spec import SpecError
+
+    types: list[type[BaseException]] = [UsageError, SpecError, BlockBuildError]
+    try:
+        from resnet_studio.core.data import DatasetError
+
+        types.append(DatasetError)
+    except ImportError:  # pragma: no cover - present once the data package exists
+        pass
+    return tuple(types)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from resnet_studio.cli import commands
+
+    parser = CliParser(prog="resnet-studio",
+                       description="Build, train and understand residual networks.")
+    parser.add_argument("--version", action="version", version=f"resnet-studio {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.register_all(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `resnet-studio` console script. Returns the exit code."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ INFO lines are noise
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if not argv:
+        argv = ["gui"]  # `resnet-studio` alone opens the app
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # argparse: --help/--version (0) or bad flags (2)
+        return int(e.code or 0)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    as_json = bool(getattr(args, "json", False))
+    try:
+        return handler(args)
+    except _bad_input_types() as e:
+        _report(str(e), as_json, "bad_input")
+        return EXIT_BAD_INPUT
+    except RunFailed as e:
+        print(f"resnet-studio: {e}", file=sys.stderr)
+        if as_json:
+            emit_json(e.result or {"status": "failed", "error": str(e)})
+        return EXIT_FAILED
+    except BrokenPipeError:  # `resnet-studio presets | head`: the reader left, not an error
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
+        return EXIT_OK
+    except KeyboardInterrupt:
+        print("resnet-studio: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # an internal error: say so plainly, keep the trace for bug reports
+        if os.environ.get("RESNET_STUDIO_DEBUG"):
+            traceback.print_exc()
+        _report(f"internal error: {type(e).__name__}: {e} (set RESNET_STUDIO_DEBUG=1 for the "
+                "traceback)", as_json, "internal")
+        return EXIT_FAILED
+
+
+def _report(message: str, as_json: bool, kind: str) -> None:
+    print(f"resnet-studio: {message}", file=sys.stderr)
+    if as_json:
+        emit_json({"error": message, "kind": kind})
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
