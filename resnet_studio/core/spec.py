@@ -421,6 +421,8 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, *, backup: bool =
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
     try:
+        # mkstemp creates 0600 files; keep the target's mode, or the usual 0644 for new files.
+        os.chmod(tmp, p.stat().st_mode & 0o777 if p.exists() else 0o644)
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
             f.write(text)
             f.flush()

@@ -1,0 +1,127 @@
+"""Dataset names: which exist, what they hold, and loading them by name.
+
+Names are the built-ins (`builtin.BUILTINS`) and three patterns with a prefix:
+`tfds:NAME[/CONFIG]`, `folder:PATH` and `npz:PATH`. This module dispatches on the name; each
+source lives in its own module. Listing and describing built-ins is cheap (no TensorFlow).
+"""
+
+from __future__ import annotations
+
+from . import builtin
+from .base import Dataset, DatasetError, DatasetInfo, check_load_args
+
+PATTERNS = ("tfds:NAME[/CONFIG]", "folder:PATH", "npz:PATH")
+_TFDS, _FOLDER, _NPZ = "tfds:", "folder:", "npz:"
+
+
+def dataset_names() -> list[str]:
+    """Returns the built-in dataset names followed by the patterns of the other sources."""
+    return [*builtin.BUILTINS, *PATTERNS]
+
+
+def list_datasets() -> list[DatasetInfo]:
+    """Returns the metadata of every built-in dataset (no TensorFlow, no data generation)."""
+    return [b.describe(0.1, None) for b in builtin.BUILTINS.values()]
+
+
+def _unknown(name: str) -> DatasetError:
+    return DatasetError(f"Unknown dataset {name!r}. Expected one of: {', '.join(dataset_names())}.")
+
+
+def describe_dataset(name: str, data_dir: str | None = None) -> DatasetInfo:
+    """Returns a dataset's metadata, reading as little as possible.
+
+    Built-ins: static (no TensorFlow). TFDS: from the builder's metadata, no download (sizes
+    -1 until prepared). Folders: indexes the files and decodes a few images. npz: reads the
+    arrays. Sizes assume the default validation fraction (0.1).
+
+    Args:
+        name: A dataset name (see `dataset_names()`).
+        data_dir: TFDS data folder (else `$TFDS_DATA_DIR`, else TFDS's default).
+
+    Raises:
+        DatasetError: Unknown name, or the data cannot be found or read.
+    """
+    if not isinstance(name, str):
+        raise DatasetError(f"Expected a dataset name (str), received: name={name!r}")
+    if name in builtin.BUILTINS:
+        return builtin.BUILTINS[name].describe(0.1, None)
+    if name.startswith(_TFDS):
+        from . import tfds
+
+        return tfds.describe(name, data_dir)
+    if name.startswith(_FOLDER):
+        from . import files
+
+        return files.describe_folder(name)
+    if name.startswith(_NPZ):
+        from . import files
+
+        return files.describe_npz(name)
+    raise _unknown(name)
+
+
+def load_dataset(
+    name: str,
+    *,
+    seed: int = 0,
+    validation_fraction: float = 0.1,
+    data_dir: str | None = None,
+    sequence_length: int | None = None,
+    limit: int | None = None,
+) -> Dataset:
+    """Loads a dataset by name.
+
+    Args:
+        name: A dataset name (see `dataset_names()`).
+        seed: Makes seeded splits and generated data reproducible.
+        validation_fraction: Share of the training data held out for validation, in [0, 1).
+        data_dir: TFDS data folder (else `$TFDS_DATA_DIR`, else TFDS's default).
+        sequence_length: Window length for `python-docs` (default 128) and token length for
+            text classification (default 256); ignored by fixed-shape datasets.
+        limit: Cap on the number of examples in each split (fast tests, quick looks).
+
+    Returns:
+        The loaded `Dataset`; `info.sizes` are the sizes after `limit`.
+
+    Raises:
+        DatasetError: Unknown name, bad argument, or data that cannot be found, read or
+            fetched. The message says how to fix it.
+
+    Example:
+
+    >>> data = load_dataset("mnist1d", seed=1, limit=256)
+    >>> data.info.input_shape
+    (40, 1)
+    """
+    if not isinstance(name, str):
+        raise DatasetError(f"Expected a dataset name (str), received: name={name!r}")
+    check_load_args(validation_fraction, sequence_length, limit)
+    if name in builtin.BUILTINS:
+        return builtin.BUILTINS[name].load(seed, validation_fraction, sequence_length, limit)
+    if name.startswith(_TFDS):
+        from . import tfds
+
+        return tfds.load(
+            name,
+            seed=seed,
+            validation_fraction=validation_fraction,
+            data_dir=data_dir,
+            sequence_length=sequence_length,
+            limit=limit,
+        )
+    if name.startswith(_FOLDER):
+        from . import files
+
+        return files.load_folder(
+            name,
+            seed=seed,
+            validation_fraction=validation_fraction,
+            sequence_length=sequence_length,
+            limit=limit,
+        )
+    if name.startswith(_NPZ):
+        from . import files
+
+        return files.load_npz(name, seed=seed, validation_fraction=validation_fraction, limit=limit)
+    raise _unknown(name)
