@@ -33,6 +33,10 @@ def register_all(sub: Any) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_validate)
 
+    from resnet_studio.cli import train_commands
+
+    train_commands.register(sub)
+
 
 def cmd_gui(args: argparse.Namespace) -> int:
     from resnet_studio.gui.app import run_app

@@ -1,0 +1,287 @@
+"""Training-side subcommands: train, evaluate, export, datasets, runs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from resnet_studio.cli.main import EXIT_OK, RunFailed, UsageError, emit_json
+
+
+def add_training_flags(p: argparse.ArgumentParser) -> None:
+    """Flags shared by `train` and `compare` (they override the preset's training section)."""
+    p.add_argument("preset", help="preset name or file")
+    p.add_argument("--dataset", help="dataset name (default: the preset's)")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int, dest="batch_size")
+    p.add_argument("--optimizer")
+    p.add_argument("--lr", type=float, dest="learning_rate")
+    p.add_argument("--schedule")
+    p.add_argument("--weight-decay", type=float, dest="weight_decay")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--grad-norm-every", type=int, dest="grad_norm_every",
+                   help="record per-layer gradient norms every k steps (default 1)")
+    p.add_argument("--precision", help="float32 | mixed_float16 | mixed_bfloat16 (GPU)")
+    p.add_argument("--runs-root", help="folder holding run folders (default: user data folder, "
+                                       "or $RESNET_STUDIO_HOME/runs)")
+    p.add_argument("--data-dir", help="TFDS data folder (default $TFDS_DATA_DIR)")
+    p.add_argument("--limit", type=int, help="use at most N examples per split (smoke tests)")
+    p.add_argument("--json", action="store_true", help="last stdout line: one JSON object")
+
+
+OVERRIDES = ("epochs", "batch_size", "optimizer", "learning_rate", "schedule", "weight_decay",
+             "seed", "grad_norm_every", "precision")
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("train", help="train a preset on a dataset")
+    add_training_flags(p)
+    p.add_argument("--no-residual", action="store_true", help="train the plain twin")
+    p.add_argument("--run-dir", help="folder for this run (default: a new one under the root)")
+    p.add_argument("--resume", metavar="RUN_DIR",
+                   help="continue a stopped or interrupted run from its last checkpoint")
+    p.set_defaults(handler=cmd_train)
+
+    p = sub.add_parser("evaluate", help="evaluate a run's last checkpoint on its test split")
+    p.add_argument("run_dir")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_evaluate)
+
+    p = sub.add_parser("export", help="export a run's model")
+    p.add_argument("run_dir")
+    p.add_argument("--format", required=True, choices=("savedmodel", "keras", "tflite", "python"))
+    p.add_argument("--out", required=True, help="output path")
+    p.add_argument("--quantize", action="store_true", help="TFLite dynamic-range quantization")
+    p.add_argument("--force", action="store_true", help="replace an existing output")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_export)
+
+    p = sub.add_parser("datasets", help="list the datasets")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_datasets)
+
+    p = sub.add_parser("runs", help="list the runs in the run store")
+    p.add_argument("--root", help="runs root (default: user data folder)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_runs)
+
+
+def resolve_config(spec: Any, args: argparse.Namespace) -> Any:
+    from resnet_studio.core.training.config import TrainingConfig
+
+    overrides = {k: getattr(args, k, None) for k in OVERRIDES}
+    try:
+        return TrainingConfig.from_sources(spec.training, overrides)
+    except ValueError as e:
+        raise UsageError(str(e).replace("training.", "--").replace("_", "-")) from None
+
+
+class ProgressPrinter:
+    """CLI observer: a one-line progress bar on a terminal, epoch lines otherwise.
+
+    Throttled at the source (at most 5 redraws a second) so printing never slows training.
+    """
+
+    def __init__(self, stream: Any = None, quiet: bool = False) -> None:
+        self.stream = stream or sys.stderr
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.quiet = quiet
+        self._last = 0.0
+        self.epochs = 0
+        self.steps_per_epoch = 0
+
+    def __call__(self, event: Any) -> None:
+        from resnet_studio.core.training import events as ev
+
+        if self.quiet:
+            return
+        if isinstance(event, ev.Started):
+            self.epochs, self.steps_per_epoch = event.epochs, event.steps_per_epoch
+            self._print(f"run folder: {event.run_dir}\n")
+        elif isinstance(event, ev.BatchEnd) and self.tty:
+            now = time.monotonic()
+            if now - self._last < 0.2:
+                return
+            self._last = now
+            spe = max(1, self.steps_per_epoch)
+            done = event.epoch * spe + event.batch
+            total = self.epochs * spe
+            frac = min(1.0, done / total) if total > 0 else 0.0
+            eta = event.elapsed / max(frac, 1e-9) * (1 - frac) if frac > 0 else 0
+            bar = "#" * int(frac * 24)
+            self._print(f"\repoch {event.epoch + 1}/{self.epochs} [{bar:<24}] "
+                        f"loss {event.loss:.4f}  {event.samples_per_second:,.0f}/s  "
+                        f"ETA {_fmt_seconds(eta)}   ")
+        elif isinstance(event, ev.EpochEnd):
+            val = "  ".join(f"val_{k} {v:.4f}" for k, v in event.val.items())
+            train = "  ".join(f"{k} {v:.4f}" for k, v in event.train.items())
+            self._print(("\r" if self.tty else "") + f"epoch {event.epoch}/{self.epochs}  "
+                        f"{train}  {val}  ({event.seconds:.1f}s)" + " " * 10 + "\n")
+        elif isinstance(event, ev.Log) and event.level != "info":
+            self._print(f"{event.level}: {event.message}\n")
+
+    def _print(self, text: str) -> None:
+        self.stream.write(text)
+        self.stream.flush()
+
+
+def _fmt_seconds(s: float) -> str:
+    s = int(s)
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else \
+        f"{s // 60}:{s % 60:02d}"
+
+
+def _runs_root(args: argparse.Namespace) -> Path:
+    from resnet_studio.core.training.runstore import default_runs_root
+
+    return Path(args.runs_root) if getattr(args, "runs_root", None) else default_runs_root()
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import json
+
+    from resnet_studio.core.builder import plain_twin
+    from resnet_studio.core.presets import load_preset
+    from resnet_studio.core.spec import spec_from_dict
+    from resnet_studio.core.training.runstore import new_run_dir
+
+    resume = bool(args.resume)
+    if resume:
+        info = _read_run_or_usage(args.resume)
+        if info.status not in ("stopped", "interrupted", "failed"):
+            raise UsageError(f"{args.resume}: status is {info.status}; only stopped, "
+                             "interrupted or failed runs can be resumed")
+        spec = spec_from_dict(json.loads((info.dir / "architecture.json").read_text()),
+                              f"{info.dir}/architecture.json")
+        meta = info.meta
+        dataset = meta["dataset"]
+        from resnet_studio.core.training.config import TrainingConfig
+
+        overrides = {k: getattr(args, k, None) for k in OVERRIDES}
+        cfg = TrainingConfig.from_sources(meta["config"], overrides)
+        run_dir, preset = info.dir, meta.get("preset")
+        limit, data_dir = meta.get("limit"), meta.get("data_dir")
+    else:
+        spec = load_preset(args.preset)
+        if args.no_residual:
+            spec = plain_twin(spec)
+        cfg = resolve_config(spec, args)
+        dataset = args.dataset or spec.dataset
+        if not dataset:
+            raise UsageError(f"{args.preset}: no dataset in the preset; pass --dataset NAME")
+        preset = spec.name
+        run_dir = Path(args.run_dir) if args.run_dir else new_run_dir(_runs_root(args), preset)
+        if (run_dir / "run.json").exists():
+            raise UsageError(f"{run_dir} already holds a run; choose another --run-dir or use "
+                             "--resume")
+        limit, data_dir = args.limit, args.data_dir
+    result = _train(spec, dataset, cfg, run_dir, args, preset=preset, limit=limit,
+                    data_dir=data_dir, resume=resume)
+    return _report_result(result, args)
+
+
+def _read_run_or_usage(run_dir: str) -> Any:
+    from resnet_studio.core.training.runstore import read_run
+
+    try:
+        return read_run(run_dir)
+    except (FileNotFoundError, ValueError) as e:
+        raise UsageError(str(e)) from None
+
+
+def _train(spec: Any, dataset: str, cfg: Any, run_dir: Path, args: argparse.Namespace, *,
+           preset: str | None, limit: int | None, data_dir: str | None, resume: bool = False,
+           initial_weights: Any = None) -> Any:
+    from resnet_studio.core.training.trainer import Trainer
+
+    trainer = Trainer(spec, dataset, cfg, run_dir=run_dir,
+                      observer=ProgressPrinter(quiet=False), data_dir=data_dir, limit=limit,
+                      initial_weights=initial_weights, resume=resume, preset=preset)
+    return trainer.run()
+
+
+def _report_result(result: Any, args: argparse.Namespace) -> int:
+    data = result.to_dict()
+    if result.status == "failed":
+        raise RunFailed(f"run failed: {result.error} (run folder: {result.run_dir})", data)
+    if args.json:
+        emit_json(data)
+    else:
+        test = result.test or {}
+        tail = "  ".join(f"{k} {v:.4f}" for k, v in test.items() if isinstance(v, float))
+        print(f"{result.status}: {result.epochs_completed} epochs, {result.steps} steps in "
+              f"{result.seconds:.1f}s  {('test: ' + tail) if tail else ''}")
+        print(f"run folder: {result.run_dir}")
+    return EXIT_OK
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from resnet_studio.core.training.restore import evaluate_run
+
+    info = _read_run_or_usage(args.run_dir)
+    test = evaluate_run(info)
+    if args.json:
+        emit_json({"run_dir": str(info.dir), "test": test})
+    else:
+        for k, v in test.items():
+            if k != "confusion_matrix":
+                print(f"{k}: {v:.4f}" if isinstance(v, float) else f"{k}: {v}")
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from resnet_studio.core.export import ExportError
+    from resnet_studio.core.training.restore import export_run
+
+    info = _read_run_or_usage(args.run_dir)
+    try:
+        result = export_run(info, args.format, args.out, quantize=args.quantize,
+                            overwrite=args.force)
+    except ExportError as e:
+        raise UsageError(str(e)) from None
+    if args.json:
+        emit_json(result.to_dict())
+    else:
+        diff = "" if result.max_abs_diff is None else f", max abs diff {result.max_abs_diff:.2e}"
+        print(f"exported {result.format} to {result.path} ({result.bytes:,} bytes; verified"
+              f"{diff})")
+    return EXIT_OK
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from resnet_studio.core.data import dataset_names, list_datasets
+
+    infos = list_datasets()
+    if args.json:
+        emit_json({"datasets": [i.to_dict() for i in infos], "names": dataset_names()})
+        return EXIT_OK
+    for i in infos:
+        shape = "×".join(map(str, i.input_shape))
+        what = f"{i.num_classes} classes" if i.num_classes else f"vocab {i.vocab_size}"
+        print(f"{i.name:<20} {i.task:<15} {shape:<10} {what:<11} {i.sizes.get('train', 0):>6} "
+              f"train  {i.description}")
+    print("also: tfds:NAME[/CONFIG], folder:PATH, npz:PATH")
+    return EXIT_OK
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from resnet_studio.core.training.runstore import default_runs_root, list_runs
+
+    root = Path(args.root) if args.root else default_runs_root()
+    runs = list_runs(root)
+    if args.json:
+        emit_json({"root": str(root), "runs": [r.to_dict() for r in runs]})
+        return EXIT_OK
+    if not runs:
+        print(f"no runs in {root}")
+        return EXIT_OK
+    for r in runs:
+        d = r.to_dict()
+        acc = (d.get("test") or {}).get("accuracy")
+        print(f"{r.id:<44} {d['status']:<11} {d['preset'] or '-':<20} {d['dataset'] or '-':<12}"
+              f" epochs {d['epochs_completed']:<4} "
+              f"{'' if acc is None else f'test acc {acc:.4f}'}")
+    return EXIT_OK

@@ -1,0 +1,105 @@
+"""Events a Trainer emits to its observer (GUI worker, CLI progress, tests).
+
+The observer is any callable taking one event. It runs in the training thread, so it must
+be quick: the GUI worker turns events into queued Qt signals; the CLI prints at most a few
+times a second.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class Event:
+    """Base class of every training event."""
+
+
+@dataclass
+class Started(Event):
+    """The model is built and the run folder exists; training is about to start.
+
+    Attributes:
+        layers: Layers with weights in depth order (the gradient-norm vector's entries).
+        layer_blocks: The block of each of those layers.
+        steps_per_epoch: Batches per epoch (-1 when the source cannot tell).
+    """
+
+    run_dir: str
+    device: str
+    summary: dict[str, Any]
+    layers: list[str]
+    layer_blocks: list[str]
+    epochs: int
+    steps_per_epoch: int
+    initial_epoch: int
+    initial_step: int
+    config: dict[str, Any]
+    dataset: dict[str, Any]
+
+
+@dataclass
+class BatchEnd(Event):
+    """One optimizer step done. `loss` is this batch's loss; `metrics` are running means."""
+
+    step: int
+    epoch: int
+    batch: int
+    loss: float
+    metrics: dict[str, float]
+    lr: float
+    samples_per_second: float
+    elapsed: float
+
+
+@dataclass
+class GradNorms(Event):
+    """Per-layer gradient L2 norms at `step` (same order as Started.layers)."""
+
+    step: int
+    norms: np.ndarray
+
+
+@dataclass
+class EpochEnd(Event):
+    """An epoch ended (after validation)."""
+
+    epoch: int
+    step: int
+    train: dict[str, float]
+    val: dict[str, float]
+    lr: float
+    seconds: float
+
+
+@dataclass
+class Log(Event):
+    """A line for the log view (`level`: info, warning, error)."""
+
+    message: str
+    level: str = "info"
+
+
+@dataclass
+class Finished(Event):
+    """The run ended: completed, stopped or failed (with `error` and `failure` details)."""
+
+    status: str
+    run_dir: str
+    epochs_completed: int
+    step: int
+    seconds: float
+    test: dict[str, Any] | None = None
+    error: str | None = None
+    failure: dict[str, Any] = field(default_factory=dict)
+
+
+Observer = Callable[[Event], None]
+
+
+def ignore(event: Event) -> None:
+    """The observer that listens to nothing."""

@@ -1,0 +1,119 @@
+"""A Keras model whose compiled train step also returns every layer's gradient L2 norm.
+
+The norms are computed inside the same tf.function as the step and leave it through the
+step's logs, so they cost a few reductions on tensors that already exist and no extra host
+synchronisation beyond the one `fit` already does per step (DESIGN.md, notes on train_step).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+import tensorflow as tf
+from keras.src import tree
+from keras.src.losses import loss as loss_module
+from keras.src.trainers.data_adapters import data_adapter_utils
+
+GRAD_NORMS_KEY = "grad_norms"
+# Keras's "loss" log is the running mean since the epoch began; plots want each batch's own.
+BATCH_LOSS_KEY = "batch_loss"
+
+
+@dataclass(frozen=True)
+class LayerGroup:
+    """The trainable variables of one layer, in depth order.
+
+    Attributes:
+        layer: Layer name.
+        block: Name of the spec block that created the layer.
+        indices: Positions of the layer's variables in `model.trainable_weights`.
+    """
+
+    layer: str
+    block: str
+    indices: tuple[int, ...]
+
+
+def layer_groups(model: keras.Model, layer_block: dict[str, str]) -> list[LayerGroup]:
+    """Groups `model.trainable_weights` by layer, in the model's (topological) layer order.
+
+    Variables are matched to layers by identity, not by parsing `variable.path`.
+    """
+    position = {id(v): i for i, v in enumerate(model.trainable_weights)}
+    groups: list[LayerGroup] = []
+    for layer in model.layers:
+        idx = tuple(sorted(position[id(v)] for v in layer.trainable_weights
+                           if id(v) in position))
+        if idx:
+            groups.append(LayerGroup(layer.name, layer_block.get(layer.name, layer.name), idx))
+    covered = sorted(i for g in groups for i in g.indices)
+    if covered != list(range(len(model.trainable_weights))):
+        raise ValueError("some trainable variables belong to no top-level layer")
+    return groups
+
+
+def group_norms(grads: Sequence[Any], groups: Sequence[LayerGroup]) -> tf.Tensor:
+    """Vector of per-layer gradient L2 norms (float32), one entry per group."""
+    out = []
+    for g in groups:
+        squares = [tf.reduce_sum(tf.square(tf.cast(grads[i], tf.float32))) for i in g.indices
+                   if grads[i] is not None]
+        out.append(tf.sqrt(tf.add_n(squares)) if squares else tf.constant(0.0))
+    return tf.stack(out)
+
+
+class MonitoredModel(keras.Model):
+    """Functional model with a train step that reports per-layer gradient norms.
+
+    Build it from a functional model's graph: `MonitoredModel(inputs=m.inputs,
+    outputs=m.outputs)` shares `m`'s layers and weights. Call `set_layer_groups` before
+    compiling. Norms are computed every `every` steps (a tf.cond skips the reductions
+    otherwise and returns zeros, which the callback ignores).
+    """
+
+    def set_layer_groups(self, groups: Sequence[LayerGroup], every: int = 1) -> None:
+        self._groups = list(groups)
+        self._norm_every = max(1, int(every))
+
+    def _gradient_norms(self, grads: Sequence[Any]) -> tf.Tensor:
+        def compute() -> tf.Tensor:
+            norms = group_norms(grads, self._groups)
+            # Under mixed precision the loss (and so every gradient) was multiplied by the
+            # loss scale; report the true gradient's norm.
+            scale = getattr(self.optimizer, "dynamic_scale", None)
+            if scale is not None:
+                norms = norms / tf.cast(scale, tf.float32)
+            return norms
+
+        if self._norm_every == 1:
+            return compute()
+        # optimizer.iterations counts applied steps; this step is iterations (before apply).
+        due = tf.equal(tf.math.floormod(self.optimizer.iterations, self._norm_every), 0)
+        return tf.cond(due, compute, lambda: tf.zeros([len(self._groups)], tf.float32))
+
+    def train_step(self, data: Any) -> dict[str, Any]:
+        # Mirrors keras/src/backend/tensorflow/trainer.py (Keras 3.15) train_step, including
+        # the loss tracker update: a custom step that skips it reports a loss of 0.
+        x, y, sample_weight = data_adapter_utils.unpack_x_y_sample_weight(data)
+        with tf.GradientTape() as tape:
+            y_pred = self(x, training=True)
+            loss = self._compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
+                                      training=True)
+            batch_loss = loss_module.unscale_loss_for_distribution(loss)
+            self._loss_tracker.update_state(
+                batch_loss,
+                sample_weight=tf.shape(next(i for i in tree.flatten(x) if i is not None))[0],
+            )
+            if self.optimizer is not None:
+                loss = self.optimizer.scale_loss(loss)
+        trainable_weights = self.trainable_weights
+        grads = tape.gradient(loss, trainable_weights)
+        norms = self._gradient_norms(grads)
+        self.optimizer.apply_gradients(zip(grads, trainable_weights, strict=True))
+        logs = self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+        logs[GRAD_NORMS_KEY] = norms
+        logs[BATCH_LOSS_KEY] = batch_loss
+        return logs

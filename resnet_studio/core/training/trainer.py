@@ -1,0 +1,415 @@
+"""The Trainer: builds the model for a spec bound to a dataset, trains it with per-layer
+gradient norms, writes the run folder and reports events to an observer.
+
+`run()` blocks; it must be called in the thread that owns the model (Keras global state is
+per thread). `request_stop()`, `pause()` and `resume()` may be called from any thread: they
+act between batches.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from resnet_studio.core.blocks.context import Binding
+from resnet_studio.core.spec import ArchitectureSpec
+from resnet_studio.core.training.config import TrainingConfig
+from resnet_studio.core.training.events import (
+    BatchEnd,
+    EpochEnd,
+    Finished,
+    GradNorms,
+    Log,
+    Observer,
+    Started,
+    ignore,
+)
+
+
+@dataclass
+class RunResult:
+    """What `Trainer.run()` returns (also the CLI's --json object)."""
+
+    run_dir: str
+    status: str
+    epochs_completed: int
+    steps: int
+    params: int
+    seconds: float
+    test: dict[str, Any] | None = None
+    error: str | None = None
+    failure: dict[str, Any] = field(default_factory=dict)
+    final_train_loss: float | None = None
+    device: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class TrainingFailure(Exception):
+    """Raised inside the training loop for faults that end the run as failed."""
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.details = details
+
+
+def binding_for(info: Any) -> Binding:
+    """Binding of an architecture to a dataset's metadata."""
+    return Binding(input_shape=tuple(info.input_shape), input_kind=info.input_kind,
+                   num_classes=info.num_classes, vocab_size=info.vocab_size)
+
+
+class Trainer:
+    """Trains one architecture on one dataset.
+
+    Args:
+        spec: The architecture (its `training` section gives defaults under `config`).
+        dataset: Dataset name (`digits`, `tfds:cifar10`, …).
+        config: Resolved training settings.
+        run_dir: Folder for this run (created; must be new unless `resume`).
+        observer: Called with every event, in the training thread.
+        data_dir: TFDS data folder.
+        limit: Use at most this many examples per split (smoke tests).
+        initial_weights: Layer name -> weights to load before training, wherever the layer
+            exists with equal shapes (plain-twin comparisons start from shared weights).
+        resume: Continue the run in `run_dir` from its last checkpoint.
+        preset: Name recorded in run.json.
+    """
+
+    def __init__(self, spec: ArchitectureSpec, dataset: str, config: TrainingConfig, *,
+                 run_dir: str | Path, observer: Observer = ignore, data_dir: str | None = None,
+                 limit: int | None = None,
+                 initial_weights: dict[str, list[np.ndarray]] | None = None,
+                 resume: bool = False, preset: str | None = None) -> None:
+        self.spec = spec
+        self.dataset_name = dataset
+        self.config = config
+        self.run_dir = Path(run_dir)
+        self.observer = observer
+        self.data_dir = data_dir
+        self.limit = limit
+        self.initial_weights = initial_weights
+        self.resume = resume
+        self.preset = preset or spec.name
+        self._stop = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+        self.model: Any = None
+        self.built: Any = None
+        self.data: Any = None
+
+    # -- control (any thread)
+    def request_stop(self) -> None:
+        """Stop after the current batch (also wakes a paused run)."""
+        self._stop.set()
+        self._running.set()
+
+    def pause(self) -> None:
+        """Hold training between batches until `resume()`."""
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    # -- the run (owning thread)
+    def prepare(self) -> None:
+        """Loads the data and builds the model; raises bad-input errors before any run folder
+        exists (DatasetError, SpecError, BlockBuildError)."""
+        from resnet_studio.core.builder import build_model
+        from resnet_studio.core.data import load_dataset
+        from resnet_studio.core.training.devices import configure_devices, mixed_precision_policy
+        from resnet_studio.core.training.monitored import MonitoredModel, layer_groups
+        from resnet_studio.core.training.optim import make_loss, make_optimizer
+
+        cfg = self.config
+        self.device = configure_devices()
+        keras.utils.clear_session()
+        policy, warning = mixed_precision_policy(cfg.precision, self.device)
+        self._warnings = [warning] if warning else []
+        keras.config.set_dtype_policy(policy)
+        sequence_length = self.spec.input.shape[0] if self.spec.input.kind == "tokens" else None
+        self._emit(Log(f"Loading dataset {self.dataset_name}…"))
+        self.data = load_dataset(self.dataset_name, seed=cfg.seed,
+                                 validation_fraction=cfg.validation_fraction,
+                                 data_dir=self.data_dir, sequence_length=sequence_length,
+                                 limit=self.limit)
+        info = self.data.info
+        # Same seed -> same initial weights and (DESIGN: the pipelines' shuffles mix in the
+        # global seed) the same batch order; both matter for plain-twin comparisons.
+        keras.utils.set_random_seed(cfg.seed)
+        self.built = build_model(self.spec, binding_for(info))
+        base = self.built.model
+        self.model = MonitoredModel(inputs=base.inputs, outputs=base.outputs, name=base.name)
+        self.groups = layer_groups(self.model, self.built.layer_block)
+        self.model.set_layer_groups(self.groups, cfg.grad_norm_every)
+        if self.initial_weights:
+            self._load_initial_weights(self.initial_weights)
+        n_train = info.sizes.get("train", -1)
+        self.steps_per_epoch = (math.ceil(n_train / cfg.batch_size) if n_train > 0 else -1)
+        from resnet_studio.core.data import make_pipelines
+
+        self.train_ds, self.val_ds, self.test_ds = make_pipelines(
+            self.data, batch_size=cfg.batch_size, seed=cfg.seed, augment=cfg.augment or ())
+        optimizer = make_optimizer(cfg, max(1, self.steps_per_epoch))
+        if policy != "float32":
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        self.model.compile(optimizer=optimizer, loss=make_loss(cfg, info.num_classes),
+                           metrics=["accuracy"])
+
+    def _load_initial_weights(self, weights: dict[str, list[np.ndarray]]) -> None:
+        for layer in self.model.layers:
+            w = weights.get(layer.name)
+            if w is not None and [a.shape for a in w] == [tuple(v.shape) for v in
+                                                          layer.weights]:
+                layer.set_weights(w)
+
+    def layer_weights(self) -> dict[str, list[np.ndarray]]:
+        """Layer name -> current weights (to start a twin from the same point)."""
+        return {layer.name: layer.get_weights() for layer in self.model.layers if layer.weights}
+
+    def run(self) -> RunResult:
+        """Prepares (if needed), trains, evaluates; returns the result. Never raises for a
+        failed run (status 'failed' with the error); raises bad-input errors from prepare()."""
+        t0 = time.time()
+        if self.model is None:
+            self.prepare()
+        from resnet_studio.core.training.runstore import RunWriter
+
+        cfg, info = self.config, self.data.info
+        summary = self.built.summary
+        layers = [g.layer for g in self.groups]
+        blocks = [g.block for g in self.groups]
+        meta = {"id": self.run_dir.name, "preset": self.preset, "dataset": self.dataset_name,
+                "config": cfg.to_dict(), "device": str(self.device),
+                "params": summary.total_params, "limit": self.limit,
+                "data_dir": self.data_dir, "binding": info.to_dict()}
+        self.writer = RunWriter(self.run_dir, meta, self.built.spec.to_dict(), layers, blocks,
+                                resume=self.resume)
+        initial_epoch = initial_step = 0
+        if self.resume:
+            initial_epoch, initial_step = self._restore()
+        for w in self._warnings:
+            self._emit(Log(w, "warning"))
+        self._emit(Started(str(self.run_dir), str(self.device), summary.to_dict(), layers, blocks,
+                           cfg.epochs, self.steps_per_epoch, initial_epoch, initial_step,
+                           cfg.to_dict(), info.to_dict()))
+        self._emit(Log(f"Training {self.preset} on {info.name} ({summary.total_params:,} "
+                       f"parameters) on {self.device}"))
+        callback = _StudioCallback(self, initial_step)
+        status, error, failure, test = "completed", None, {}, None
+        try:
+            self.model.fit(self.train_ds, validation_data=self.val_ds, epochs=cfg.epochs,
+                           initial_epoch=initial_epoch, verbose=0, shuffle=False,
+                           callbacks=self._callbacks(callback))
+            if callback.failure is not None:
+                raise callback.failure
+            if self.stop_requested:
+                status = "stopped"
+                self._checkpoint(callback, "last")
+            else:
+                self._emit(Log("Evaluating on the test split…"))
+                from resnet_studio.core.training.evaluation import evaluate
+
+                test = evaluate(self.model, self.test_ds, info.task, info.num_classes)
+                self.writer.write_final({"test": test, "run_id": self.run_dir.name})
+        except TrainingFailure as e:
+            status, error, failure = "failed", str(e), e.details
+        except Exception as e:  # keep the run folder consistent whatever went wrong
+            status, error = "failed", _describe_exception(e, cfg)
+            failure = {"step": callback.step, "exception": type(e).__name__}
+        seconds = time.time() - t0
+        self.writer.finish(status, seconds=round(seconds, 3),
+                           epochs_completed=callback.epochs_completed, steps=callback.step,
+                           error=error, failure=failure or None,
+                           test=_short_test(test),
+                           final_train_loss=callback.last_loss)
+        if error:
+            self._emit(Log(error, "error"))
+        self._emit(Finished(status, str(self.run_dir), callback.epochs_completed, callback.step,
+                            seconds, test, error, failure))
+        return RunResult(str(self.run_dir), status, callback.epochs_completed, callback.step,
+                         summary.total_params, round(seconds, 3), test, error, failure,
+                         callback.last_loss, str(self.device))
+
+    def _callbacks(self, callback: _StudioCallback) -> list[Any]:
+        cbs: list[Any] = [callback]
+        if self.config.schedule == "plateau":
+            cbs.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.1,
+                                                         patience=5, verbose=0))
+        if self.config.early_stopping:
+            cbs.append(keras.callbacks.EarlyStopping(monitor="val_loss",
+                                                     patience=self.config.early_stopping,
+                                                     restore_best_weights=False))
+        return cbs
+
+    def _restore(self) -> tuple[int, int]:
+        from resnet_studio.core.training.runstore import load_checkpoint
+
+        ckpt = self.run_dir / "checkpoints" / "last"
+        if not ckpt.exists():
+            raise FileNotFoundError(f"{self.run_dir}: no checkpoint to resume from")
+        state = load_checkpoint(ckpt, self.model)
+        self._emit(Log(f"Resumed from epoch {state['epoch']} (step {state['step']})"))
+        return int(state["epoch"]), int(state["step"])
+
+    def _checkpoint(self, callback: _StudioCallback, name: str) -> None:
+        from resnet_studio.core.training.runstore import save_checkpoint
+
+        save_checkpoint(self.run_dir, self.model,
+                        {"epoch": callback.epochs_completed, "step": callback.step,
+                         "batch_in_epoch": callback.batch_in_epoch})
+
+    def _emit(self, event: Any) -> None:
+        self.observer(event)
+
+
+def _short_test(test: dict[str, Any] | None) -> dict[str, Any] | None:
+    if test is None:
+        return None
+    return {k: v for k, v in test.items() if k != "confusion_matrix"}
+
+
+def _describe_exception(e: Exception, cfg: TrainingConfig) -> str:
+    import tensorflow as tf
+
+    if isinstance(e, tf.errors.ResourceExhaustedError):
+        return (f"out of memory with batch size {cfg.batch_size}: try a smaller batch "
+                f"(--batch-size {max(1, cfg.batch_size // 2)}) or a smaller model")
+    first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    return f"{type(e).__name__}: {first}"[:500]
+
+
+class _StudioCallback(keras.callbacks.Callback):
+    """Keras callback: events, run store records, checkpoints, pause/stop, non-finite checks."""
+
+    def __init__(self, trainer: Trainer, initial_step: int) -> None:
+        super().__init__()
+        self.trainer = trainer
+        self.step = initial_step
+        self.epochs_completed = 0
+        self.batch_in_epoch = 0
+        self.last_loss: float | None = None
+        self.failure: TrainingFailure | None = None
+        self._t_batch = time.perf_counter()
+        self._t_start = time.perf_counter()
+        self._t_epoch = time.perf_counter()
+        self._rate = 0.0
+        self._best_val = math.inf
+
+    def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+        self.epochs_completed = epoch
+        self.batch_in_epoch = 0
+        self._t_epoch = time.perf_counter()
+
+    def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+        from resnet_studio.core.training.monitored import BATCH_LOSS_KEY, GRAD_NORMS_KEY
+        from resnet_studio.core.training.optim import current_lr
+
+        t = self.trainer
+        logs = logs or {}
+        self.step += 1
+        self.batch_in_epoch = batch + 1
+        now = time.perf_counter()
+        dt, self._t_batch = now - self._t_batch, now
+        rate = t.config.batch_size / dt if dt > 0 else 0.0
+        self._rate = rate if self._rate == 0 else 0.9 * self._rate + 0.1 * rate
+        loss = float(logs.get(BATCH_LOSS_KEY, logs.get("loss", math.nan)))
+        self.last_loss = loss
+        norms = logs.get(GRAD_NORMS_KEY)
+        lr = current_lr(self.model.optimizer)
+        metrics = {k: float(v) for k, v in logs.items()
+                   if k not in (GRAD_NORMS_KEY, BATCH_LOSS_KEY) and np.ndim(v) == 0}
+        epoch = self.epochs_completed
+        record = {"kind": "batch", "step": self.step, "epoch": epoch + 1,
+                  "batch": batch + 1, "loss": loss, "lr": lr, **{
+                      f"train_{k}": v for k, v in metrics.items() if k != "loss"}}
+        t.writer.log(record)
+        t._emit(BatchEnd(self.step, epoch, batch + 1, loss, metrics, lr, self._rate,
+                         now - self._t_start))
+        due = (self.step - 1) % t.config.grad_norm_every == 0
+        if norms is not None and due:
+            norms = np.asarray(norms, dtype=np.float32)
+            t.writer.log_gradients(self.step, norms)
+            t._emit(GradNorms(self.step, norms))
+            bad = np.flatnonzero(~np.isfinite(norms))
+        else:
+            bad = np.array([], dtype=int)
+        if not math.isfinite(loss) or bad.size:
+            self._fail_non_finite(loss, bad, epoch, batch)
+            return
+        if t.stop_requested:
+            self.model.stop_training = True
+            return
+        if t.paused:
+            t._emit(Log(f"Paused at step {self.step}"))
+            t._running.wait()
+            t._emit(Log("Stopping…" if t.stop_requested else
+                        f"Resumed at step {self.step}"))
+            if t.stop_requested:
+                self.model.stop_training = True
+            self._t_batch = time.perf_counter()
+
+    def _fail_non_finite(self, loss: float, bad: np.ndarray, epoch: int,
+                         batch: int) -> None:
+        t = self.trainer
+        layers = [t.groups[i].layer for i in bad]
+        where = f"step {self.step} (epoch {epoch + 1}, batch {batch + 1})"
+        if not math.isfinite(loss):
+            msg = f"non-finite loss ({loss}) at {where}"
+            if layers:
+                msg += f"; non-finite gradients from layer {layers[-1]} (nearest the " \
+                       f"output) down to {layers[0]}"
+        else:
+            msg = f"non-finite gradient at {where} in layer {layers[0]}" + (
+                f" (and {len(layers) - 1} more)" if len(layers) > 1 else "")
+        msg += ". Training stopped; the last good checkpoint is kept. Check the data " \
+               "for NaN/inf, or lower the learning rate."
+        self.failure = TrainingFailure(msg, step=self.step, epoch=epoch + 1,
+                                       batch=batch + 1, layers=layers[:10])
+        self.model.stop_training = True
+
+    def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+        from resnet_studio.core.training.monitored import BATCH_LOSS_KEY, GRAD_NORMS_KEY
+        from resnet_studio.core.training.optim import current_lr
+
+        t = self.trainer
+        if self.failure is not None or (t.stop_requested and self.batch_in_epoch <
+                                        max(1, t.steps_per_epoch)):
+            return  # an interrupted epoch is not a completed one
+        logs = logs or {}
+        train = {k: float(v) for k, v in logs.items() if not k.startswith("val_")
+                 and k not in (GRAD_NORMS_KEY, BATCH_LOSS_KEY) and np.ndim(v) == 0}
+        val = {k[4:]: float(v) for k, v in logs.items() if k.startswith("val_")}
+        self.epochs_completed = epoch + 1
+        lr = current_lr(self.model.optimizer)
+        seconds = time.perf_counter() - self._t_epoch
+        record = {"kind": "epoch", "epoch": epoch + 1, "step": self.step, "lr": lr,
+                  "seconds": round(seconds, 3),
+                  **{f"train_{k}": v for k, v in train.items()},
+                  **{f"val_{k}": v for k, v in val.items()}}
+        t.writer.log(record)
+        best = {}
+        if "loss" in val and val["loss"] < self._best_val:
+            self._best_val = val["loss"]
+            best = {"best_val_metric": {"epoch": epoch + 1, **val}}
+        t.writer.update(epochs_completed=epoch + 1, steps=self.step, **best)
+        t._checkpoint(self, "last")
+        t.writer.flush(sync=True)
+        t._emit(EpochEnd(epoch + 1, self.step, train, val, lr, seconds))
+
