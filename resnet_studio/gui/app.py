@@ -1,0 +1,165 @@
+"""Application start-up: `resnet-studio gui [PRESET] [--screenshot FILE]`.
+
+The window is shown first; TensorFlow is imported afterwards in a background thread (see
+tf_loader), so the editor appears in about a second. Screenshot mode renders the window at
+1400×900 once the first Keras summary (or build error) is in, writes a PNG and exits.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QTimer, Slot
+from PySide6.QtWidgets import QApplication
+
+from resnet_studio import __version__
+from resnet_studio.cli.main import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
+from resnet_studio.core.presets import load_preset, preset_names
+from resnet_studio.core.spec import ArchitectureSpec, SpecError
+from resnet_studio.gui import icons, theme
+from resnet_studio.gui.main_window import APP_NAME, MainWindow, format_problems
+from resnet_studio.gui.settings import APPLICATION, ORGANIZATION, Settings
+from resnet_studio.gui.summary_worker import SummaryResult
+
+SCREENSHOT_SIZE = (1400, 900)
+# TensorFlow's import plus a ResNet-152 build on a slow CI machine stay well under this.
+SCREENSHOT_TIMEOUT_MS = 300_000
+
+
+def make_application() -> QApplication:
+    """The QApplication, created once, with Fusion and the user's appearance."""
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication([sys.argv[0] if sys.argv else "resnet-studio"])
+        app.setApplicationName(APPLICATION)
+        app.setApplicationDisplayName(APP_NAME)
+        app.setOrganizationName(ORGANIZATION)
+        app.setApplicationVersion(__version__)
+        app.setDesktopFileName("resnet-studio")
+        theme.setup_style(app)
+        theme.apply_appearance(app, Settings().appearance())
+        app.setWindowIcon(icons.icon("app"))
+    return app
+
+
+def resolve_preset(preset: str | None) -> tuple[ArchitectureSpec | None, Path | None]:
+    """(spec, file) for a preset name or file; (None, None) for the default.
+
+    Raises:
+        SpecError: unknown name, unreadable or invalid file.
+    """
+    if not preset:
+        return None, None
+    spec = load_preset(preset)
+    path = None if preset in preset_names() else Path(preset).resolve()
+    return spec, path
+
+
+class _Screenshot(QObject):
+    """Grabs the window once the first summary is in, then quits with an exit code."""
+
+    def __init__(self, app: QApplication, window: MainWindow, out: Path) -> None:
+        super().__init__(window)
+        self.app, self.window, self.out = app, window, out
+        self.code = EXIT_FAILED
+        self._done = False
+        window.summary_ready.connect(self._on_summary)
+        QTimer.singleShot(SCREENSHOT_TIMEOUT_MS, self, self._on_timeout)
+
+    @Slot(object)
+    def _on_summary(self, _result: SummaryResult) -> None:
+        # One more turn of the event loop so every view has painted the result.
+        QTimer.singleShot(50, self, self._grab)
+
+    @Slot()
+    def _grab(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        # Show the top of the architecture (its title and input), whatever was selected.
+        self.window.scroll.verticalScrollBar().setValue(0)
+        self.app.processEvents()
+        pixmap = self.window.grab()
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        if pixmap.save(str(self.out), "PNG"):
+            self.code = EXIT_OK
+            print(f"wrote {self.out} ({pixmap.width()}×{pixmap.height()})")
+        else:
+            print(f"resnet-studio: could not write the screenshot {self.out}", file=sys.stderr)
+        self._finish()
+
+    @Slot()
+    def _on_timeout(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        print("resnet-studio: no summary within the screenshot time limit", file=sys.stderr)
+        self._finish()
+
+    def _finish(self) -> None:
+        self.window.doc.undo_stack.setClean()
+        self.window.close()
+        self.app.exit(self.code)
+
+
+def _pick_screenshot_selection(window: MainWindow) -> None:
+    """Selects the first residual block, so the inspector shows a real form."""
+    from resnet_studio.core import editing
+
+    for path in editing.all_paths(window.doc.spec):
+        if editing.shortcut_of(window.doc.spec, path) is not None:
+            window.doc.set_selection([path])
+            return
+
+
+def _quit_on_ctrl_c(app: QApplication) -> None:
+    """Ctrl+C in the terminal closes the windows (asking to save) instead of being ignored
+    until the next Qt event: Python only handles signals when it runs, so a timer lets it."""
+    signal.signal(signal.SIGINT, lambda *_: app.closeAllWindows())
+    timer = QTimer(app)
+    timer.timeout.connect(lambda: None)
+    timer.start(250)
+
+
+def run_app(preset: str | None = None, screenshot: str | None = None) -> int:
+    """Runs the editor; returns the process exit code.
+
+    Args:
+        preset: A shipped preset name or a preset file; None opens the default preset.
+        screenshot: Render the window to this PNG file and exit instead of running.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    app = make_application()
+    try:
+        spec, path = resolve_preset(preset)
+        error = None
+    except SpecError as e:
+        spec, path, error = None, None, e
+    if screenshot:
+        if error is not None:
+            print(f"resnet-studio: {error}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        window = MainWindow(spec, str(path) if path else None, restore_layout=False)
+        window.resize(*SCREENSHOT_SIZE)
+        _pick_screenshot_selection(window)
+        shooter = _Screenshot(app, window, Path(screenshot))
+        window.show()
+        window.start_backend()
+        app.exec()
+        return shooter.code
+    window = MainWindow(spec, str(path) if path else None)
+    if path is not None:
+        window.settings.add_recent(path)
+    window.show()
+    _quit_on_ctrl_c(app)
+    QTimer.singleShot(0, window.start_backend)
+    if error is not None:
+        QTimer.singleShot(0, lambda: window.show_error(
+            "Cannot Open Preset", f"Could not open “{preset}”; the default preset is open "
+            "instead.", format_problems(error), str(error)))
+    else:
+        QTimer.singleShot(0, window.offer_recovery)
+    return app.exec()

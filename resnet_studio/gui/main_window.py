@@ -1,0 +1,859 @@
+"""The editor's main window: canvas in the middle, palette left, inspector and summary right.
+
+The window owns the Document and the background services (TensorFlow import, Keras summary
+builds, autosave) and wires them to the views. Every user-facing failure is a dialog that
+names the file or field; the document is never changed by a failed open.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path as FsPath
+
+from PySide6.QtCore import QEvent, QSize, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import (
+    QAction,
+    QActionGroup,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QGuiApplication,
+    QKeySequence,
+)
+from PySide6.QtWidgets import (
+    QApplication,
+    QDialog,
+    QDialogButtonBox,
+    QDockWidget,
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QScrollArea,
+    QTableWidget,
+    QTableWidgetItem,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from resnet_studio import __version__
+from resnet_studio.core import editing
+from resnet_studio.core.blocks import registry
+from resnet_studio.core.presets import DEFAULT_PRESET, load_preset, preset_names
+from resnet_studio.core.spec import ArchitectureSpec, SpecError
+from resnet_studio.gui import icons, theme
+from resnet_studio.gui.autosave import Autosaver, Recoverable, find_recoverable
+from resnet_studio.gui.canvas import ArchitectureCanvas
+from resnet_studio.gui.document import Document
+from resnet_studio.gui.gallery import PresetGallery
+from resnet_studio.gui.inspector import Inspector
+from resnet_studio.gui.palette import BlockPalette
+from resnet_studio.gui.settings import Settings
+from resnet_studio.gui.summary_view import SummaryView
+from resnet_studio.gui.summary_worker import SummaryResult, SummaryService
+from resnet_studio.gui.tf_loader import BackendInfo, TfLoader
+
+APP_NAME = "ResNet Studio"
+TRAIN_UNAVAILABLE = "Training panel not yet available in this build"
+FILE_FILTER = "ResNet Studio architectures (*.json);;All files (*)"
+MAX_PROBLEMS_SHOWN = 8
+
+
+def format_problems(error: SpecError) -> str:
+    lines = [f"• {p}" for p in error.problems[:MAX_PROBLEMS_SHOWN]]
+    if len(error.problems) > MAX_PROBLEMS_SHOWN:
+        lines.append(f"… and {len(error.problems) - MAX_PROBLEMS_SHOWN} more")
+    return "\n".join(lines)
+
+
+class MainWindow(QMainWindow):
+    """The editor window.
+
+    Args:
+        spec: Architecture to open (default: the default preset).
+        path: Its file, if it has one (shipped presets have none: Save asks where).
+        restore_layout: Restore geometry and docks from the settings (off for screenshots).
+
+    Signals:
+        train_requested: the user asked to train the open architecture (Train action).
+        summary_ready(object): a Keras build of the current spec finished (SummaryResult,
+            built or not).
+    """
+
+    train_requested = Signal()
+    summary_ready = Signal(object)
+
+    def __init__(self, spec: ArchitectureSpec | None = None, path: str | None = None, *,
+                 restore_layout: bool = True) -> None:
+        super().__init__()
+        self.settings = Settings()
+        self.doc = Document(spec if spec is not None else load_preset(DEFAULT_PRESET), path,
+                            self)
+        self.service = SummaryService(self)
+        self.tf_loader = TfLoader(self)
+        self.autosaver = Autosaver(self.doc, self)
+        self._closing = False
+        self.persist_layout = restore_layout
+        self._icon_actions: list[tuple[QAction, str]] = []
+        self.setWindowIcon(icons.icon("app"))
+        self.setAcceptDrops(True)
+        self.setDockNestingEnabled(True)
+
+        self.canvas = ArchitectureCanvas(self.doc)
+        self.canvas.setObjectName("canvas")
+        self.scroll = QScrollArea(self)
+        self.scroll.setWidget(self.canvas)
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
+        self.setCentralWidget(self.scroll)
+
+        self.palette_view = BlockPalette(self)
+        self.inspector = Inspector(self.doc, self)
+        self.summary_view = SummaryView(self)
+        self.palette_dock = self._dock("Blocks", "paletteDock", self.palette_view,
+                                       Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.inspector_dock = self._dock("Inspector", "inspectorDock", self.inspector,
+                                         Qt.DockWidgetArea.RightDockWidgetArea)
+        self.summary_dock = self._dock("Model Summary", "summaryDock", self.summary_view,
+                                       Qt.DockWidgetArea.RightDockWidgetArea)
+        self.splitDockWidget(self.inspector_dock, self.summary_dock, Qt.Orientation.Vertical)
+        # Where the training panel's live plots go; empty until that panel exists.
+        self.training_area = QWidget(self)
+        self.training_dock = self._dock("Training", "trainingDock", self.training_area,
+                                        Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.training_dock.hide()
+
+        self._make_actions()
+        self._make_menus()
+        self._make_toolbar()
+        self._make_status_bar()
+        self._connect()
+        self.resize(1400, 900)
+        self.resizeDocks([self.palette_dock, self.inspector_dock], [250, 370],
+                         Qt.Orientation.Horizontal)
+        self.resizeDocks([self.inspector_dock, self.summary_dock], [560, 290],
+                         Qt.Orientation.Vertical)
+        if restore_layout:
+            self.canvas.set_zoom(self.settings.zoom())
+            self._restore_layout()
+        self._update_title()
+        self._update_actions()
+        self.service.request(self.doc.spec)
+
+    # ------------------------------------------------------------------ construction
+    def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea
+              ) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _action(self, key: str, text: str, slot: Callable[[], object] | None = None, *,
+                shortcut: QKeySequence | str | list | None = None, icon: str | None = None,
+                tip: str = "", checkable: bool = False, canvas_only: bool = False) -> QAction:
+        a = QAction(text, self)
+        a.setObjectName(f"action_{key}")
+        if shortcut is not None:
+            seqs = shortcut if isinstance(shortcut, list) else [shortcut]
+            a.setShortcuts([QKeySequence(s) for s in seqs])
+        if icon:
+            a.setIcon(icons.icon(icon))
+            self._icon_actions.append((a, icon))
+        if tip:
+            a.setStatusTip(tip)
+            a.setToolTip(f"{text.replace('&', '').replace('…', '')} — {tip}")
+        a.setCheckable(checkable)
+        if slot is not None:
+            a.triggered.connect(lambda _checked=False: slot())
+        if canvas_only:
+            # Keys like Delete must not act on blocks while typing in a form field.
+            a.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            self.scroll.addAction(a)
+        self.actions[key] = a
+        return a
+
+    def _make_actions(self) -> None:
+        self.actions: dict[str, QAction] = {}
+        K = QKeySequence.StandardKey
+        A = self._action
+        A("new", "&New", self.new_document, shortcut=K.New, icon="new",
+          tip="Start a new architecture from the default preset")
+        A("gallery", "New from &Preset…", self.show_gallery, shortcut="Ctrl+Shift+N",
+          icon="gallery", tip="Pick a shipped architecture from the preset gallery")
+        A("open", "&Open…", self.open_dialog, shortcut=K.Open, icon="open",
+          tip="Open an architecture file (.json)")
+        A("save", "&Save", self.save, shortcut=K.Save, icon="save",
+          tip="Save the architecture")
+        A("save_as", "Save &As…", self.save_as, shortcut=K.SaveAs,
+          tip="Save the architecture to a new file")
+        A("revert", "&Revert to Saved", self.revert, icon="revert",
+          tip="Discard unsaved changes")
+        A("quit", "&Quit", self.close, shortcut=K.Quit, tip="Close ResNet Studio")
+
+        undo = self.doc.undo_stack.createUndoAction(self, "&Undo")
+        undo.setShortcuts(QKeySequence.keyBindings(K.Undo))
+        undo.setIcon(icons.icon("undo"))
+        self._icon_actions.append((undo, "undo"))
+        self.actions["undo"] = undo
+        redo = self.doc.undo_stack.createRedoAction(self, "&Redo")
+        redo.setShortcuts(QKeySequence.keyBindings(K.Redo))
+        redo.setIcon(icons.icon("redo"))
+        self._icon_actions.append((redo, "redo"))
+        self.actions["redo"] = redo
+        A("cut", "Cu&t", self.cut, shortcut=K.Cut, icon="cut", canvas_only=True)
+        A("copy", "&Copy", self.copy, shortcut=K.Copy, icon="copy", canvas_only=True)
+        A("paste", "&Paste", self.paste, shortcut=K.Paste, icon="paste", canvas_only=True)
+        A("duplicate", "D&uplicate", self.doc.duplicate, shortcut="Ctrl+D", icon="duplicate",
+          tip="Insert a copy of the selected blocks after them")
+        A("delete", "&Delete", self.doc.remove, shortcut=[K.Delete, "Backspace"], icon="delete",
+          tip="Delete the selected blocks", canvas_only=True)
+        A("select_all", "Select &All", self.select_all, shortcut=K.SelectAll, canvas_only=True)
+        A("move_up", "Move &Up", lambda: self.doc.move_by(-1), shortcut="Alt+Up",
+          icon="move-up", tip="Move the selected blocks up (out of a container at its top)")
+        A("move_down", "Move Do&wn", lambda: self.doc.move_by(+1), shortcut="Alt+Down",
+          icon="move-down", tip="Move the selected blocks down")
+        A("wrap", "&Wrap in Residual Container", self.doc.wrap, shortcut="Ctrl+G", icon="wrap",
+          tip="Put the selected consecutive blocks inside a residual container: y = F(x) + x")
+        A("unwrap", "Un&wrap Container", self.doc.unwrap, shortcut="Ctrl+Shift+G",
+          icon="unwrap", tip="Replace the selected container by its blocks")
+        A("toggle_shortcut", "Toggle &Shortcut", self.doc.toggle_shortcut, shortcut="Ctrl+K",
+          icon="shortcut", tip="Switch the selected block's residual shortcut off or on")
+        A("plain_twin", "Remove All Shortcuts (Plain Twin)",
+          lambda: self.doc.set_all_shortcuts("none"),
+          tip="Set every shortcut to none: the same network without residual connections")
+        A("rename", "Re&name Block", self.rename_block, shortcut="F2",
+          tip="Edit the selected block's name in the inspector")
+        A("find", "&Find Block Type", self.find_block_type, shortcut=K.Find, icon="search",
+          tip="Search the block palette")
+
+        A("zoom_in", "Zoom &In", lambda: self.set_zoom(self.canvas.zoom * 1.15),
+          shortcut=[K.ZoomIn, "Ctrl+="], icon="zoom-in")
+        A("zoom_out", "Zoom &Out", lambda: self.set_zoom(self.canvas.zoom / 1.15),
+          shortcut=K.ZoomOut, icon="zoom-out")
+        A("zoom_reset", "&Actual Size", lambda: self.set_zoom(1.0), shortcut="Ctrl+0",
+          icon="zoom-reset")
+        A("expand_all", "&Expand All Containers", lambda: self.canvas.set_all_collapsed(False))
+        A("collapse_all", "&Collapse All Containers", lambda: self.canvas.set_all_collapsed(True))
+        A("reset_layout", "&Reset Layout", self.reset_layout,
+          tip="Put the panels back where they were at first start")
+
+        train = A("train", "&Train", self.train_requested.emit, shortcut="F5", icon="train")
+        train.setEnabled(False)
+        train.setToolTip(TRAIN_UNAVAILABLE)
+        train.setStatusTip(TRAIN_UNAVAILABLE)
+
+        A("shortcuts_help", "&Keyboard Shortcuts", self.show_shortcuts, shortcut=K.HelpContents,
+          icon="keyboard")
+        A("about", f"&About {APP_NAME}", self.show_about, icon="help")
+        A("about_qt", "About &Qt", QApplication.aboutQt)
+
+        self.appearance_group = QActionGroup(self)
+        current = self.settings.appearance()
+        for value, text in (("system", "Follow the &System"), ("light", "&Light"),
+                            ("dark", "&Dark")):
+            a = QAction(text, self.appearance_group)
+            a.setCheckable(True)
+            a.setChecked(value == current)
+            a.setData(value)
+            self.actions[f"appearance_{value}"] = a
+        self.appearance_group.triggered.connect(self._on_appearance)
+
+    def _make_menus(self) -> None:
+        mb = self.menuBar()
+        a = self.actions
+        m = mb.addMenu("&File")
+        m.addActions([a["new"], a["gallery"], a["open"]])
+        self.recent_menu = m.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        m.addSeparator()
+        m.addActions([a["save"], a["save_as"], a["revert"]])
+        m.addSeparator()
+        m.addAction(a["quit"])
+        m = mb.addMenu("&Edit")
+        m.addActions([a["undo"], a["redo"]])
+        m.addSeparator()
+        m.addActions([a["cut"], a["copy"], a["paste"], a["duplicate"], a["delete"]])
+        m.addSeparator()
+        m.addActions([a["select_all"], a["move_up"], a["move_down"]])
+        m.addSeparator()
+        m.addActions([a["wrap"], a["unwrap"], a["toggle_shortcut"], a["plain_twin"]])
+        m.addSeparator()
+        m.addActions([a["rename"], a["find"]])
+        m = mb.addMenu("&View")
+        for dock in (self.palette_dock, self.inspector_dock, self.summary_dock,
+                     self.training_dock):
+            m.addAction(dock.toggleViewAction())
+        m.addSeparator()
+        m.addActions([a["zoom_in"], a["zoom_out"], a["zoom_reset"]])
+        m.addSeparator()
+        m.addActions([a["expand_all"], a["collapse_all"]])
+        m.addSeparator()
+        appearance = m.addMenu("A&ppearance")
+        appearance.addActions(self.appearance_group.actions())
+        m.addAction(a["reset_layout"])
+        m = mb.addMenu("&Train")
+        m.addAction(a["train"])
+        m = mb.addMenu("&Help")
+        m.addActions([a["shortcuts_help"], a["about"], a["about_qt"]])
+
+    def _make_toolbar(self) -> None:
+        tb = QToolBar("Main Toolbar", self)
+        tb.setObjectName("mainToolbar")
+        tb.setIconSize(QSize(20, 20))
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+        a = self.actions
+        tb.addActions([a["new"], a["gallery"], a["open"], a["save"]])
+        tb.addSeparator()
+        tb.addActions([a["undo"], a["redo"]])
+        tb.addSeparator()
+        tb.addActions([a["duplicate"], a["delete"], a["move_up"], a["move_down"]])
+        tb.addSeparator()
+        tb.addActions([a["wrap"], a["unwrap"], a["toggle_shortcut"]])
+        tb.addSeparator()
+        tb.addActions([a["zoom_out"], a["zoom_reset"], a["zoom_in"]])
+        spacer = QWidget(tb)
+        spacer.setSizePolicy(spacer.sizePolicy().Policy.Expanding,
+                             spacer.sizePolicy().Policy.Preferred)
+        tb.addWidget(spacer)
+        tb.addAction(a["train"])
+        train_button = tb.widgetForAction(a["train"])
+        train_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        train_button.setObjectName("trainButton")
+        self.train_button = train_button
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, tb)
+        self.toolbar = tb
+
+    def _make_status_bar(self) -> None:
+        sb = self.statusBar()
+        self.build_status = QLabel(self)
+        self.build_status.setObjectName("buildStatus")
+        self.build_icon = QLabel(self)
+        self.backend_status = QLabel(self)
+        self.backend_status.setObjectName("backendStatus")
+        self.backend_icon = QLabel(self)
+        for widgets in ((self.build_icon, self.build_status),
+                        (self.backend_icon, self.backend_status)):
+            box = QWidget(self)
+            row = QHBoxLayout(box)
+            row.setContentsMargins(8, 0, 8, 0)
+            row.setSpacing(5)
+            for w in widgets:
+                row.addWidget(w)
+            sb.addPermanentWidget(box)
+        self._set_status(self.build_icon, self.build_status, "busy", "Waiting for TensorFlow")
+        self._set_status(self.backend_icon, self.backend_status, "busy",
+                         "Loading TensorFlow in the background…")
+
+    def _set_status(self, icon_label: QLabel, text_label: QLabel, icon: str, text: str,
+                    color: str | None = None) -> None:
+        c = theme.accent(color) if color else None
+        icon_label.setPixmap(icons.pixmap(icon, 16, c))
+        text_label.setText(text)
+        text_label.setStyleSheet(f"color: {c.name()};" if c is not None else "")
+
+    def _connect(self) -> None:
+        d = self.doc
+        d.changed.connect(self._on_doc_changed)
+        d.selection_changed.connect(self._on_selection_changed)
+        d.file_changed.connect(self._update_title)
+        d.edit_failed.connect(self._on_edit_failed)
+        self.palette_view.add_requested.connect(self.add_block)
+        self.canvas.activated.connect(self._on_canvas_activated)
+        self.canvas.context_menu_requested.connect(self._show_context_menu)
+        self.summary_view.block_clicked.connect(self._on_summary_block_clicked)
+        self.service.building.connect(self._on_building)
+        self.service.finished.connect(self._on_summary)
+        self.tf_loader.ready.connect(self._on_backend_ready)
+        self.tf_loader.failed.connect(self._on_backend_failed)
+        self.train_requested.connect(self.start_training)
+
+    # ------------------------------------------------------------------ background
+    def start_backend(self) -> None:
+        """Starts importing TensorFlow (call once the window is shown)."""
+        self.tf_loader.start()
+
+    def shutdown(self) -> None:
+        """Stops the background threads (waits for a running build or import)."""
+        self.autosaver.stop()
+        self.service.shutdown()
+        self.tf_loader.shutdown()
+
+    @Slot(object)
+    def _on_backend_ready(self, info: BackendInfo) -> None:
+        gpu = info.gpus > 0
+        self._set_status(self.backend_icon, self.backend_status, "cpu", info.describe(),
+                         theme.OK_COLOR if gpu else None)
+        self.backend_status.setToolTip(f"TensorFlow {info.tensorflow}, Keras {info.keras}. "
+                                       f"Training will run on: {info.device}.")
+        self.service.set_backend_ready()
+
+    @Slot(str)
+    def _on_backend_failed(self, error: str) -> None:
+        self._set_status(self.backend_icon, self.backend_status, "warning",
+                         "TensorFlow could not be loaded", theme.ERROR_COLOR)
+        self.backend_status.setToolTip(error)
+        self.summary_view.set_failed_backend(error)
+        self._set_status(self.build_icon, self.build_status, "warning", "Cannot build",
+                         theme.ERROR_COLOR)
+
+    @Slot(int)
+    def _on_building(self, _generation: int) -> None:
+        self._set_status(self.build_icon, self.build_status, "busy", "Building with Keras…")
+        self.summary_view.set_waiting("Building with Keras…")
+
+    @Slot(object)
+    def _on_summary(self, result: SummaryResult) -> None:
+        self.canvas.set_result(result)
+        self.inspector.set_result(result)
+        self.summary_view.set_result(result)
+        self.summary_view.select_path(self.doc.selection[0] if len(self.doc.selection) == 1
+                                      else None)
+        if result.ok:
+            self._set_status(self.build_icon, self.build_status, "ok", result.headline())
+        else:
+            self._set_status(self.build_icon, self.build_status, "warning",
+                             "Model does not build", theme.ERROR_COLOR)
+        self.build_status.setToolTip(result.headline())
+        self.summary_ready.emit(result)
+
+    # ------------------------------------------------------------------ document events
+    def _on_doc_changed(self) -> None:
+        self.service.request(self.doc.spec)
+        self._update_actions()
+        self._update_title()  # an unsaved document is called by its spec's name
+
+    def _on_selection_changed(self) -> None:
+        sel = self.doc.selection
+        self._update_actions()
+        self.summary_view.select_path(sel[0] if len(sel) == 1 else None)
+        if len(sel) == 1:
+            self.canvas.ensure_visible(sel[0])
+
+    def _on_edit_failed(self, message: str) -> None:
+        self.statusBar().showMessage(message, 6000)
+        QApplication.beep()
+
+    def _on_canvas_activated(self, _path: object) -> None:
+        self.inspector_dock.show()
+        self.inspector_dock.raise_()
+        self.inspector.focus_first_editor()
+
+    def _on_summary_block_clicked(self, path: editing.Path) -> None:
+        self.doc.set_selection([path])
+
+    def _update_title(self) -> None:
+        name = self.doc.display_name()
+        shipped = self.doc.path is None and self.doc.spec.name in preset_names()
+        suffix = " (preset)" if shipped else ""
+        self.setWindowTitle(f"{name}[*]{suffix} — {APP_NAME}")
+        self.setWindowModified(self.doc.is_dirty)
+        self.actions["revert"].setEnabled(self.doc.path is not None and self.doc.is_dirty)
+
+    def _update_actions(self) -> None:
+        sel = editing.normalize_selection(self.doc.selection)
+        spec = self.doc.spec
+        a = self.actions
+        has = bool(sel)
+        for key in ("cut", "copy", "duplicate", "delete"):
+            a[key].setEnabled(has)
+        siblings = has and all(p[:-1] == sel[0][:-1] for p in sel)
+        a["move_up"].setEnabled(siblings)
+        a["move_down"].setEnabled(siblings)
+        a["wrap"].setEnabled(has and editing.is_contiguous(sel))
+        single = sel[0] if len(sel) == 1 else None
+        a["unwrap"].setEnabled(single is not None and
+                               editing.get_block(spec, single).blocks is not None)
+        a["toggle_shortcut"].setEnabled(single is not None and
+                                        editing.shortcut_of(spec, single) is not None)
+        a["rename"].setEnabled(single is not None)
+
+    # ------------------------------------------------------------------ edit actions
+    def add_block(self, block_type: str) -> None:
+        if self.doc.add_block(block_type):
+            self.canvas.setFocus()
+
+    def select_all(self) -> None:
+        self.doc.set_selection([n.path for n in self.canvas.nodes() if len(n.path) == 1])
+
+    def copy(self) -> None:
+        if self.doc.selection:
+            QGuiApplication.clipboard().setText(self.doc.copy_text())
+            n = len(editing.normalize_selection(self.doc.selection))
+            self.statusBar().showMessage(f"Copied {n} block{'s' if n != 1 else ''}", 3000)
+
+    def cut(self) -> None:
+        if self.doc.selection:
+            QGuiApplication.clipboard().setText(self.doc.copy_text())
+            self.doc.remove()
+
+    def paste(self) -> None:
+        self.doc.paste(QGuiApplication.clipboard().text())
+
+    def rename_block(self) -> None:
+        if len(self.doc.selection) == 1:
+            self.inspector_dock.show()
+            self.inspector_dock.raise_()
+            self.inspector.name_edit.setFocus()
+            self.inspector.name_edit.selectAll()
+
+    def find_block_type(self) -> None:
+        self.palette_dock.show()
+        self.palette_dock.raise_()
+        self.palette_view.search.setFocus()
+        self.palette_view.search.selectAll()
+
+    def set_zoom(self, zoom: float) -> None:
+        self.canvas.set_zoom(zoom)
+        self.settings.set_zoom(self.canvas.zoom)
+        self.statusBar().showMessage(f"Zoom {self.canvas.zoom:.0%}", 1500)
+
+    def _show_context_menu(self, pos, path: object) -> None:
+        a = self.actions
+        menu = QMenu(self)
+        if path is not None:
+            path = tuple(path)
+            block = editing.get_block(self.doc.spec, path)
+            menu.addActions([a["cut"], a["copy"], a["paste"], a["duplicate"], a["delete"]])
+            menu.addSeparator()
+            menu.addActions([a["move_up"], a["move_down"], a["wrap"]])
+            if block.blocks is not None:
+                menu.addAction(a["unwrap"])
+                collapsed = self.canvas.is_collapsed(path)
+                act = menu.addAction("Expand" if collapsed else "Collapse")
+                act.triggered.connect(lambda: self.canvas.set_collapsed(path, not collapsed))
+            mode = editing.shortcut_of(self.doc.spec, path)
+            if mode is not None:
+                menu.addSeparator()
+                menu.addAction(a["toggle_shortcut"])
+                sub = menu.addMenu(icons.icon("shortcut"), "Shortcut")
+                bt = registry.get_block_type(block.type)
+                group = QActionGroup(sub)
+                for choice in bt.param("shortcut").choices:
+                    act = sub.addAction(choice)
+                    act.setCheckable(True)
+                    act.setChecked(choice == mode)
+                    group.addAction(act)
+                    act.triggered.connect(lambda _c=False, m=choice:
+                                          self.doc.set_shortcut(path, m))
+            menu.addSeparator()
+            menu.addAction(a["rename"])
+            self._add_insert_menu(menu, "Insert After", path[:-1], path[-1] + 1)
+        else:
+            menu.addAction(a["paste"])
+            parent, index = self.doc.insertion_point()
+            self._add_insert_menu(menu, "Add Block", parent, index)
+            menu.addSeparator()
+            menu.addActions([a["select_all"], a["expand_all"], a["collapse_all"]])
+        menu.exec(pos)
+
+    def _add_insert_menu(self, menu: QMenu, title: str, parent: tuple, index: int) -> None:
+        sub = menu.addMenu(title)
+        for family, types in registry.by_family().items():
+            fam_menu = sub.addMenu(icons.family_icon(family), family)
+            for bt in sorted(types, key=lambda t: t.title.lower()):
+                act = fam_menu.addAction(bt.title)
+                act.setToolTip(bt.help)
+                act.triggered.connect(lambda _c=False, t=bt.type:
+                                      self.doc.add_block(t, parent, index))
+
+    # ------------------------------------------------------------------ training
+    def start_training(self) -> None:
+        """Trains the open architecture: the training panel implements this.
+
+        The Train action and button emit `train_requested`, which is connected here. Until the
+        training panel is part of the build the action stays disabled (see
+        `TRAIN_UNAVAILABLE`); this method only brings its dock area forward, so the panel
+        can replace it and call `set_training_available(True)`.
+        """
+        self.training_dock.show()
+        self.training_dock.raise_()
+
+    def set_training_available(self, available: bool) -> None:
+        """Enables the Train action (the training panel calls this when it is installed)."""
+        train = self.actions["train"]
+        train.setEnabled(available)
+        tip = "Train the architecture on its dataset" if available else TRAIN_UNAVAILABLE
+        train.setToolTip(tip)
+        train.setStatusTip(tip)
+
+    # ------------------------------------------------------------------ files
+    def maybe_save(self) -> bool:
+        """Asks about unsaved changes; False when the user cancels."""
+        if not self.doc.is_dirty:
+            return True
+        box = QMessageBox(QMessageBox.Icon.Warning, APP_NAME,
+                          f"Save the changes to “{self.doc.display_name()}”?",
+                          QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+                          | QMessageBox.StandardButton.Cancel, self)
+        box.setInformativeText("Your changes will be lost if you don't save them.")
+        box.setDefaultButton(QMessageBox.StandardButton.Save)
+        answer = box.exec()
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save()
+        return answer == QMessageBox.StandardButton.Discard
+
+    def show_error(self, title: str, text: str, informative: str = "",
+                   details: str = "") -> None:
+        """Every user-facing error goes through here: a dialog, never a traceback."""
+        box = QMessageBox(QMessageBox.Icon.Critical, title, text, QMessageBox.StandardButton.Ok,
+                          self)
+        box.setObjectName("errorDialog")
+        if informative:
+            box.setInformativeText(informative)
+        if details:
+            box.setDetailedText(details)
+        box.exec()
+
+    def new_document(self) -> None:
+        if not self.maybe_save():
+            return
+        spec = load_preset(DEFAULT_PRESET)
+        spec.name, spec.title = "untitled", "Untitled architecture"
+        spec.description = f"Started from {DEFAULT_PRESET}."
+        self.doc.replace(spec)
+        self.statusBar().showMessage("New architecture (from the default preset)", 4000)
+
+    def show_gallery(self) -> None:
+        gallery = PresetGallery(self.service, self, current=self.doc.spec.name)
+        if gallery.exec() == QDialog.DialogCode.Accepted and gallery.selected_name():
+            self.open_preset(gallery.selected_name())
+
+    def open_preset(self, name: str) -> bool:
+        """Opens a shipped preset (unsaved: Save asks for a file)."""
+        if not self.maybe_save():
+            return False
+        try:
+            spec = load_preset(name)
+        except SpecError as e:
+            self.show_error("Cannot Open Preset", f"Could not open the preset “{name}”.",
+                            format_problems(e), str(e))
+            return False
+        self.doc.replace(spec)
+        self.statusBar().showMessage(f"Opened the preset {name}", 4000)
+        return True
+
+    def open_dialog(self) -> None:
+        if not self.maybe_save():
+            return
+        path, _ = QFileDialog.getOpenFileName(self, "Open Architecture",
+                                              self.settings.last_folder(), FILE_FILTER)
+        if path:
+            self.open_path(path, ask=False)
+
+    def open_path(self, path: str | os.PathLike[str], ask: bool = True) -> bool:
+        """Opens an architecture file; on any problem shows a dialog naming the file and the
+        problem, and leaves the current document untouched."""
+        if ask and not self.maybe_save():
+            return False
+        p = FsPath(path)
+        try:
+            self.doc.open(p)
+        except SpecError as e:
+            self.show_error("Cannot Open File", f"Could not open “{p.name}”.",
+                            format_problems(e), f"File: {p}\n\n{e}")
+            return False
+        self.settings.add_recent(p)
+        self.settings.set_last_folder(str(p.resolve().parent))
+        self.statusBar().showMessage(f"Opened {p}", 4000)
+        return True
+
+    def save(self) -> bool:
+        if self.doc.path is None:
+            return self.save_as()
+        return self._save_to(self.doc.path)
+
+    def save_as(self) -> bool:
+        start = FsPath(self.settings.last_folder()) / f"{self.doc.spec.name}.json"
+        if self.doc.path is not None:
+            start = self.doc.path
+        path, _ = QFileDialog.getSaveFileName(self, "Save Architecture As", str(start),
+                                              FILE_FILTER)
+        if not path:
+            return False
+        if not path.lower().endswith(".json"):
+            path += ".json"
+        return self._save_to(FsPath(path))
+
+    def _save_to(self, path: FsPath) -> bool:
+        try:
+            saved = self.doc.save(path)
+        except OSError as e:
+            self.show_error("Cannot Save", f"Could not save “{path.name}”.",
+                            f"{e.strerror or e}. The previous file, if any, is unchanged.",
+                            f"File: {path}\n\n{e}")
+            return False
+        self.settings.add_recent(saved)
+        self.settings.set_last_folder(str(saved.parent))
+        self.statusBar().showMessage(f"Saved {saved}", 4000)
+        return True
+
+    def revert(self) -> None:
+        if self.doc.path is None or not self.doc.is_dirty:
+            return
+        box = QMessageBox(QMessageBox.Icon.Question, APP_NAME,
+                          f"Discard the changes to “{self.doc.display_name()}”?",
+                          QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+                          self)
+        if box.exec() == QMessageBox.StandardButton.Discard:
+            self.open_path(self.doc.path, ask=False)
+
+    def _fill_recent_menu(self) -> None:
+        menu = self.recent_menu
+        menu.clear()
+        files = [f for f in self.settings.recent_files() if FsPath(f).exists()]
+        for i, f in enumerate(files):
+            act = menu.addAction(f"&{i + 1} {FsPath(f).name}" if i < 9 else FsPath(f).name)
+            act.setToolTip(f)
+            act.setStatusTip(f)
+            act.triggered.connect(lambda _c=False, path=f: self.open_path(path))
+        if not files:
+            empty = menu.addAction("No recent files")
+            empty.setEnabled(False)
+        menu.addSeparator()
+        clear = menu.addAction("Clear Menu")
+        clear.setEnabled(bool(files))
+        clear.triggered.connect(self.settings.clear_recent)
+
+    # ------------------------------------------------------------------ recovery
+    def offer_recovery(self) -> None:
+        """Asks whether to restore an autosave left by a session that did not close cleanly."""
+        found = find_recoverable()
+        if not found:
+            return
+        latest = found[0]
+        box = QMessageBox(QMessageBox.Icon.Question, "Recover Unsaved Changes",
+                          "ResNet Studio did not close cleanly last time.",
+                          QMessageBox.StandardButton.NoButton, self)
+        box.setInformativeText(f"Unsaved changes to {latest.describe()} were kept. Restore "
+                               "them?")
+        restore = box.addButton("Restore", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(restore)
+        box.exec()
+        if box.clickedButton() is restore:
+            self.recover(latest)
+        for r in found:
+            r.file.unlink(missing_ok=True)
+
+    def recover(self, entry: Recoverable) -> None:
+        """Opens a recovered autosave as an unsaved document (its file, if any, untouched)."""
+        self.doc.replace(entry.spec, entry.original, modified=True)
+        self.statusBar().showMessage(f"Recovered {entry.describe()}", 6000)
+
+    # ------------------------------------------------------------------ view
+    def _restore_layout(self) -> None:
+        geometry = self.settings.geometry()
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        state = self.settings.window_state()
+        if state is not None:
+            self.restoreState(state)
+
+    def reset_layout(self) -> None:
+        self.settings.clear_window()
+        for dock in (self.palette_dock, self.inspector_dock, self.summary_dock):
+            dock.setFloating(False)
+            dock.show()
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.palette_dock)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.inspector_dock)
+        self.splitDockWidget(self.inspector_dock, self.summary_dock, Qt.Orientation.Vertical)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.training_dock)
+        self.training_dock.hide()
+        self.toolbar.show()
+        self.resizeDocks([self.palette_dock, self.inspector_dock], [250, 370],
+                         Qt.Orientation.Horizontal)
+
+    def _on_appearance(self, action: QAction) -> None:
+        value = action.data()
+        self.settings.set_appearance(value)
+        app = QApplication.instance()
+        theme.apply_appearance(app, value)
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+            self._refresh_icons()
+        super().changeEvent(event)
+
+    def _refresh_icons(self) -> None:
+        icons.clear_cache()
+        for action, name in self._icon_actions:
+            action.setIcon(icons.icon(name))
+        self.palette_view.refresh_icons()
+        self.canvas.update()
+
+    def show_shortcuts(self) -> None:
+        dialog = QDialog(self)
+        dialog.setWindowTitle("Keyboard Shortcuts")
+        table = QTableWidget(0, 2, dialog)
+        table.setHorizontalHeaderLabels(["Action", "Shortcut"])
+        table.verticalHeader().hide()
+        table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        rows = [(a.text().replace("&", ""), ", ".join(
+            s.toString(QKeySequence.SequenceFormat.NativeText) for s in a.shortcuts()))
+            for a in self.actions.values() if a.shortcuts()]
+        rows += [("Select the previous / next block", "Up / Down"),
+                 ("Extend the selection", "Shift+Up / Shift+Down, Shift+click"),
+                 ("Add a block to the selection", "Ctrl+click"),
+                 ("Collapse / expand a container", "Left / Right"),
+                 ("Edit the selected block", "Enter, double-click"),
+                 ("Toggle a shortcut", "click its arc"),
+                 ("Zoom", "Ctrl+wheel")]
+        for text, keys in rows:
+            r = table.rowCount()
+            table.insertRow(r)
+            table.setItem(r, 0, QTableWidgetItem(text))
+            table.setItem(r, 1, QTableWidgetItem(keys))
+        table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, dialog)
+        buttons.rejected.connect(dialog.reject)
+        layout = QVBoxLayout(dialog)
+        layout.addWidget(table)
+        layout.addWidget(buttons)
+        dialog.resize(520, 560)
+        dialog.exec()
+
+    def show_about(self) -> None:
+        info = self.tf_loader.info
+        backend = info.describe() if info else "TensorFlow is still loading"
+        QMessageBox.about(
+            self, f"About {APP_NAME}",
+            f"<h3>{APP_NAME} {__version__}</h3>"
+            "<p>Build, train and understand residual networks block by block. Shapes and "
+            "parameter counts are computed by Keras on every edit.</p>"
+            f"<p>{backend}</p>")
+
+    # ------------------------------------------------------------------ drops, close
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls() and any(
+                u.toLocalFile().lower().endswith(".json") for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        files = [u.toLocalFile() for u in event.mimeData().urls()
+                 if u.toLocalFile().lower().endswith(".json")]
+        if files:
+            event.acceptProposedAction()
+            QTimer.singleShot(0, lambda: self.open_path(files[0]))
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self._closing and not self.maybe_save():
+            event.ignore()
+            return
+        self._closing = True
+        if self.persist_layout:
+            self.settings.save_window(self.saveGeometry(), self.saveState())
+            self.settings.sync()
+        self.shutdown()
+        event.accept()
