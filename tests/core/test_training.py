@@ -4,6 +4,7 @@ thread, non-finite faults, the run folder, language models."""
 from __future__ import annotations
 
 import json
+import threading
 
 import keras
 import numpy as np
@@ -124,6 +125,43 @@ def test_a_run_writes_its_folder_and_emits_events(tmp_path):
     assert any(p.name.startswith("events.out.tfevents")
                for p in (tmp_path / "run" / "tensorboard").iterdir())
     assert [r.dir for r in list_runs(tmp_path)] == [tmp_path / "run"]
+
+
+def test_stop_pause_and_resume_from_another_thread(tmp_path):
+    paused_at = threading.Event()
+    held: list[tuple[int, int]] = []
+
+    def hook(event):
+        if isinstance(event, ev.BatchEnd) and event.step == 3:
+            control_thread.start()
+        if isinstance(event, ev.Log) and event.message.startswith("Paused"):
+            paused_at.set()
+
+    def control():
+        try:
+            trainer.pause()
+            if paused_at.wait(60):
+                before = len(rec.of(ev.BatchEnd))
+                # While paused no batch may run: nothing arrives in this window.
+                threading.Event().wait(0.5)
+                held.append((before, len(rec.of(ev.BatchEnd))))
+            trainer.resume()
+        finally:
+            trainer.request_stop()  # never leave the training thread waiting
+
+    control_thread = threading.Thread(target=control)
+    rec = Recorder(hook)
+    trainer = Trainer(load_preset("resnet8-digits"), "synthetic-images",
+                      small_config(epochs=50, batch_size=16), run_dir=tmp_path / "run",
+                      observer=rec, limit=256)
+    result = trainer.run()
+    control_thread.join()
+    assert result.status == "stopped"
+    assert held and held[0][0] == held[0][1] >= 3  # the step count held still
+    assert result.steps < 50 * 16  # stopped long before the end
+    assert read_run(tmp_path / "run").status == "stopped"
+    state = json.loads((tmp_path / "run" / "checkpoints" / "last" / "state.json").read_text())
+    assert state["step"] == result.steps  # the checkpoint is the stopping point
 
 
 def test_nan_in_the_data_fails_the_run_naming_the_step(tmp_path):

@@ -97,7 +97,7 @@ class Trainer:
         self.data_dir = data_dir
         self.limit = limit
         self.initial_weights = initial_weights
-        self.resume = resume
+        self.resuming = resume
         self.preset = preset or spec.name
         self._stop = threading.Event()
         self._running = threading.Event()
@@ -200,9 +200,9 @@ class Trainer:
                 "params": summary.total_params, "limit": self.limit,
                 "data_dir": self.data_dir, "binding": info.to_dict()}
         self.writer = RunWriter(self.run_dir, meta, self.built.spec.to_dict(), layers, blocks,
-                                resume=self.resume)
+                                resume=self.resuming)
         initial_epoch = initial_step = 0
-        if self.resume:
+        if self.resuming:
             initial_epoch, initial_step = self._restore()
         for w in self._warnings:
             self._emit(Log(w, "warning"))
