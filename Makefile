@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # The stamp is newer than pyproject.toml once its dependencies are installed: later calls skip pip.
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench screenshots clean
+.PHONY: run test lint screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,13 +18,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -q -p no:cacheprovider
-	$(VENV)/bin/ruff check resnet_studio tests benchmarks
+	$(VENV)/bin/ruff check resnet_studio tests docs
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check resnet_studio tests benchmarks
-
-bench: $(STAMP)
-	TF_CPP_MIN_LOG_LEVEL=2 $(PY) benchmarks/run_all.py
+	$(VENV)/bin/ruff check resnet_studio tests docs
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
