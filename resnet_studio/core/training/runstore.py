@@ -272,10 +272,10 @@ def save_checkpoint(run_dir: Path, model: Any, state: dict[str, Any], name: str 
 def load_checkpoint(ckpt: Path, model: Any) -> dict[str, Any]:
     """Restores weights and optimizer state saved by `save_checkpoint`; returns its state."""
     ckpt = Path(ckpt)
-    model.load_weights(str(ckpt / "model.weights.h5"))
     opt = model.optimizer
-    if not opt.built:
+    if not opt.built:  # built first, so the weights file's optimizer slots have a home
         opt.build(model.trainable_variables)
+    model.load_weights(str(ckpt / "model.weights.h5"))
     with np.load(ckpt / "optimizer.npz") as data:
         values = [data[f"v{i:05d}"] for i in range(len(data.files))]
     if len(values) != len(opt.variables):
