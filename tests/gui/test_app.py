@@ -148,3 +148,19 @@ def test_dark_appearance_derives_card_colours_from_the_palette(styled_qapp):
         assert abs(text.lightness() - dark_fill.lightness()) > 120  # readable
     finally:
         theme.apply_appearance(app, "light")
+
+
+def test_pyside_keeps_its_references_to_none():
+    """PySide6 6.12.0 returns None from void methods without a reference to it: on CPython
+    < 3.12 each call (QPainter.setPen, QLabel.setText…) lowers None's count until Python
+    aborts with "deallocating None" — within seconds of live plotting. pyproject.toml
+    excludes it; this fails if an upgrade brings the bug back."""
+    import sys
+
+    from PySide6.QtCore import QPointF
+
+    point = QPointF()
+    before = sys.getrefcount(None)
+    for _ in range(1000):
+        point.setX(1.0)
+    assert sys.getrefcount(None) >= before - 10
