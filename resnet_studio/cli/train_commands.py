@@ -1,4 +1,4 @@
-"""Training-side subcommands: train, evaluate, export, datasets, runs."""
+"""Training-side subcommands: train, compare, evaluate, export, datasets, runs."""
 
 from __future__ import annotations
 
@@ -13,15 +13,17 @@ from resnet_studio.cli.main import EXIT_OK, RunFailed, UsageError, emit_json
 
 def add_training_flags(p: argparse.ArgumentParser) -> None:
     """Flags shared by `train` and `compare` (they override the preset's training section)."""
+    from resnet_studio.core.training.config import OPTIMIZERS, SCHEDULES  # no TensorFlow
+
     p.add_argument("preset", help="preset name or file")
     p.add_argument("--dataset", help="dataset name (default: the preset's)")
-    p.add_argument("--epochs", type=int)
+    p.add_argument("--epochs", type=int, help="passes over the training set")
     p.add_argument("--batch-size", type=int, dest="batch_size")
-    p.add_argument("--optimizer")
-    p.add_argument("--lr", type=float, dest="learning_rate")
-    p.add_argument("--schedule")
+    p.add_argument("--optimizer", help=" | ".join(OPTIMIZERS))
+    p.add_argument("--lr", type=float, dest="learning_rate", help="(peak) learning rate")
+    p.add_argument("--schedule", help=" | ".join(SCHEDULES))
     p.add_argument("--weight-decay", type=float, dest="weight_decay")
-    p.add_argument("--seed", type=int)
+    p.add_argument("--seed", type=int, help="seed for weights, batch order and augmentation")
     p.add_argument("--grad-norm-every", type=int, dest="grad_norm_every",
                    help="record per-layer gradient norms every k steps (default 1)")
     p.add_argument("--precision", help="float32 | mixed_float16 | mixed_bfloat16 (GPU)")
@@ -30,6 +32,8 @@ def add_training_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", help="TFDS data folder (default $TFDS_DATA_DIR)")
     p.add_argument("--limit", type=int, help="use at most N examples per split (smoke tests)")
     p.add_argument("--json", action="store_true", help="last stdout line: one JSON object")
+    p.epilog = ((p.epilog + " ") if p.epilog else "") + \
+        "Unset settings come from the preset's training section, then the defaults."
 
 
 OVERRIDES = ("epochs", "batch_size", "optimizer", "learning_rate", "schedule", "weight_decay",
@@ -44,6 +48,21 @@ def register(sub: Any) -> None:
     p.add_argument("--resume", metavar="RUN_DIR",
                    help="continue a stopped or interrupted run from its last checkpoint")
     p.set_defaults(handler=cmd_train)
+
+    p = sub.add_parser(
+        "compare", help="train a preset and its plain twin (shortcuts removed) side by side",
+        description="Trains the architecture and its plain twin (every shortcut removed) under "
+                    "identical conditions: same seed, settings and batch order, and the same "
+                    "initial weights wherever the two share a layer. Progress goes to stderr "
+                    "(lines prefixed 'residual:' / 'plain:'); the summary compares the final "
+                    "training loss, the test accuracy and the gradient ratio (mean over steps "
+                    "of the first weighted block's gradient norm ÷ the last one's before the "
+                    "head: near 1 the first layers learn, 1e-10 they do not).",
+        epilog="Exit 0 when both runs complete, 1 when one failed, 2 for bad input (unknown "
+               "preset or dataset, or an architecture without shortcuts). With --json the "
+               'last stdout line is {"residual": {...}, "plain": {...}}.')
+    add_training_flags(p)
+    p.set_defaults(handler=cmd_compare)
 
     p = sub.add_parser("evaluate", help="evaluate a run's last checkpoint on its test split")
     p.add_argument("run_dir")
@@ -85,8 +104,9 @@ class ProgressPrinter:
     Throttled at the source (at most 5 redraws a second) so printing never slows training.
     """
 
-    def __init__(self, stream: Any = None, quiet: bool = False) -> None:
+    def __init__(self, stream: Any = None, quiet: bool = False, prefix: str = "") -> None:
         self.stream = stream or sys.stderr
+        self.prefix = prefix  # `compare` tells its two runs apart: "residual: ", "plain: "
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.quiet = quiet
         self._last = 0.0
@@ -124,6 +144,9 @@ class ProgressPrinter:
             self._print(f"{event.level}: {event.message}\n")
 
     def _print(self, text: str) -> None:
+        if self.prefix:
+            text = "\r" + self.prefix + text[1:] if text.startswith("\r") else \
+                self.prefix + text
         self.stream.write(text)
         self.stream.flush()
 
@@ -181,6 +204,65 @@ def cmd_train(args: argparse.Namespace) -> int:
     result = _train(spec, dataset, cfg, run_dir, args, preset=preset, limit=limit,
                     data_dir=data_dir, resume=resume)
     return _report_result(result, args)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from resnet_studio.core.presets import load_preset
+    from resnet_studio.core.training.compare import ROLES, CompareError, Comparison
+
+    spec = load_preset(args.preset)
+    cfg = resolve_config(spec, args)
+    dataset = args.dataset or spec.dataset
+    if not dataset:
+        raise UsageError(f"{args.preset}: no dataset in the preset; pass --dataset NAME")
+    printers = {role: ProgressPrinter(prefix=f"{role}: ") for role in ROLES}
+    try:
+        comparison = Comparison(spec, dataset, cfg, runs_root=_runs_root(args),
+                                data_dir=args.data_dir, limit=args.limit,
+                                observer=lambda role, event: printers[role](event))
+    except CompareError as e:
+        raise UsageError(str(e)) from None
+    results = comparison.run()
+    if not args.json:
+        print(compare_table(results))
+    failed = [r for r in ROLES if results[r]["status"] == "failed"]
+    if failed:
+        errors = "; ".join(f"{r}: {results[r]['error']}" for r in failed)
+        raise RunFailed(f"{' and '.join(failed)} run failed: {errors}", results)
+    if args.json:
+        emit_json(results)
+    return EXIT_OK
+
+
+def compare_table(results: dict[str, dict[str, Any]]) -> str:
+    """The human summary of a comparison: both runs side by side, and the ratio of ratios."""
+    res, plain = results["residual"], results["plain"]
+
+    def fixed(v: Any) -> str:
+        return "-" if v is None else f"{v:.4f}"
+
+    def sci(v: Any) -> str:
+        return "-" if v is None else f"{v:.2e}"
+
+    def test_value(r: dict[str, Any]) -> Any:
+        return (r.get("test") or {}).get("accuracy")
+
+    rows = [("", "residual", "plain"),
+            ("status", res["status"], plain["status"]),
+            ("final train loss", fixed(res["final_train_loss"]),
+             fixed(plain["final_train_loss"])),
+            ("test accuracy", fixed(test_value(res)), fixed(test_value(plain))),
+            ("gradient ratio", sci(res["gradient_ratio"]), sci(plain["gradient_ratio"])),
+            ("alerts", ", ".join(res.get("alerts") or []) or "-",
+             ", ".join(plain.get("alerts") or []) or "-")]
+    lines = [f"{a:<18}{b:>14}{c:>14}" for a, b, c in rows]
+    rr, rp = res["gradient_ratio"], plain["gradient_ratio"]
+    if rr is not None and rp:
+        lines.append(f"ratio of gradient ratios (residual ÷ plain): {rr / rp:.2e}")
+    lines.append("gradient ratio: first weighted block's gradient norm ÷ the last one's before "
+                 "the head, mean over steps")
+    lines += [f"residual run: {res['run_dir']}", f"plain run:    {plain['run_dir']}"]
+    return "\n".join(lines)
 
 
 def _read_run_or_usage(run_dir: str) -> Any:

@@ -85,6 +85,24 @@ class Log(Event):
 
 
 @dataclass
+class Alert(Event):
+    """A gradient alert (vanishing, exploding, growing; see training/alerts.py), raised once
+    per kind and run. A `Log` warning with the same message is emitted alongside, so views
+    that only show the log still tell the user.
+
+    Attributes:
+        layers: The layers concerned (the starved ones for `vanishing`).
+        blocks: Their top-level blocks.
+    """
+
+    kind: str
+    message: str
+    step: int
+    layers: list[str]
+    blocks: list[str] = field(default_factory=list)
+
+
+@dataclass
 class Finished(Event):
     """The run ended: completed, stopped or failed (with `error` and `failure` details)."""
 

@@ -307,7 +307,8 @@ class RunInfo:
                 "finished": m.get("finished"), "seconds": m.get("seconds"),
                 "epochs_completed": m.get("epochs_completed", 0),
                 "best_val_metric": m.get("best_val_metric"), "test": m.get("test"),
-                "error": m.get("error")}
+                "error": m.get("error"), "compare": m.get("compare"),
+                "alerts": [a.get("kind") for a in m.get("alerts") or []]}
 
 
 def read_run(run_dir: str | os.PathLike[str]) -> RunInfo:
@@ -319,6 +320,8 @@ def read_run(run_dir: str | os.PathLike[str]) -> RunInfo:
         raise FileNotFoundError(f"{d}: no run.json (not a run folder)") from None
     except (OSError, ValueError) as e:
         raise ValueError(f"{d}/run.json: unreadable ({e})") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"{d}/run.json: expected a JSON object, got {type(meta).__name__}")
     status = meta.get("status", "interrupted")
     if status == "running" and meta.get("host") == socket.gethostname():
         pid = meta.get("pid")

@@ -22,6 +22,7 @@ from resnet_studio.core.blocks.context import Binding
 from resnet_studio.core.spec import ArchitectureSpec
 from resnet_studio.core.training.config import TrainingConfig
 from resnet_studio.core.training.events import (
+    Alert,
     BatchEnd,
     EpochEnd,
     Finished,
@@ -82,13 +83,16 @@ class Trainer:
             exists with equal shapes (plain-twin comparisons start from shared weights).
         resume: Continue the run in `run_dir` from its last checkpoint.
         preset: Name recorded in run.json.
+        run_meta: Extra fields for run.json, written when the folder is created (a
+            comparison records each run's role and partner this way).
     """
 
     def __init__(self, spec: ArchitectureSpec, dataset: str, config: TrainingConfig, *,
                  run_dir: str | Path, observer: Observer = ignore, data_dir: str | None = None,
                  limit: int | None = None,
                  initial_weights: dict[str, list[np.ndarray]] | None = None,
-                 resume: bool = False, preset: str | None = None) -> None:
+                 resume: bool = False, preset: str | None = None,
+                 run_meta: dict[str, Any] | None = None) -> None:
         self.spec = spec
         self.dataset_name = dataset
         self.config = config
@@ -99,6 +103,7 @@ class Trainer:
         self.initial_weights = initial_weights
         self.resuming = resume
         self.preset = preset or spec.name
+        self.run_meta = dict(run_meta or {})
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
@@ -139,7 +144,9 @@ class Trainer:
 
         cfg = self.config
         self.device = configure_devices()
-        keras.utils.clear_session()
+        # No keras.utils.clear_session(): it replaces Keras's thread-local state objects for
+        # *every* thread (a run in the GUI would reset the editor's and an export's builds).
+        # Layer names come from the spec, so they are the same without it.
         policy, warning = mixed_precision_policy(cfg.precision, self.device)
         self._warnings = [warning] if warning else []
         keras.config.set_dtype_policy(policy)
@@ -198,9 +205,10 @@ class Trainer:
         meta = {"id": self.run_dir.name, "preset": self.preset, "dataset": self.dataset_name,
                 "config": cfg.to_dict(), "device": str(self.device),
                 "params": summary.total_params, "limit": self.limit,
-                "data_dir": self.data_dir, "binding": info.to_dict()}
+                "data_dir": self.data_dir, "binding": info.to_dict(), **self.run_meta}
         self.writer = RunWriter(self.run_dir, meta, self.built.spec.to_dict(), layers, blocks,
                                 resume=self.resuming)
+        self.alert_checker = self._alert_checker(layers, blocks)
         initial_epoch = initial_step = 0
         if self.resuming:
             initial_epoch, initial_step = self._restore()
@@ -246,6 +254,29 @@ class Trainer:
         return RunResult(str(self.run_dir), status, callback.epochs_completed, callback.step,
                          summary.total_params, round(seconds, 3), test, error, failure,
                          callback.last_loss, str(self.device))
+
+    def _alert_checker(self, layers: list[str], blocks: list[str]) -> Any:
+        from resnet_studio.core.training.alerts import GradientAlerts
+        from resnet_studio.core.training.blocknorms import BlockMap
+
+        # A resumed run keeps the alerts it already raised and does not raise them again.
+        self._alert_records: list[dict[str, Any]] = list(self.writer.meta.get("alerts") or [])
+        self.writer.update(alerts=list(self._alert_records))
+        try:
+            block_map = BlockMap.from_spec(self.built.spec, layers, blocks)
+        except (ValueError, KeyError, IndexError):  # never let a diagnostic break a run
+            block_map = None
+        return GradientAlerts(layers, block_map,
+                              reported=[a.get("kind", "") for a in self._alert_records])
+
+    def _report_alerts(self, alerts: list[Any]) -> None:
+        """Each alert: recorded in run.json, emitted as an Alert and as a warning Log line
+        (the CLI prints warnings; the GUI log shows them)."""
+        for a in alerts:
+            self._alert_records.append(a.to_dict())
+            self.writer.update(alerts=list(self._alert_records))
+            self._emit(Alert(a.kind, a.message, a.step, list(a.layers), list(a.blocks)))
+            self._emit(Log(a.message, "warning"))
 
     def _callbacks(self, callback: _StudioCallback) -> list[Any]:
         cbs: list[Any] = [callback]
@@ -343,16 +374,21 @@ class _StudioCallback(keras.callbacks.Callback):
         t._emit(BatchEnd(self.step, epoch, batch + 1, loss, metrics, lr, self._rate,
                          now - self._t_start))
         due = (self.step - 1) % t.config.grad_norm_every == 0
+        recorded = None
         if norms is not None and due:
-            norms = np.asarray(norms, dtype=np.float32)
-            t.writer.log_gradients(self.step, norms)
-            t._emit(GradNorms(self.step, norms))
-            bad = np.flatnonzero(~np.isfinite(norms))
+            recorded = np.asarray(norms, dtype=np.float32)
+            t.writer.log_gradients(self.step, recorded)
+            t._emit(GradNorms(self.step, recorded))
+            bad = np.flatnonzero(~np.isfinite(recorded))
         else:
             bad = np.array([], dtype=int)
         if not math.isfinite(loss) or bad.size:
             self._fail_non_finite(loss, bad, epoch, batch)
             return
+        if recorded is not None:
+            alerts = t.alert_checker.observe(self.step, recorded)
+            if alerts:
+                t._report_alerts(alerts)
         if t.stop_requested:
             self.model.stop_training = True
             return
@@ -409,6 +445,9 @@ class _StudioCallback(keras.callbacks.Callback):
             self._best_val = val["loss"]
             best = {"best_val_metric": {"epoch": epoch + 1, **val}}
         t.writer.update(epochs_completed=epoch + 1, steps=self.step, **best)
+        alerts = t.alert_checker.end_epoch(epoch + 1, self.step)
+        if alerts:
+            t._report_alerts(alerts)
         t._checkpoint(self, "last")
         t.writer.flush(sync=True)
         t._emit(EpochEnd(epoch + 1, self.step, train, val, lr, seconds))
