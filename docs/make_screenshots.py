@@ -1,4 +1,8 @@
-"""Regenerates the README screenshots with `resnet-studio gui PRESET --screenshot FILE`.
+"""Regenerates the README screenshots.
+
+Editor images come from `resnet-studio gui PRESET --screenshot FILE`; the training image
+from this script's `--training FILE` mode, which opens the main window, presses Train and
+grabs the window mid-run, once a few epochs have filled the plots.
 
 Run from anywhere: `python docs/make_screenshots.py` (uses the `resnet-studio` next to the
 running Python, i.e. the project's virtualenv). Renders offscreen, so it works on a headless
@@ -34,16 +38,69 @@ def studio_command() -> list[str]:
                                   "sys.exit(main())"]
 
 
+# The training shot: this preset on its dataset, grabbed after GRAB_AFTER of EPOCHS epochs.
+TRAINING_SHOT = ("resnet8-digits", "training.png", "light")
+EPOCHS, GRAB_AFTER = 12, 6
+
+
+def training_screenshot(out: Path) -> int:
+    """Trains in the GUI and grabs the Training tab mid-run (runs in a child process)."""
+    from PySide6.QtCore import QTimer
+
+    from resnet_studio.core.presets import load_preset
+    from resnet_studio.core.training.events import EpochEnd
+    from resnet_studio.gui.app import SCREENSHOT_SIZE, make_application
+    from resnet_studio.gui.main_window import MainWindow
+
+    app = make_application()
+    window = MainWindow(load_preset(TRAINING_SHOT[0]), restore_layout=False)
+    window.resize(*SCREENSHOT_SIZE)
+    view = window.training_view
+    view.panel.set_value("epochs", EPOCHS)
+    code = [1]
+
+    def grab() -> None:
+        view.plots.refresh()
+        app.processEvents()
+        code[0] = 0 if window.grab().save(str(out), "PNG") else 1
+        print(f"wrote {out}")
+        view.stop()
+
+    def on_event(event: object) -> None:
+        if isinstance(event, EpochEnd) and event.epoch == GRAB_AFTER:
+            QTimer.singleShot(0, grab)
+
+    def start() -> None:
+        window.start_training()
+        view.session.event.connect(on_event)
+
+    window.show()
+    window.start_backend()
+    window.tf_loader.ready.connect(lambda _info: QTimer.singleShot(0, start))
+    view.run_finished.connect(lambda _f: (window.close(), app.exit(code[0])))
+    return app.exec()
+
+
+def _env(appearance: str) -> dict[str, str]:
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", TF_CPP_MIN_LOG_LEVEL="3",
+               RESNET_STUDIO_APPEARANCE=appearance)
+    # A private home: the user's settings (zoom, layout) and runs stay out of the images.
+    env["RESNET_STUDIO_HOME"] = str(OUT / ".home")
+    return env
+
+
 def main() -> int:
+    if len(sys.argv) == 3 and sys.argv[1] == "--training":
+        return training_screenshot(Path(sys.argv[2]))
     OUT.mkdir(parents=True, exist_ok=True)
     failures = 0
-    for preset, name, appearance in SHOTS:
-        env = dict(os.environ, QT_QPA_PLATFORM="offscreen", TF_CPP_MIN_LOG_LEVEL="3",
-                   RESNET_STUDIO_APPEARANCE=appearance)
-        # A private home: the user's settings (zoom, layout) must not change the images.
-        env["RESNET_STUDIO_HOME"] = str(OUT / ".home")
-        cmd = [*studio_command(), "gui", preset, "--screenshot", str(OUT / name)]
-        result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    jobs = [([*studio_command(), "gui", preset, "--screenshot", str(OUT / name)], name,
+             appearance) for preset, name, appearance in SHOTS]
+    _, name, appearance = TRAINING_SHOT
+    jobs.append(([sys.executable, __file__, "--training", str(OUT / name)], name, appearance))
+    for cmd, name, appearance in jobs:
+        env = _env(appearance)
+        result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
         if result.returncode != 0:
             failures += 1
             print(f"FAILED {name}: exit {result.returncode}\n{result.stderr[-2000:]}",

@@ -1,4 +1,5 @@
-"""The editor's main window: canvas in the middle, palette left, inspector and summary right.
+"""The main window: tabs for the architecture canvas, training and runs in the middle;
+palette left, inspector and summary right.
 
 The window owns the Document and the background services (TensorFlow import, Keras summary
 builds, autosave) and wires them to the views. Every user-facing failure is a dialog that
@@ -37,6 +38,7 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -47,6 +49,7 @@ from resnet_studio.core import editing
 from resnet_studio.core.blocks import registry
 from resnet_studio.core.presets import DEFAULT_PRESET, load_preset, preset_names
 from resnet_studio.core.spec import ArchitectureSpec, SpecError
+from resnet_studio.core.training.runstore import RunInfo
 from resnet_studio.gui import icons, theme
 from resnet_studio.gui.autosave import Autosaver, Recoverable, find_recoverable
 from resnet_studio.gui.canvas import ArchitectureCanvas
@@ -58,9 +61,11 @@ from resnet_studio.gui.settings import Settings
 from resnet_studio.gui.summary_view import SummaryView
 from resnet_studio.gui.summary_worker import SummaryResult, SummaryService
 from resnet_studio.gui.tf_loader import BackendInfo, TfLoader
+from resnet_studio.gui.training.export_dialog import ExportDialog
+from resnet_studio.gui.training.runs_view import RunsView
+from resnet_studio.gui.training.view import TrainingView
 
 APP_NAME = "ResNet Studio"
-TRAIN_UNAVAILABLE = "Training panel not yet available in this build"
 FILE_FILTER = "ResNet Studio architectures (*.json);;All files (*)"
 MAX_PROBLEMS_SHOWN = 8
 
@@ -99,6 +104,7 @@ class MainWindow(QMainWindow):
         self.tf_loader = TfLoader(self)
         self.autosaver = Autosaver(self.doc, self)
         self._closing = False
+        self._editing_docks: list[bool] | None = None  # dock visibility while away from editing
         self.persist_layout = restore_layout
         self._icon_actions: list[tuple[QAction, str]] = []
         self.setWindowIcon(icons.icon("app"))
@@ -112,7 +118,16 @@ class MainWindow(QMainWindow):
         self.scroll.setWidgetResizable(True)
         self.scroll.setFrameShape(QFrame.Shape.NoFrame)
         self.scroll.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
-        self.setCentralWidget(self.scroll)
+        self.training_view = TrainingView(self.doc, self)
+        self.runs_view = RunsView(parent=self)
+        self.runs_view.setObjectName("runsView")
+        self.tabs = QTabWidget(self)
+        self.tabs.setObjectName("mainTabs")
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.scroll, icons.icon("family-containers"), "Architecture")
+        self.tabs.addTab(self.training_view, icons.icon("train"), "Training")
+        self.tabs.addTab(self.runs_view, icons.icon("runs"), "Runs")
+        self.setCentralWidget(self.tabs)
 
         self.palette_view = BlockPalette(self)
         self.inspector = Inspector(self.doc, self)
@@ -124,11 +139,6 @@ class MainWindow(QMainWindow):
         self.summary_dock = self._dock("Model Summary", "summaryDock", self.summary_view,
                                        Qt.DockWidgetArea.RightDockWidgetArea)
         self.splitDockWidget(self.inspector_dock, self.summary_dock, Qt.Orientation.Vertical)
-        # Where the training panel's live plots go; empty until that panel exists.
-        self.training_area = QWidget(self)
-        self.training_dock = self._dock("Training", "trainingDock", self.training_area,
-                                        Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.training_dock.hide()
 
         self._make_actions()
         self._make_menus()
@@ -248,10 +258,17 @@ class MainWindow(QMainWindow):
         A("reset_layout", "&Reset Layout", self.reset_layout,
           tip="Put the panels back where they were at first start")
 
-        train = A("train", "&Train", self.train_requested.emit, shortcut="F5", icon="train")
-        train.setEnabled(False)
-        train.setToolTip(TRAIN_UNAVAILABLE)
-        train.setStatusTip(TRAIN_UNAVAILABLE)
+        A("train", "&Train", self.train_requested.emit, shortcut="F5", icon="train",
+          tip="Train the architecture on its dataset with the Training tab's settings")
+        A("pause_training", "&Pause / Resume", self.toggle_pause, shortcut="F6", icon="pause",
+          tip="Hold training between batches, or continue")
+        A("stop_training", "&Stop", self.training_view.stop, shortcut="Shift+F5", icon="stop",
+          tip="Stop after the current batch (a checkpoint is kept)")
+        A("export_model", "&Export Model…", self.export_model, shortcut="Ctrl+E", icon="export",
+          tip="Export the latest (or the selected) run as SavedModel, .keras, TFLite or code")
+        for i, name in enumerate(("Architecture", "Training", "Runs")):
+            A(f"tab_{name.lower()}", f"Show &{name}", lambda _c=False, i=i:
+              self.tabs.setCurrentIndex(i), shortcut=f"Ctrl+{i + 1}")
 
         A("shortcuts_help", "&Keyboard Shortcuts", self.show_shortcuts, shortcut=K.HelpContents,
           icon="keyboard")
@@ -291,8 +308,9 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         m.addActions([a["rename"], a["find"]])
         m = mb.addMenu("&View")
-        for dock in (self.palette_dock, self.inspector_dock, self.summary_dock,
-                     self.training_dock):
+        m.addActions([a["tab_architecture"], a["tab_training"], a["tab_runs"]])
+        m.addSeparator()
+        for dock in (self.palette_dock, self.inspector_dock, self.summary_dock):
             m.addAction(dock.toggleViewAction())
         m.addSeparator()
         m.addActions([a["zoom_in"], a["zoom_out"], a["zoom_reset"]])
@@ -303,7 +321,9 @@ class MainWindow(QMainWindow):
         appearance.addActions(self.appearance_group.actions())
         m.addAction(a["reset_layout"])
         m = mb.addMenu("&Train")
-        m.addAction(a["train"])
+        m.addActions([a["train"], a["pause_training"], a["stop_training"]])
+        m.addSeparator()
+        m.addAction(a["export_model"])
         m = mb.addMenu("&Help")
         m.addActions([a["shortcuts_help"], a["about"], a["about_qt"]])
 
@@ -326,7 +346,7 @@ class MainWindow(QMainWindow):
         spacer.setSizePolicy(spacer.sizePolicy().Policy.Expanding,
                              spacer.sizePolicy().Policy.Preferred)
         tb.addWidget(spacer)
-        tb.addAction(a["train"])
+        tb.addActions([a["train"], a["pause_training"], a["stop_training"]])
         train_button = tb.widgetForAction(a["train"])
         train_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         train_button.setObjectName("trainButton")
@@ -377,6 +397,20 @@ class MainWindow(QMainWindow):
         self.tf_loader.ready.connect(self._on_backend_ready)
         self.tf_loader.failed.connect(self._on_backend_failed)
         self.train_requested.connect(self.start_training)
+        tv = self.training_view
+        tv.error.connect(self._on_training_error)
+        tv.run_started.connect(self._on_run_started)
+        tv.run_finished.connect(self._on_run_finished)
+        tv.panel.pause_requested.connect(self._update_training_actions)
+        tv.panel.resume_requested.connect(self._update_training_actions)
+        tv.panel.stop_requested.connect(self._update_training_actions)
+        self.tabs.currentChanged.connect(self._on_tab_changed)
+        rv = self.runs_view
+        rv.open_requested.connect(self.open_run)
+        rv.resume_requested.connect(self.resume_run)
+        rv.export_requested.connect(self.export_run)
+        rv.selection_changed.connect(self._on_runs_selected)
+        self._update_training_actions()
 
     # ------------------------------------------------------------------ background
     def start_backend(self) -> None:
@@ -388,6 +422,7 @@ class MainWindow(QMainWindow):
         self.autosaver.stop()
         self.service.shutdown()
         self.tf_loader.shutdown()
+        self.training_view.shutdown()
 
     @Slot(object)
     def _on_backend_ready(self, info: BackendInfo) -> None:
@@ -397,6 +432,7 @@ class MainWindow(QMainWindow):
         self.backend_status.setToolTip(f"TensorFlow {info.tensorflow}, Keras {info.keras}. "
                                        f"Training will run on: {info.device}.")
         self.service.set_backend_ready()
+        self.training_view.panel.set_gpu_available(gpu, info.device)
 
     @Slot(str)
     def _on_backend_failed(self, error: str) -> None:
@@ -568,24 +604,113 @@ class MainWindow(QMainWindow):
                                       self.doc.add_block(t, parent, index))
 
     # ------------------------------------------------------------------ training
-    def start_training(self) -> None:
-        """Trains the open architecture: the training panel implements this.
+    def start_training(self) -> bool:
+        """Trains the open architecture with the Training tab's settings (Train, F5).
 
-        The Train action and button emit `train_requested`, which is connected here. Until the
-        training panel is part of the build the action stays disabled (see
-        `TRAIN_UNAVAILABLE`); this method only brings its dock area forward, so the panel
-        can replace it and call `set_training_available(True)`.
+        Shows the Training tab; if a run is going, asks before stopping it.
         """
-        self.training_dock.show()
-        self.training_dock.raise_()
+        self.tabs.setCurrentWidget(self.training_view)
+        started = self.training_view.start()
+        self._update_training_actions()
+        return started
 
-    def set_training_available(self, available: bool) -> None:
-        """Enables the Train action (the training panel calls this when it is installed)."""
-        train = self.actions["train"]
-        train.setEnabled(available)
-        tip = "Train the architecture on its dataset" if available else TRAIN_UNAVAILABLE
-        train.setToolTip(tip)
-        train.setStatusTip(tip)
+    def toggle_pause(self) -> None:
+        tv = self.training_view
+        if tv.paused:
+            tv.resume()
+        else:
+            tv.pause()
+        self._update_training_actions()
+
+    def open_run(self, info: RunInfo) -> None:
+        """Shows a stored run's curves and gradients in the Training tab."""
+        if self.training_view.training:
+            self.statusBar().showMessage("A run is training: its live plots stay in view", 5000)
+            return
+        if self.training_view.show_run(info.dir):
+            self.tabs.setCurrentWidget(self.training_view)
+
+    def resume_run(self, info: RunInfo) -> None:
+        """Continues a stopped or interrupted run from its last checkpoint."""
+        self.tabs.setCurrentWidget(self.training_view)
+        self.training_view.resume_run(info.dir)
+        self._update_training_actions()
+
+    def export_model(self) -> None:
+        """Exports the run selected in the Runs tab, else the latest run of this window."""
+        from resnet_studio.core.training.runstore import read_run
+
+        selected = self.runs_view.selected_runs() if self.tabs.currentWidget() is \
+            self.runs_view else []
+        if selected:
+            self.export_run(selected[0])
+            return
+        run_dir = self.training_view.last_run_dir
+        if run_dir is None or self.training_view.training:
+            self.statusBar().showMessage("Train a model first, or pick a finished run in the "
+                                         "Runs tab", 6000)
+            self.tabs.setCurrentWidget(self.runs_view)
+            return
+        try:
+            self.export_run(read_run(run_dir))
+        except (OSError, ValueError) as e:
+            self.show_error("Cannot Export", f"Cannot read the run in {run_dir}.", str(e))
+
+    def export_run(self, info: RunInfo) -> None:
+        dialog = ExportDialog(info, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.export_dialog = dialog
+        dialog.open()
+
+    @Slot(str, str, str)
+    def _on_training_error(self, title: str, text: str, details: str) -> None:
+        # Not modal-blocking: the run's thread and the plots keep going behind the dialog.
+        self.show_error(title, text, details=details, blocking=False)
+        self._update_training_actions()
+
+    @Slot(str)
+    def _on_run_started(self, _run_dir: str) -> None:
+        self._update_training_actions()
+        self.runs_view.refresh()
+
+    @Slot(object)
+    def _on_run_finished(self, _finished: object) -> None:
+        self._update_training_actions()
+        self.runs_view.refresh()
+
+    @Slot(list)
+    def _on_runs_selected(self, runs: list) -> None:
+        """Selected runs' curves overlay the training plots (the shown run excluded)."""
+        from resnet_studio.core.training.runstore import read_metrics
+
+        shown = self.training_view.last_run_dir
+        overlays = [(r.id, read_metrics(r.dir)) for r in runs[:8] if r.dir != shown]
+        self.training_view.plots.set_overlays(overlays)
+
+    @Slot(int)
+    def _on_tab_changed(self, index: int) -> None:
+        """Workspaces: the editing docks belong to the Architecture tab; Training and Runs
+        use the whole width for plots and tables. The docks come back as they were."""
+        docks = (self.palette_dock, self.inspector_dock, self.summary_dock)
+        editing_tab = self.tabs.widget(index) is self.scroll
+        if not editing_tab and self._editing_docks is None:
+            self._editing_docks = [d.isVisible() for d in docks]
+            for d in docks:
+                d.hide()
+        elif editing_tab and self._editing_docks is not None:
+            for d, visible in zip(docks, self._editing_docks, strict=True):
+                d.setVisible(visible)
+            self._editing_docks = None
+        if self.tabs.widget(index) is self.runs_view:
+            self.runs_view.refresh()
+
+    def _update_training_actions(self) -> None:
+        tv = self.training_view
+        training = tv.training
+        a = self.actions
+        a["pause_training"].setEnabled(training)
+        a["stop_training"].setEnabled(training)
+        a["pause_training"].setText("&Resume" if tv.paused else "&Pause")
 
     # ------------------------------------------------------------------ files
     def maybe_save(self) -> bool:
@@ -604,8 +729,12 @@ class MainWindow(QMainWindow):
         return answer == QMessageBox.StandardButton.Discard
 
     def show_error(self, title: str, text: str, informative: str = "",
-                   details: str = "") -> None:
-        """Every user-facing error goes through here: a dialog, never a traceback."""
+                   details: str = "", *, blocking: bool = True) -> None:
+        """Every user-facing error goes through here: a dialog, never a traceback.
+
+        `blocking=False` shows it window-modal without a nested event loop (errors that
+        arrive from a background thread must not stall the caller).
+        """
         box = QMessageBox(QMessageBox.Icon.Critical, title, text, QMessageBox.StandardButton.Ok,
                           self)
         box.setObjectName("errorDialog")
@@ -613,7 +742,12 @@ class MainWindow(QMainWindow):
             box.setInformativeText(informative)
         if details:
             box.setDetailedText(details)
-        box.exec()
+        self.last_error_box = box
+        if blocking:
+            box.exec()
+        else:
+            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            box.open()
 
     def new_document(self) -> None:
         if not self.maybe_save():
@@ -768,8 +902,6 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.palette_dock)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.inspector_dock)
         self.splitDockWidget(self.inspector_dock, self.summary_dock, Qt.Orientation.Vertical)
-        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.training_dock)
-        self.training_dock.hide()
         self.toolbar.show()
         self.resizeDocks([self.palette_dock, self.inspector_dock], [250, 370],
                          Qt.Orientation.Horizontal)
@@ -851,8 +983,12 @@ class MainWindow(QMainWindow):
         if not self._closing and not self.maybe_save():
             event.ignore()
             return
+        if not self._closing and not self.training_view.confirm_stop("close the window"):
+            event.ignore()
+            return
         self._closing = True
         if self.persist_layout:
+            self.tabs.setCurrentWidget(self.scroll)  # save the editing docks as the user left them
             self.settings.save_window(self.saveGeometry(), self.saveState())
             self.settings.sync()
         self.shutdown()

@@ -14,7 +14,6 @@ from resnet_studio.core.builder import build_model
 from resnet_studio.core.presets import DEFAULT_PRESET, load_preset
 from resnet_studio.core.spec import save_spec, spec_from_dict
 from resnet_studio.gui.canvas import BLOCK_PATHS_MIME
-from resnet_studio.gui.main_window import TRAIN_UNAVAILABLE
 from resnet_studio.gui.palette import BLOCK_TYPE_MIME
 from tests.gui.conftest import wait_summary
 
@@ -56,9 +55,11 @@ def test_opens_the_default_preset_ready_to_train(make_window):
     assert window.tf_loader.state == "ready"
     assert window.tf_loader.info.device in window.backend_status.text()
     assert "TensorFlow" in window.backend_status.text()
-    # Train exists, is wired to a signal, and is disabled until the training panel arrives.
+    # A first-time user can press Train at once: it is enabled, on the toolbar, and the
+    # Training tab offers the preset's dataset.
     train = window.actions["train"]
-    assert not train.isEnabled() and train.toolTip() == TRAIN_UNAVAILABLE
+    assert train.isEnabled()
+    assert window.training_view.panel.dataset() == "digits"
     assert window.train_button.defaultAction() is train
     assert not window.isWindowModified()
     assert window.windowTitle().startswith(DEFAULT_PRESET)

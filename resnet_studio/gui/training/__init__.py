@@ -1,0 +1,1 @@
+"""Training view: worker, train panel, live plots, runs view, export dialog."""

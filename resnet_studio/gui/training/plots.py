@@ -1,0 +1,862 @@
+"""Live plots of one training run: loss, accuracy (or perplexity), learning rate, and the
+per-layer gradient magnitudes (heatmap over steps, latest norms by depth, picked layers).
+
+The add_* methods run on the GUI thread at the rate training events arrive. They only append
+to the numpy buffers of history.py and mark the widget dirty; a single-shot ~30 Hz timer
+redraws when something changed and the widget is visible. Each redraw hands pyqtgraph a
+min/max-decimated view of the visible range (about two points per pixel), so it costs about
+the same at step 100 and at step 200 000, and the heatmap has at most
+GradientHistory.max_columns columns however long the run.
+
+The step plots (loss, metric, learning rate, picked layers) share their x range. While any of
+them auto-ranges in x ("follow", the default) they receive the whole run; once the user
+zooms or pans they receive only the visible range, re-decimated when the range changes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QPalette, QShowEvent
+from PySide6.QtWidgets import QLabel, QStackedLayout, QWidget
+
+from resnet_studio.gui import theme
+from resnet_studio.gui.training.history import (
+    Ema,
+    GradientHistory,
+    Series,
+    decimate,
+    smooth_ema,
+)
+
+REDRAW_MS = 33  # ~30 Hz looks live; redrawing faster would only take CPU from training
+EMA_WEIGHT = 0.95  # ~20-batch window: the trend of a noisy per-batch loss without much lag
+MIN_POINTS = 400  # decimation budget before a plot has been laid out (no width yet)
+MAX_EXP = 700.0  # exp() argument cap for perplexity: float64 overflows just above 709
+HEATMAP_COLORMAP = "viridis"  # perceptual and readable with colour-vision deficiencies
+LABEL_SPACING_PX = 14  # block names closer than about one text line would overlap
+LABEL_CHARS = 18  # longer block names are elided so the heatmap keeps its width
+BAR_WIDTH = 0.8
+TITLE_SIZE = "9pt"
+EMPTY_TEXT = "Press Train to start — the plots fill live"
+TASKS = ("classification", "language_model")
+
+# This run is blue, validation amber (the palette's Convolutional and Heads hues); other runs
+# and picked layers cycle through the remaining family hues, which stay distinguishable for
+# the common colour-vision deficiencies.
+RUN_COLOR = theme.FAMILY_COLORS["Convolutional"]
+VAL_COLOR = theme.FAMILY_COLORS["Heads"]
+LR_COLOR = theme.FAMILY_COLORS["Recurrent"]
+CYCLE_COLORS = (theme.FAMILY_COLORS["Transformer"], theme.FAMILY_COLORS["Containers"],
+                theme.FAMILY_COLORS["Recurrent"], theme.SHORTCUT_COLOR,
+                theme.FAMILY_COLORS["Layers"], theme.OK_COLOR)
+
+
+def _cycle(i: int) -> tuple[str, Qt.PenStyle]:
+    """The i-th colour of the cycle; past its end the same colours come back dashed."""
+    style = Qt.PenStyle.SolidLine if i < len(CYCLE_COLORS) else Qt.PenStyle.DashLine
+    return CYCLE_COLORS[i % len(CYCLE_COLORS)], style
+
+
+def _elide(name: str, chars: int = LABEL_CHARS) -> str:
+    if len(name) <= chars:
+        return name
+    head = (chars - 1) // 2
+    return f"{name[:head]}…{name[-(chars - 1 - head):]}"
+
+
+def format_norm(value: float) -> str:
+    """A gradient norm as hover text shows it: 3.2e-04; non-finite values spelled out."""
+    return f"{value:.1e}" if math.isfinite(value) else str(value)
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def decade_tick_strings(values: list[float], scale: float = 1.0,
+                        spacing: float = 1.0) -> list[str]:
+    """Tick labels of a log axis: 1, 10, 10², 10⁻³ at decades, none between them.
+
+    pyqtgraph's own ("%0.1g") mixes 0.001 with 10⁻⁵ on one axis. When no decade is in view,
+    every tick is labelled with two significant digits instead.
+    """
+    del spacing
+    decades = [abs(v - round(v)) < 1e-9 for v in values]
+    if not any(decades):
+        return [f"{10.0 ** v * scale:.2g}" for v in values]
+    out = []
+    for v, is_decade in zip(values, decades, strict=True):
+        k = round(v)
+        if not is_decade:
+            out.append("")
+        elif k in (0, 1):
+            out.append("1" if k == 0 else "10")
+        else:
+            out.append("10" + str(k).translate(_SUPERSCRIPT))
+    return out
+
+
+class _LogAxis(pg.AxisItem):
+    """An axis whose log-mode labels are decades written the same way everywhere."""
+
+    def logTickStrings(self, values: list[float], scale: float,
+                       spacing: float) -> list[str]:
+        return decade_tick_strings(values, scale, spacing)
+
+
+def _block_runs(blocks: list[str]) -> list[tuple[int, int, str]]:
+    """(first layer, one past the last layer, block name) of each run of equal block names."""
+    runs: list[tuple[int, int, str]] = []
+    for i, name in enumerate(blocks):
+        if runs and runs[-1][2] == name:
+            runs[-1] = (runs[-1][0], i + 1, name)
+        else:
+            runs.append((i, i + 1, name))
+    return runs
+
+
+def _survivors(steps: np.ndarray, rewinds: np.ndarray) -> np.ndarray:
+    """Which records a sequential feed keeps: a record survives unless a later rewinding
+    record (a batch of a resumed run) has a step <= its own (the live path truncates then)."""
+    later = np.where(rewinds, steps, np.inf)
+    after = np.minimum.accumulate(later[::-1])[::-1]  # min over j >= i
+    after = np.r_[after[1:], np.inf]  # min over j > i
+    return steps < after
+
+
+def parse_records(records: list[dict[str, Any]]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """metrics.jsonl records as (x = step, y) arrays, keeping what a live feed would keep.
+
+    Keys: "loss", "lr", "accuracy" (per batch: the running train accuracy), "val_loss",
+    "val_accuracy", "train_loss" (per epoch). A series is present only where its records
+    hold a number.
+    """
+    rows = [r for r in records if r.get("kind") in ("batch", "epoch")
+            and isinstance(r.get("step"), (int, float))]
+    kinds = np.array([r["kind"] == "batch" for r in rows], dtype=bool)
+    steps = np.array([r["step"] for r in rows], dtype=np.float64)
+    keep = _survivors(steps, kinds) if rows else np.zeros(0, dtype=bool)
+    wanted = {"loss": (True, "loss"), "lr": (True, "lr"), "accuracy": (True, "train_accuracy"),
+              "val_loss": (False, "val_loss"), "val_accuracy": (False, "val_accuracy"),
+              "train_loss": (False, "train_loss")}
+    groups = {True: np.flatnonzero(kinds & keep), False: np.flatnonzero(~kinds & keep)}
+    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for key, (batch, name) in wanted.items():
+        # One comprehension per field over its kind of record, not a Python loop per record
+        # and field: a long run has hundreds of thousands of records.
+        idx = groups[batch]
+        values = [rows[i].get(name) for i in idx]
+        present = np.array([isinstance(v, (int, float)) for v in values], dtype=bool)
+        ys = np.array([v if p else math.nan for v, p in zip(values, present, strict=True)],
+                      dtype=np.float64)
+        out[key] = (steps[idx[present]], ys[present])
+    return out
+
+
+def _exp(y: np.ndarray) -> np.ndarray:
+    return np.exp(np.minimum(y, MAX_EXP))
+
+
+def _levels(matrix: np.ndarray) -> tuple[float, float]:
+    """Colour levels for log10 norms: the data range rounded out to half decades, so the
+    colours stay put while the range moves a little during a run."""
+    lo, hi = float(np.fmin.reduce(matrix, axis=None)), float(np.fmax.reduce(matrix, axis=None))
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return -1.0, 0.0
+    lo, hi = math.floor(lo * 2) / 2, math.ceil(hi * 2) / 2
+    return (lo, hi) if hi > lo else (lo, lo + 0.5)
+
+
+@dataclass
+class _Overlay:
+    """Another run's curves over this run's loss and metric plots."""
+
+    label: str
+    data: dict[str, Series]
+    loss_item: pg.PlotDataItem
+    metric_item: pg.PlotDataItem
+    index: int
+
+
+class TrainingPlots(QWidget):
+    """The live plots of one training run, fed by the GUI thread.
+
+    Signals:
+        layer_hovered(str): the hover text over the heatmap or the bars ("" when leaving).
+    """
+
+    layer_hovered = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        pg.setConfigOptions(antialias=True)
+        self.task = "classification"
+        self.label = ""
+        self.layers: list[str] = []
+        self.blocks: list[str] = []
+        self.loss_history = Series()
+        self.smooth_loss_history = Series()
+        self.accuracy_history = Series()
+        self.lr_history = Series()
+        self.val_loss_history = Series(64)
+        self.val_accuracy_history = Series(64)
+        self.gradients = GradientHistory(0)
+        self.picked_layers: list[int] = []
+        self.redraw_count = 0  # redraws so far (tests check that add_* never draws)
+        self.hover_text = ""
+        self._ema = Ema(EMA_WEIGHT)
+        self._block_runs: list[tuple[int, int, str]] = []
+        self._overlays: list[_Overlay] = []
+        self._picked_items: list[pg.PlotDataItem] = []
+        self._titles: dict[int, str] = {}
+        self._dirty = False
+        self._picks_dirty = True
+        self._drawn_gradients = -1  # GradientHistory.version last drawn
+        self._heat_x0 = 0.0
+        self._heat_pitch = 1.0
+        self._build()
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)  # started by the first change after a redraw: no
+        self._timer.setInterval(REDRAW_MS)  # wake-ups at all while nothing arrives
+        self._timer.timeout.connect(self._on_timer)
+        self._apply_palette()
+
+    # ------------------------------------------------------------------ construction
+    def _build(self) -> None:
+        self._empty = QLabel(EMPTY_TEXT, self)
+        self._empty.setObjectName("plotsEmpty")
+        self._empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._empty.setWordWrap(True)
+        font = self._empty.font()
+        font.setPointSizeF(font.pointSizeF() * 1.2)
+        self._empty.setFont(font)
+        self.graphics = pg.GraphicsLayoutWidget(self)
+        self.graphics.setObjectName("plotsGraphics")
+        self._stack = QStackedLayout(self)
+        self._stack.addWidget(self._empty)
+        self._stack.addWidget(self.graphics)
+        self._stack.setCurrentWidget(self._empty)
+
+        gl = self.graphics
+        gl.ci.setContentsMargins(4, 4, 4, 4)
+        gl.ci.layout.setHorizontalSpacing(8)
+        gl.ci.layout.setVerticalSpacing(4)
+        self.loss_plot = gl.addPlot(row=0, col=0)
+        self.metric_plot = gl.addPlot(row=0, col=1, axisItems={"left": _LogAxis("left")})
+        self.lr_plot = gl.addPlot(row=0, col=2)
+        self.heatmap_plot = gl.addPlot(row=1, col=0)
+        self.bars_plot = gl.addPlot(row=1, col=1, axisItems={"left": _LogAxis("left")})
+        self.picked_plot = gl.addPlot(row=1, col=2, axisItems={"left": _LogAxis("left")})
+        # The loss and the heatmap matter most: their column gets the most width.
+        for col, stretch in ((0, 5), (1, 3), (2, 3)):
+            gl.ci.layout.setColumnStretchFactor(col, stretch)
+        self.step_plots = (self.loss_plot, self.metric_plot, self.lr_plot, self.picked_plot)
+        for plot in self.step_plots[1:]:
+            plot.setXLink(self.loss_plot)
+        for plot in (*self.step_plots, self.heatmap_plot, self.bars_plot):
+            plot.setMenuEnabled(False)
+            plot.showGrid(x=False, y=True, alpha=0.15)
+        for plot in (*self.step_plots, self.heatmap_plot):
+            plot.setLabel("bottom", "step")
+
+        # (a) loss
+        self.loss_raw = self._curve(self.loss_plot, dense=True)
+        self.loss_smooth = self._curve(self.loss_plot)
+        self.val_loss_curve = self._curve(self.loss_plot, symbol="o")
+        self.loss_legend = self.loss_plot.addLegend(offset=(-4, 4), labelTextSize="8pt")
+        self.loss_legend.addItem(self.loss_smooth, "train")
+        self.loss_legend.addItem(self.val_loss_curve, "validation")
+        # (b) accuracy, or perplexity for language models
+        self.metric_raw = self._curve(self.metric_plot, dense=True)
+        self.metric_train = self._curve(self.metric_plot)
+        self.val_metric_curve = self._curve(self.metric_plot, symbol="o")
+        self.metric_legend = self.metric_plot.addLegend(offset=(-4, -4), labelTextSize="8pt")
+        self.metric_legend.addItem(self.metric_train, "train")
+        self.metric_legend.addItem(self.val_metric_curve, "validation")
+        # (c) learning rate
+        self.lr_curve = self._curve(self.lr_plot)
+        # (d) gradient heatmap: row = layer (input at the top), column = steps
+        self.heatmap = pg.ImageItem(axisOrder="row-major")
+        self.heatmap_plot.addItem(self.heatmap)
+        self.heatmap_plot.invertY(True)
+        self.heatmap_plot.showGrid(x=False, y=False)
+        self.heatmap_plot.getAxis("left").setTicks([[], []])
+        self.colorbar = pg.ColorBarItem(values=(-4.0, 0.0), width=12, interactive=False,
+                                        colorMap=pg.colormap.get(HEATMAP_COLORMAP),
+                                        colorMapMenu=False)
+        self.colorbar.setImageItem(self.heatmap, insert_in=self.heatmap_plot)
+        self.colorbar.axis.setLogMode(True)  # the levels are log10: label ticks as 10^k
+        self.colorbar.axis.logTickStrings = decade_tick_strings  # its axis is built inside
+        self.block_lines = pg.PlotCurveItem(connect="pairs")
+        self.heatmap_plot.addItem(self.block_lines, ignoreBounds=True)
+        # (e) latest norms by depth: bars hold log10 values; the axis labels them as 10^k
+        # (BarGraphItem ignores PlotItem.setLogMode, so the log is taken here).
+        self.bars = pg.BarGraphItem(x=np.zeros(0), y0=np.zeros(0), y1=np.zeros(0),
+                                    width=BAR_WIDTH, pen=pg.mkPen(None))
+        self.bars_plot.addItem(self.bars)
+        self.bars_plot.getAxis("left").setLogMode(True)
+        self.bars_plot.setLabel("bottom", "layer (input → output)")
+        # (f) picked layers, log y
+        self.picked_plot.setLogMode(False, True)
+        self.picked_legend = self.picked_plot.addLegend(offset=(-4, 4), labelTextSize="8pt")
+
+        # One hover tip in the scene itself: inside a plot the view would clip it, and these
+        # plots are often narrower than the tip.
+        scene = self.graphics.scene()
+        self.tip = pg.TextItem(anchor=(0, 0))
+        self.tip.setZValue(1000)
+        self.tip.hide()
+        scene.addItem(self.tip)
+        scene.sigMouseMoved.connect(self._on_mouse_moved)
+        scene.sigMouseClicked.connect(self._on_mouse_clicked)
+        self.loss_plot.vb.sigXRangeChanged.connect(self._on_x_range_changed)
+        for plot in self.step_plots:
+            plot.vb.sigResized.connect(self._on_resized)
+        self.heatmap_plot.vb.sigYRangeChanged.connect(self._update_block_ticks)
+        self.heatmap_plot.vb.sigResized.connect(self._update_block_ticks)
+        self._configure_task()
+
+    def _curve(self, plot: pg.PlotItem, symbol: str | None = None, *,
+               dense: bool = False) -> pg.PlotDataItem:
+        """A step curve; `dense` ones (raw per-batch values, two points per pixel of noise)
+        are drawn without antialiasing, which costs several times more on such zigzags."""
+        item = pg.PlotDataItem(symbol=symbol, symbolSize=6, antialias=not dense)
+        item.setClipToView(True)
+        if symbol is None:
+            item.setDownsampling(auto=True, method="peak")
+        plot.addItem(item)
+        return item
+
+    def _configure_task(self) -> None:
+        lm = self.task == "language_model"
+        self.metric_plot.setLogMode(False, lm)
+        self.metric_raw.setVisible(lm)
+        self._titles[id(self.metric_plot)] = "Perplexity (exp loss)" if lm else "Accuracy"
+        self._apply_titles()
+
+    # ------------------------------------------------------------------ public API
+    def begin_run(self, layers: list[str], blocks: list[str], *,
+                  task: str = "classification", label: str = "") -> None:
+        """Clears this run's data and shows the plots; layers (depth order) and their block
+        names label the gradient views. task: "classification" or "language_model" (then
+        perplexity = exp(loss) replaces accuracy). Overlays stay until set_overlays([])."""
+        if task not in TASKS:
+            raise ValueError(f"Expected task in {TASKS}, received: task={task!r}")
+        if len(blocks) != len(layers):
+            raise ValueError("Expected one block name per layer, received: "
+                             f"len(layers)={len(layers)}, len(blocks)={len(blocks)}")
+        self.layers, self.blocks = list(layers), list(blocks)
+        self.task, self.label = task, label
+        for series in self._series():
+            series.clear()
+        self.gradients = GradientHistory(len(self.layers))
+        self._ema = Ema(EMA_WEIGHT)
+        self._block_runs = _block_runs(self.blocks)
+        n = len(self.layers)
+        self.picked_layers = sorted({0, n - 1}) if n else []
+        self._picks_dirty = True
+        self._drawn_gradients = -1
+        self._configure_task()
+        self._set_title(self.loss_plot, f"Loss · {label}" if label else "Loss")
+        # A new run starts following its data again, whatever the last one was zoomed to.
+        self.loss_plot.enableAutoRange()
+        for plot in self.step_plots[1:]:
+            plot.enableAutoRange(x=False, y=True)
+        self.heatmap_plot.enableAutoRange()
+        self.bars_plot.enableAutoRange()
+        self._update_block_ticks()
+        self._stack.setCurrentWidget(self.graphics)
+        self._mark_dirty()
+
+    def add_batch(self, step: int, loss: float, lr: float, metrics: dict[str, float]) -> None:
+        """One optimizer step; metrics may hold "accuracy" (running mean over the epoch)."""
+        last = self.loss_history.last_x()
+        if last is not None and step <= last:
+            self._rewind(step)
+        loss = float(loss)
+        self.loss_history.append(step, loss)
+        self.smooth_loss_history.append(step, self._ema.update(loss))
+        self.lr_history.append(step, float(lr))
+        accuracy = metrics.get("accuracy")
+        if isinstance(accuracy, (int, float)):
+            self.accuracy_history.append(step, float(accuracy))
+        self._mark_dirty()
+
+    def add_grad_norms(self, step: int, norms: np.ndarray) -> None:
+        """Per-layer gradient norms at `step` (float32, one per layer of begin_run)."""
+        last = self.gradients.last_step
+        if last is not None and step <= last:
+            self.gradients.truncate(step)
+        self.gradients.append(step, norms)
+        self._mark_dirty()
+
+    def add_epoch(self, epoch: int, step: int, train: dict[str, float],
+                  val: dict[str, float]) -> None:
+        """An epoch ended at `step`; val may hold "loss" and "accuracy"."""
+        del epoch, train  # the per-batch curves already show training; the x axis is steps
+        if isinstance(val.get("loss"), (int, float)):
+            self.val_loss_history.append(step, float(val["loss"]))
+        if isinstance(val.get("accuracy"), (int, float)):
+            self.val_accuracy_history.append(step, float(val["accuracy"]))
+        self._mark_dirty()
+
+    def load_run(self, records: list[dict[str, Any]], layers: list[str], blocks: list[str],
+                 steps: np.ndarray, norms: np.ndarray, *, task: str = "classification",
+                 label: str = "") -> None:
+        """Shows a finished run read from disk (metrics.jsonl records and the gradient file
+        as read by runstore.read_gradients), with the same buffers a live feed of the same
+        records would leave — built with vectorised numpy, not replayed one by one."""
+        self.begin_run(layers, blocks, task=task, label=label)
+        parsed = parse_records(records)
+        x, y = parsed["loss"]
+        self.loss_history.extend(x, y)
+        smooth = smooth_ema(y, EMA_WEIGHT)
+        self.smooth_loss_history.extend(x, smooth)
+        self._ema.resume(float(smooth[-1]) if smooth.size else math.nan,
+                         int(np.isfinite(y).sum()))
+        self.lr_history.extend(*parsed["lr"])
+        self.accuracy_history.extend(*parsed["accuracy"])
+        self.val_loss_history.extend(*parsed["val_loss"])
+        self.val_accuracy_history.extend(*parsed["val_accuracy"])
+        steps = np.asarray(steps, dtype=np.int64).ravel()
+        if steps.size and len(self.layers):
+            norms = np.asarray(norms, dtype=np.float32).reshape(steps.size, len(self.layers))
+            keep = _survivors(steps.astype(np.float64), np.ones(steps.size, dtype=bool))
+            self.gradients.extend(steps[keep], norms[keep])
+        self._mark_dirty()
+
+    def set_overlays(self, runs: list[tuple[str, list[dict[str, Any]]]]) -> None:
+        """Other runs' curves (label, metrics records) over the loss and metric plots, in
+        distinct colours with legend entries; [] removes them."""
+        for ov in self._overlays:
+            for plot, legend, item in ((self.loss_plot, self.loss_legend, ov.loss_item),
+                                       (self.metric_plot, self.metric_legend,
+                                        ov.metric_item)):
+                legend.removeItem(item)
+                plot.removeItem(item)
+        self._overlays = []
+        for i, (label, records) in enumerate(runs):
+            parsed = parse_records(records)
+            data: dict[str, Series] = {}
+            for key, (x, y) in parsed.items():
+                data[key] = Series(max(1, x.size))
+                data[key].extend(x, y)
+            data["smooth_loss"] = Series(max(1, parsed["loss"][0].size))
+            data["smooth_loss"].extend(parsed["loss"][0], smooth_ema(parsed["loss"][1],
+                                                                     EMA_WEIGHT))
+            loss_item = self._curve(self.loss_plot)
+            metric_item = self._curve(self.metric_plot, symbol="o")
+            loss_item.setZValue(-1)  # behind this run's curves
+            metric_item.setZValue(-1)
+            self.loss_legend.addItem(loss_item, label)
+            self.metric_legend.addItem(metric_item, label)
+            self._overlays.append(_Overlay(label, data, loss_item, metric_item, i))
+        self._apply_item_colors()
+        self._mark_dirty()
+
+    @property
+    def overlay_curves(self) -> list[tuple[str, pg.PlotDataItem, pg.PlotDataItem]]:
+        """(label, loss curve, metric curve) of each overlaid run."""
+        return [(ov.label, ov.loss_item, ov.metric_item) for ov in self._overlays]
+
+    def set_picked_layers(self, indices: list[int]) -> None:
+        """The layers drawn in the picked-layers plot (indices into the layers)."""
+        picked: list[int] = []
+        for i in indices:
+            if not 0 <= int(i) < len(self.layers):
+                raise ValueError(f"Expected layer indices in [0, {len(self.layers)}), "
+                                 f"received: {i}")
+            if int(i) not in picked:
+                picked.append(int(i))
+        self.picked_layers = picked
+        self._picks_dirty = True
+        self._mark_dirty()
+
+    def toggle_layer(self, index: int) -> None:
+        """Adds a layer to the picked ones, or removes it (a click on its row or bar)."""
+        picked = list(self.picked_layers)
+        if index in picked:
+            picked.remove(index)
+        else:
+            picked.append(index)
+        self.set_picked_layers(picked)
+
+    def refresh(self) -> None:
+        """Redraws now from the buffers (finished runs, tests, screenshots)."""
+        self._timer.stop()
+        self._redraw()
+
+    def clear(self) -> None:
+        """Back to the empty state: no run, no overlays."""
+        self.set_overlays([])
+        self.begin_run([], [])
+        self._stack.setCurrentWidget(self._empty)
+        self.refresh()
+
+    @property
+    def has_run(self) -> bool:
+        return self._stack.currentWidget() is self.graphics
+
+    # ------------------------------------------------------------------ buffers
+    def _series(self) -> tuple[Series, ...]:
+        return (self.loss_history, self.smooth_loss_history, self.accuracy_history,
+                self.lr_history, self.val_loss_history, self.val_accuracy_history)
+
+    def _rewind(self, step: int) -> None:
+        """A resumed run restarts below the last step seen: drop what it will redo."""
+        for series in self._series():
+            series.truncate(step)
+        count = int(np.isfinite(self.loss_history.y).sum())
+        smooth = self.smooth_loss_history.y
+        self._ema.resume(float(smooth[-1]) if smooth.size else math.nan, count)
+
+    # ------------------------------------------------------------------ redrawing
+    def _mark_dirty(self) -> None:
+        self._dirty = True
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def _on_timer(self) -> None:
+        if self._dirty and self.isVisible():
+            self._redraw()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._dirty:
+            self._timer.start()
+
+    def _following(self) -> bool:
+        """True while a step plot auto-ranges in x (then it needs all of the data)."""
+        return any(plot.vb.autoRangeEnabled()[0] for plot in self.step_plots)
+
+    def _on_x_range_changed(self, *_args: Any) -> None:
+        if not self._following():  # the user zoomed or panned: re-decimate for the new range
+            self._mark_dirty()
+
+    def _on_resized(self, *_args: Any) -> None:
+        self._mark_dirty()  # the point budget follows the width in pixels
+
+    def _view(self, series: Series, plot: pg.PlotItem, follow: bool
+              ) -> tuple[np.ndarray, np.ndarray]:
+        points = max(MIN_POINTS, 2 * int(plot.vb.width()))
+        if follow:
+            return series.view(-math.inf, math.inf, points)
+        lo, hi = plot.vb.viewRange()[0]
+        return series.view(lo, hi, points, neighbours=True)
+
+    def _redraw(self) -> None:
+        self.redraw_count += 1
+        self._dirty = False
+        follow = self._following()
+        lm = self.task == "language_model"
+        self.loss_raw.setData(*self._view(self.loss_history, self.loss_plot, follow))
+        self.loss_smooth.setData(*self._view(self.smooth_loss_history, self.loss_plot, follow))
+        self.val_loss_curve.setData(self.val_loss_history.x.copy(),
+                                    self.val_loss_history.y.copy())
+        if lm:
+            x, y = self._view(self.loss_history, self.metric_plot, follow)
+            self.metric_raw.setData(x, _exp(y))
+            x, y = self._view(self.smooth_loss_history, self.metric_plot, follow)
+            self.metric_train.setData(x, _exp(y))
+            self.val_metric_curve.setData(self.val_loss_history.x.copy(),
+                                          _exp(self.val_loss_history.y))
+        else:
+            self.metric_raw.setData([], [])
+            self.metric_train.setData(*self._view(self.accuracy_history, self.metric_plot,
+                                                  follow))
+            self.val_metric_curve.setData(self.val_accuracy_history.x.copy(),
+                                          self.val_accuracy_history.y.copy())
+        self.lr_curve.setData(*self._view(self.lr_history, self.lr_plot, follow))
+        for ov in self._overlays:
+            loss = ov.data["smooth_loss"] if len(ov.data["smooth_loss"]) else \
+                ov.data["train_loss"]
+            ov.loss_item.setData(*self._view(loss, self.loss_plot, follow))
+            if lm:
+                source = ov.data["val_loss"] if len(ov.data["val_loss"]) else loss
+                x, y = self._view(source, self.metric_plot, follow)
+                ov.metric_item.setData(x, _exp(y))
+            else:
+                source = ov.data["val_accuracy"] if len(ov.data["val_accuracy"]) else \
+                    ov.data["accuracy"]
+                ov.metric_item.setData(*self._view(source, self.metric_plot, follow))
+        if self._drawn_gradients != self.gradients.version or self._picks_dirty:
+            self._draw_gradients()
+
+    def _draw_gradients(self) -> None:
+        g = self.gradients
+        self._drawn_gradients = g.version
+        if self._picks_dirty:
+            self._rebuild_picked()
+        n_layers, n_cols = g.n_layers, g.n_columns
+        if n_layers == 0 or n_cols == 0:
+            self.heatmap.clear()
+            self.block_lines.setData([], [])
+            self.bars.setOpts(x=np.zeros(0), y0=np.zeros(0), y1=np.zeros(0), brushes=[])
+            for item in self._picked_items:
+                item.setData([], [])
+            self._set_title(self.bars_plot, "Latest gradient norm by layer")
+            return
+        matrix = g.matrix
+        lo, hi = _levels(matrix)
+        steps = g.steps
+        if n_cols > 1:
+            pitch = float(steps[-1] - steps[0]) / (n_cols - 1)
+        else:
+            pitch = float(max(1, g.last_steps[0] - steps[0] + 1))
+        pitch = pitch or 1.0
+        # Column c is drawn over [x0 + c*pitch, x0 + (c+1)*pitch): with stride 1 that centres
+        # each column on its step, so it lines up with the points of the loss plot.
+        self._heat_x0 = float(steps[0]) - pitch / (2 * g.stride)
+        self._heat_pitch = pitch
+        self.heatmap.setImage(matrix, autoLevels=False, levels=(lo, hi))
+        self.heatmap.setRect(QRectF(self._heat_x0, 0.0, pitch * n_cols, float(n_layers)))
+        self.colorbar.setLevels((lo, hi))
+        bounds = [start for start, _end, _name in self._block_runs[1:]]
+        x_right = self._heat_x0 + pitch * n_cols
+        self.block_lines.setData(np.tile([self._heat_x0, x_right], len(bounds)),
+                                 np.repeat(np.asarray(bounds, dtype=np.float64), 2))
+        self._draw_bars()
+        points = max(MIN_POINTS, 2 * int(self.picked_plot.vb.width()))
+        for i, item in zip(self.picked_layers, self._picked_items, strict=True):
+            item.setData(*decimate(*g.series(i), points))
+        self._update_block_ticks()
+
+    def _bar_tops(self) -> tuple[np.ndarray, np.ndarray, float]:
+        """(log10 of the latest norms as drawn, non-finite mask, bottom of the bars)."""
+        latest = self.gradients.latest
+        if latest is None:
+            return np.zeros(0), np.zeros(0, dtype=bool), 0.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logs = np.log10(latest.astype(np.float64))
+        finite = np.isfinite(logs)
+        bad = ~np.isfinite(latest)  # NaN/inf gradients: a failure, drawn full height in red
+        if finite.any():
+            low, high = float(logs[finite].min()), float(logs[finite].max())
+        else:
+            low, high = -1.0, 0.0
+        base = math.floor(low - 0.25)  # bars rise from a decade below the smallest norm
+        tops = np.where(finite, logs, np.where(bad, high, base))
+        return tops, bad, float(base)
+
+    def _draw_bars(self) -> None:
+        tops, bad, base = self._bar_tops()
+        pal = self.palette()
+        colors = (theme.accent(RUN_COLOR, pal),
+                  theme.mix(theme.accent(RUN_COLOR, pal), pal.color(QPalette.ColorRole.Base),
+                            0.45))
+        block_of = np.zeros(len(tops), dtype=np.int64)
+        for k, (start, end, _name) in enumerate(self._block_runs):
+            block_of[start:end] = k
+        brushes = [pg.mkBrush(colors[int(b) % 2]) for b in block_of]
+        for j, i in enumerate(self.picked_layers):
+            if i < len(brushes):
+                brushes[i] = pg.mkBrush(theme.accent(_cycle(j)[0], pal))
+        for i in np.flatnonzero(bad):
+            brushes[int(i)] = pg.mkBrush(theme.error_color(pal))
+        n = len(tops)
+        self.bars.setOpts(x=np.arange(n, dtype=np.float64), y0=np.full(n, base), y1=tops,
+                          width=BAR_WIDTH, brushes=brushes)
+        step = self.gradients.last_step
+        self._set_title(self.bars_plot, "Latest gradient norm by layer"
+                        + (f" · step {step}" if step is not None else ""))
+
+    def _rebuild_picked(self) -> None:
+        self._picks_dirty = False
+        for item in self._picked_items:
+            self.picked_legend.removeItem(item)
+            self.picked_plot.removeItem(item)
+        self._picked_items = []
+        for i in self.picked_layers:
+            item = pg.PlotDataItem(antialias=False)  # noisy per-step norms: see _curve
+            self.picked_plot.addItem(item)
+            self.picked_legend.addItem(item, _elide(self.layers[i], 24))
+            self._picked_items.append(item)
+        self._apply_item_colors()
+        if self.gradients.latest is not None:
+            self._draw_bars()  # the picked layers' bars change colour
+
+    def _update_block_ticks(self, *_args: Any) -> None:
+        """Block names on the heatmap's y axis, thinned so that none overlap."""
+        axis = self.heatmap_plot.getAxis("left")
+        vb = self.heatmap_plot.vb
+        y0, y1 = vb.viewRange()[1]
+        height = vb.height()
+        ticks: list[tuple[float, str]] = []
+        if height > 0 and y1 > y0:
+            px_per_row = height / (y1 - y0)
+            last = -math.inf
+            for start, end, name in self._block_runs:
+                centre = (start + end) / 2
+                if y0 <= centre <= y1 and (centre - last) * px_per_row >= LABEL_SPACING_PX:
+                    ticks.append((centre, _elide(name)))
+                    last = centre
+        axis.setTicks([ticks, []])
+
+    # ------------------------------------------------------------------ hover and clicks
+    def _heat_cell(self, x: float, y: float) -> tuple[int, int] | None:
+        g = self.gradients
+        if g.n_columns == 0:
+            return None
+        row = math.floor(y)
+        col = math.floor((x - self._heat_x0) / self._heat_pitch)
+        if 0 <= row < g.n_layers and 0 <= col < g.n_columns:
+            return row, col
+        return None
+
+    def _bar_index(self, x: float) -> int | None:
+        if self.gradients.latest is None:
+            return None
+        i = round(x)
+        if 0 <= i < self.gradients.n_layers and abs(x - i) <= BAR_WIDTH / 2:
+            return i
+        return None
+
+    def _hover_at(self, scene_pos: QPointF) -> tuple[pg.PlotItem | None, str]:
+        if self.heatmap_plot.vb.sceneBoundingRect().contains(scene_pos):
+            p = self.heatmap_plot.vb.mapSceneToView(scene_pos)
+            cell = self._heat_cell(p.x(), p.y())
+            if cell is None:
+                return None, ""
+            row, col = cell
+            first, last, count = self.gradients.column_info(col)
+            value = float(self.gradients.matrix[row, col])
+            when = f"step {first}" if count == 1 else \
+                f"steps {first}–{last} (geometric mean)"
+            norm = format_norm(10.0 ** value) if math.isfinite(value) else "no finite value"
+            return self.heatmap_plot, (f"{self.layers[row]}\nblock {self.blocks[row]}\n"
+                                       f"{when}\ngradient norm {norm}")
+        if self.bars_plot.vb.sceneBoundingRect().contains(scene_pos):
+            p = self.bars_plot.vb.mapSceneToView(scene_pos)
+            i = self._bar_index(p.x())
+            latest = self.gradients.latest
+            if i is None or latest is None:
+                return None, ""
+            return self.bars_plot, (f"{self.layers[i]}\nblock {self.blocks[i]}\n"
+                                    f"gradient norm {format_norm(float(latest[i]))}")
+        return None, ""
+
+    def hover_text_at(self, scene_pos: QPointF) -> str:
+        """The hover text for a scene position ("" outside the heatmap's cells and bars)."""
+        return self._hover_at(scene_pos)[1]
+
+    def _on_mouse_moved(self, scene_pos: QPointF) -> None:
+        plot, text = self._hover_at(scene_pos)
+        if plot is None:
+            self.tip.hide()
+        else:
+            self.tip.setText(text)
+            # Below-right of the pointer, moved back inside the plots where it would overflow.
+            size = self.tip.textItem.boundingRect()
+            area = self.graphics.ci.sceneBoundingRect()
+            x = min(scene_pos.x() + 12, area.right() - size.width() - 2)
+            y = scene_pos.y() + 14
+            if y + size.height() > area.bottom():
+                y = scene_pos.y() - size.height() - 6
+            self.tip.setPos(max(area.left(), x), max(area.top(), y))
+            self.tip.show()
+        if text != self.hover_text:
+            self.hover_text = text
+            self.layer_hovered.emit(text)
+
+    def layer_at(self, scene_pos: QPointF) -> int | None:
+        """The layer under a scene position: a heatmap row or a bar."""
+        if self.heatmap_plot.vb.sceneBoundingRect().contains(scene_pos):
+            p = self.heatmap_plot.vb.mapSceneToView(scene_pos)
+            cell = self._heat_cell(p.x(), p.y())
+            return None if cell is None else cell[0]
+        if self.bars_plot.vb.sceneBoundingRect().contains(scene_pos):
+            p = self.bars_plot.vb.mapSceneToView(scene_pos)
+            return self._bar_index(p.x())
+        return None
+
+    def _on_mouse_clicked(self, event: Any) -> None:
+        if event.button() != Qt.MouseButton.LeftButton or event.double():
+            return
+        layer = self.layer_at(event.scenePos())
+        if layer is not None:
+            self.toggle_layer(layer)
+
+    # ------------------------------------------------------------------ colours
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+            self._apply_palette()
+
+    def _set_title(self, plot: pg.PlotItem, text: str) -> None:
+        self._titles[id(plot)] = text
+        plot.setTitle(text, color=self.palette().color(QPalette.ColorRole.Text).name(),
+                      size=TITLE_SIZE)
+
+    def _apply_titles(self) -> None:
+        defaults = {self.loss_plot: "Loss", self.lr_plot: "Learning rate",
+                    self.heatmap_plot: "Gradient norm per layer (input at top)",
+                    self.bars_plot: "Latest gradient norm by layer",
+                    self.picked_plot: "Picked layers (click a row or a bar)"}
+        for plot in (*self.step_plots, self.heatmap_plot, self.bars_plot):
+            self._set_title(plot, self._titles.get(id(plot), defaults.get(plot, "")))
+
+    def _apply_palette(self) -> None:
+        pal = self.palette()
+        base, text = pal.color(QPalette.ColorRole.Base), pal.color(QPalette.ColorRole.Text)
+        dim = theme.dim_text(pal)
+        self.graphics.setBackground(base)
+        self._empty.setStyleSheet(f"color: {dim.name()};")
+        axes = [plot.getAxis(name) for plot in (*self.step_plots, self.heatmap_plot,
+                                                 self.bars_plot)
+                for name in ("left", "bottom")]
+        axes.append(self.colorbar.axis)
+        for axis in axes:
+            axis.setPen(dim)
+            axis.setTextPen(text)
+        legend_fill = QColor(base)
+        legend_fill.setAlphaF(0.8)
+        for legend in (self.loss_legend, self.metric_legend, self.picked_legend):
+            legend.setBrush(legend_fill)
+            legend.setPen(theme.mix(dim, base, 0.5))
+            legend.setLabelTextColor(text)
+            for _sample, label in legend.items:
+                label.setText(label.text)  # setAttr alone does not re-render the label
+        tip_fill = QColor(pal.color(QPalette.ColorRole.ToolTipBase))
+        tip_fill.setAlphaF(0.92)
+        self.tip.fill = pg.mkBrush(tip_fill)
+        self.tip.border = pg.mkPen(dim)
+        self.tip.setColor(pal.color(QPalette.ColorRole.ToolTipText))
+        line = QColor(base)
+        line.setAlphaF(0.7)
+        self.block_lines.setPen(pg.mkPen(line, width=1))
+        self._apply_titles()
+        self._apply_item_colors()
+        if self.gradients.latest is not None:
+            self._draw_bars()
+
+    def _apply_item_colors(self) -> None:
+        pal = self.palette()
+        base = pal.color(QPalette.ColorRole.Base)
+        run = theme.accent(RUN_COLOR, pal)
+        val = theme.accent(VAL_COLOR, pal)
+        faint = theme.mix(run, base, 0.6)
+        self.loss_raw.setPen(pg.mkPen(faint, width=1))
+        self.metric_raw.setPen(pg.mkPen(faint, width=1))
+        for item in (self.loss_smooth, self.metric_train):
+            item.setPen(pg.mkPen(run, width=2))
+        for item in (self.val_loss_curve, self.val_metric_curve):
+            item.setPen(pg.mkPen(val, width=1.5))
+            item.setSymbolBrush(pg.mkBrush(val))
+            item.setSymbolPen(pg.mkPen(base, width=1))
+        self.lr_curve.setPen(pg.mkPen(theme.accent(LR_COLOR, pal), width=1.5))
+        for ov in self._overlays:
+            color, style = _cycle(ov.index)
+            pen = pg.mkPen(theme.accent(color, pal), width=1.5, style=style)
+            ov.loss_item.setPen(pen)
+            ov.metric_item.setPen(pen)
+            ov.metric_item.setSymbolBrush(pg.mkBrush(theme.accent(color, pal)))
+            ov.metric_item.setSymbolPen(pg.mkPen(base, width=1))
+            ov.metric_item.setSymbolSize(5)
+        for j, item in enumerate(self._picked_items):
+            color, style = _cycle(j)
+            item.setPen(pg.mkPen(theme.accent(color, pal), width=1.5, style=style))

@@ -1,0 +1,143 @@
+"""Dataset metadata and a few samples, loaded off the GUI thread for the train panel.
+
+Describing a TFDS dataset may probe the network (up to its fast-fail timeout) and loading
+samples imports TensorFlow, so both happen in a Python thread; the result comes back to the
+GUI thread through a queued signal. Only the newest request's result is shown.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, QPointF, Qt, Signal, Slot
+from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap, QPolygonF
+
+SAMPLES = 8
+THUMB = 56
+
+
+@dataclass
+class Preview:
+    """What the panel shows for one dataset (or why it cannot)."""
+
+    name: str
+    info: Any = None  # DatasetInfo
+    x: np.ndarray | None = None  # a few training inputs
+    y: np.ndarray | None = None
+    vocabulary: list[str] | None = None
+    error: str = ""
+
+
+def load_preview(name: str, data_dir: str | None = None) -> Preview:
+    """Metadata and SAMPLES training examples of a dataset (in the calling thread)."""
+    from resnet_studio.core.data import DatasetError, describe_dataset, load_dataset
+
+    try:
+        info = describe_dataset(name, data_dir=data_dir)
+        data = load_dataset(name, seed=0, data_dir=data_dir, limit=SAMPLES * 4)
+        if data.in_memory:
+            x, y = data.arrays("train")
+            x, y = np.asarray(x[:SAMPLES]), np.asarray(y[:SAMPLES])
+        else:
+            pairs = list(data.split("train").take(SAMPLES).as_numpy_iterator())
+            x = np.stack([p[0] for p in pairs]) if pairs else None
+            y = np.stack([p[1] for p in pairs]) if pairs else None
+        return Preview(name, info, x, y, data.vocabulary)
+    except DatasetError as e:
+        return Preview(name, error=str(e))
+    except Exception as e:  # noqa: BLE001 - shown to the user, never raised in the GUI
+        return Preview(name, error=f"{type(e).__name__}: {e}")
+
+
+class PreviewLoader(QObject):
+    """Signals:
+        loaded(object): a Preview for the newest request.
+    """
+
+    loaded = Signal(object)
+    _result = Signal(int, object)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._generation = 0
+        self._threads: list[threading.Thread] = []
+        self._result.connect(self._on_result)
+
+    def request(self, name: str, data_dir: str | None = None) -> None:
+        self._generation += 1
+        generation = self._generation
+
+        def work() -> None:
+            self._result.emit(generation, load_preview(name, data_dir))
+
+        thread = threading.Thread(target=work, name=f"preview-{name}", daemon=True)
+        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        thread.start()
+
+    def wait(self, timeout: float = 60.0) -> None:
+        """Joins the loader threads (window shutdown)."""
+        for t in self._threads:
+            t.join(timeout)
+
+    @property
+    def busy(self) -> bool:
+        return any(t.is_alive() for t in self._threads)
+
+    @Slot(int, object)
+    def _on_result(self, generation: int, preview: Preview) -> None:
+        if generation == self._generation:
+            self.loaded.emit(preview)
+
+
+# --------------------------------------------------------------------------- thumbnails
+def _to_uint8(img: np.ndarray) -> np.ndarray:
+    lo, hi = float(np.nanmin(img)), float(np.nanmax(img))
+    scaled = (img - lo) / (hi - lo) if hi > lo else np.zeros_like(img)
+    return np.ascontiguousarray(np.clip(scaled * 255, 0, 255).astype(np.uint8))
+
+
+def image_pixmap(x: np.ndarray, size: int = THUMB) -> QPixmap:
+    """A normalized (H, W, C) image as a thumbnail (contrast stretched for display)."""
+    img = _to_uint8(np.asarray(x, dtype=np.float32))
+    h, w = img.shape[:2]
+    if img.ndim == 3 and img.shape[2] >= 3:
+        rgb = np.ascontiguousarray(img[:, :, :3])
+        q = QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+    else:
+        gray = np.ascontiguousarray(img.reshape(h, w, -1)[:, :, 0])
+        q = QImage(gray.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
+    return QPixmap.fromImage(q).scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio,
+                                       Qt.TransformationMode.FastTransformation)
+
+
+def sequence_pixmap(x: np.ndarray, color: QColor, background: QColor,
+                    size: int = THUMB) -> QPixmap:
+    """A (T, F) or (F,) signal as a small line plot (first feature)."""
+    values = np.asarray(x, dtype=np.float64)
+    values = values[:, 0] if values.ndim == 2 else values.reshape(-1)
+    pm = QPixmap(size, size)
+    pm.fill(background)
+    if values.size < 2 or not np.all(np.isfinite(values)):
+        return pm
+    lo, hi = values.min(), values.max()
+    span = hi - lo if hi > lo else 1.0
+    xs = np.linspace(2, size - 3, values.size)
+    ys = (size - 3) - (values - lo) / span * (size - 6)
+    painter = QPainter(pm)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(QPen(color, 1.4))
+    painter.drawPolyline(QPolygonF([QPointF(a, b) for a, b in zip(xs, ys, strict=True)]))
+    painter.end()
+    return pm
+
+
+def token_text(x: np.ndarray, vocabulary: list[str] | None, length: int = 48) -> str:
+    """Token ids as text (characters of the vocabulary, '·' for unknown ids)."""
+    ids = np.asarray(x).reshape(-1)[:length]
+    if not vocabulary:
+        return " ".join(str(int(i)) for i in ids)
+    chars = [vocabulary[int(i)] if 0 <= int(i) < len(vocabulary) else "·" for i in ids]
+    return "".join(c if c.isprintable() else "⏎" if c == "\n" else "·" for c in chars)

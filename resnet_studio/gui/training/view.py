@@ -1,0 +1,338 @@
+"""The Training tab: the train panel beside the live plots, and the one run in progress.
+
+Events arrive from the worker in the GUI thread, in order. Each is appended to the plots'
+buffers (they redraw from their own ~30 Hz timer) and the latest batch is kept for the
+progress bar, which a 10 Hz timer updates; nothing here redraws per event.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtWidgets import QMessageBox, QSplitter, QVBoxLayout, QWidget
+
+from resnet_studio.core.training.events import (
+    BatchEnd,
+    EpochEnd,
+    Finished,
+    GradNorms,
+    Log,
+    Started,
+)
+from resnet_studio.gui.document import Document
+from resnet_studio.gui.training.panel import TrainPanel, format_duration
+from resnet_studio.gui.training.plots import TrainingPlots
+from resnet_studio.gui.training.worker import RunRequest, TrainingSession
+
+PROGRESS_INTERVAL_MS = 100
+
+
+class TrainingView(QWidget):
+    """Signals:
+        run_started(str): a run folder was created (or reopened to resume).
+        run_finished(object): the run's thread ended: the Finished event, or None when the
+            run could not start.
+        error(str, str, str): a message for the user (title, text, details).
+    """
+
+    run_started = Signal(str)
+    run_finished = Signal(object)
+    error = Signal(str, str, str)
+
+    def __init__(self, document: Document, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.doc = document
+        self.session: TrainingSession | None = None
+        self.last_run_dir: Path | None = None
+        self.last_finished: Finished | None = None
+        self.batches_seen = 0  # events handled in this run (tests, progress)
+        self.grad_events_seen = 0
+        self._latest: BatchEnd | None = None
+        self._started: Started | None = None
+        self._resuming = False
+
+        self.panel = TrainPanel(self)
+        self.panel.setObjectName("trainPanel")
+        self.plots = TrainingPlots(self)
+        self.plots.setObjectName("trainingPlots")
+        split = QSplitter(Qt.Orientation.Horizontal, self)
+        split.addWidget(self.panel)
+        split.addWidget(self.plots)
+        split.setStretchFactor(1, 1)
+        split.setSizes([390, 1000])
+        self.splitter = split
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(split)
+
+        self.panel.start_requested.connect(self.start)
+        self.panel.stop_requested.connect(self.stop)
+        self.panel.pause_requested.connect(self.pause)
+        self.panel.resume_requested.connect(self.resume)
+        self._progress_timer = QTimer(self)
+        self._progress_timer.setInterval(PROGRESS_INTERVAL_MS)
+        self._progress_timer.timeout.connect(self._update_progress)
+        self.doc.changed.connect(self._on_doc_changed)
+        self._on_doc_changed()
+
+    # ------------------------------------------------------------------ state
+    @property
+    def training(self) -> bool:
+        return self.session is not None and self.session.running
+
+    @property
+    def paused(self) -> bool:
+        return self.panel.state == "paused"
+
+    def _on_doc_changed(self) -> None:
+        spec = self.doc.spec
+        self.panel.set_preset_defaults(spec.training, spec.dataset)
+
+    # ------------------------------------------------------------------ starting
+    def request_for_current(self) -> RunRequest | None:
+        """A run of the open architecture with the panel's settings (None: reported why)."""
+        from resnet_studio.core.training.runstore import default_runs_root, new_run_dir
+
+        try:
+            config = self.panel.config()
+        except ValueError as e:
+            self.error.emit("Cannot Start Training", "A training setting is not valid.", str(e))
+            return None
+        dataset = self.panel.dataset()
+        if not dataset:
+            self.error.emit("Cannot Start Training", "Choose a dataset first.", "")
+            return None
+        spec = self.doc.spec.copy()
+        return RunRequest(spec, dataset, config, new_run_dir(default_runs_root(), spec.name),
+                          preset=spec.name)
+
+    @Slot()
+    def start(self, request: RunRequest | None = None, *, limit: int | None = None) -> bool:
+        """Starts a run (of the open architecture unless `request` is given).
+
+        If a run is going, asks first; returns False when nothing was started.
+        """
+        if self.training and not self.confirm_stop("start a new run"):
+            return False
+        request = request or self.request_for_current()
+        if request is None:
+            return False
+        if limit is not None:
+            request.limit = limit
+        self._begin(request)
+        return True
+
+    def resume_run(self, run_dir: str | Path, epochs: int | None = None) -> bool:
+        """Continues a stopped or interrupted run from its last checkpoint, in its folder."""
+        from resnet_studio.core.spec import SpecError, spec_from_dict
+        from resnet_studio.core.training.config import TrainingConfig
+        from resnet_studio.core.training.runstore import read_run
+
+        if self.training and not self.confirm_stop("resume another run"):
+            return False
+        try:
+            info = read_run(run_dir)
+            arch = info.dir / "architecture.json"
+            spec = spec_from_dict(json.loads(arch.read_text(encoding="utf-8")), str(arch))
+            meta = info.meta
+            config = TrainingConfig.from_sources(meta.get("config", {}),
+                                                 {"epochs": epochs} if epochs else None)
+        except (OSError, ValueError, SpecError) as e:
+            self.error.emit("Cannot Resume Run", f"The run in {run_dir} cannot be resumed.",
+                            str(e))
+            return False
+        request = RunRequest(spec, meta["dataset"], config, info.dir, resume=True,
+                             limit=meta.get("limit"), data_dir=meta.get("data_dir"),
+                             preset=meta.get("preset"))
+        self._show_history(info.dir)
+        self._begin(request, resuming=True)
+        return True
+
+    def _begin(self, request: RunRequest, resuming: bool = False) -> None:
+        self.session = TrainingSession(request, self)
+        self.session.event.connect(self._on_event)
+        self.session.failed.connect(self._on_failed)
+        self.session.finished.connect(self._on_session_finished)
+        self.batches_seen = self.grad_events_seen = 0
+        self._latest, self._started, self.last_finished = None, None, None
+        self._resuming = resuming
+        self.panel.set_state("starting")
+        self.panel.set_status(f"Preparing {request.dataset}…")
+        self.panel.append_log(("Resuming " if resuming else "Starting ")
+                              + f"{request.preset} on {request.dataset} → {request.run_dir}")
+        self.session.start()
+
+    # ------------------------------------------------------------------ control
+    @Slot()
+    def stop(self) -> None:
+        if self.session is not None and self.training:
+            self.panel.set_state("stopping")
+            self.panel.set_status("Stopping after the current batch…")
+            self.session.request_stop()
+
+    @Slot()
+    def pause(self) -> None:
+        if self.session is not None and self.training:
+            self.session.pause()
+            self.panel.set_state("paused")
+            self.panel.set_status("Paused — optimizer state kept; Resume continues.")
+
+    @Slot()
+    def resume(self) -> None:
+        if self.session is not None and self.training:
+            self.session.resume()
+            self.panel.set_state("running" if self._started else "starting")
+            self.panel.set_status("Training…")
+
+    def confirm_stop(self, action: str) -> bool:
+        """Asks whether to stop the run in progress in order to `action`; stops it if so.
+
+        Returns True when no run is going any more.
+        """
+        if not self.training:
+            return True
+        answer = QMessageBox.question(
+            self, "Training in Progress",
+            f"A run is training. Stop it to {action}?\n\nIts last checkpoint is kept; it can "
+            "be resumed from the Runs tab.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No)
+        if answer != QMessageBox.StandardButton.Yes:
+            return False
+        return self.shutdown()
+
+    def shutdown(self) -> bool:
+        """Stops a run in progress and waits for its thread (window closing)."""
+        self.panel.loader.wait()
+        if self.session is None or not self.session.thread.isRunning():
+            return True
+        self.panel.set_status("Stopping after the current batch…")
+        ended = self.session.stop_and_wait()
+        if ended:
+            # Deliver the queued events (Finished, done) now, so the run's end is recorded
+            # in the view before the window goes away.
+            from PySide6.QtCore import QCoreApplication
+
+            QCoreApplication.sendPostedEvents(self.session)
+            QCoreApplication.sendPostedEvents(self)
+        return ended
+
+    # ------------------------------------------------------------------ events
+    @Slot(object)
+    def _on_event(self, event: Any) -> None:
+        if isinstance(event, BatchEnd):
+            self.batches_seen += 1
+            self._latest = event
+            self.plots.add_batch(event.step, event.loss, event.lr, event.metrics)
+        elif isinstance(event, GradNorms):
+            self.grad_events_seen += 1
+            self.plots.add_grad_norms(event.step, event.norms)
+        elif isinstance(event, EpochEnd):
+            self.plots.add_epoch(event.epoch, event.step, event.train, event.val)
+            self.panel.append_log(_epoch_line(event, self._started))
+        elif isinstance(event, Log):
+            self.panel.append_log(event.message, event.level)
+        elif isinstance(event, Started):
+            self._on_started(event)
+        elif isinstance(event, Finished):
+            self._on_finished(event)
+
+    def _on_started(self, e: Started) -> None:
+        self._started = e
+        self.last_run_dir = Path(e.run_dir)
+        if not self._resuming:
+            self.plots.begin_run(e.layers, e.layer_blocks, task=e.dataset.get("task",
+                                 "classification"), label=Path(e.run_dir).name)
+        steps = e.steps_per_epoch * e.epochs if e.steps_per_epoch > 0 else 0
+        self.panel.begin_progress(steps, e.initial_step)
+        if self.panel.state == "starting":
+            self.panel.set_state("running")
+        elif self.panel.state == "paused":
+            self.panel.set_status(f"Paused before step {e.initial_step + 1}.")
+        if self.panel.state == "running":
+            self.panel.set_status(f"Training on {e.device} · {len(e.layers)} weighted layers")
+        self._progress_timer.start()
+        self.run_started.emit(e.run_dir)
+
+    def _on_finished(self, e: Finished) -> None:
+        self.last_finished = e
+        self._update_progress()
+        self._progress_timer.stop()
+        self.plots.refresh()
+        self.panel.end_progress(e.status == "completed")
+        took = format_duration(e.seconds)
+        if e.status == "completed":
+            acc = (e.test or {}).get("accuracy")
+            tail = f" · test accuracy {acc:.4f}" if isinstance(acc, float) else ""
+            self.panel.set_status(f"Completed {e.epochs_completed} epochs in {took}{tail}.")
+        elif e.status == "stopped":
+            self.panel.set_status(f"Stopped at step {e.step} after {e.epochs_completed} "
+                                  "complete epochs; resume it from the Runs tab.")
+        else:
+            self.panel.set_status(f"Failed: {e.error}", error=True)
+            self.error.emit("Training Failed", f"The run failed: {e.error}",
+                            f"Run folder: {e.run_dir}")
+
+    @Slot(str, str)
+    def _on_failed(self, message: str, details: str) -> None:
+        self.panel.set_status(f"Could not train: {message}", error=True)
+        self.panel.append_log(message, "error")
+        self.error.emit("Cannot Start Training", message, details)
+
+    @Slot(object)
+    def _on_session_finished(self, _result: Any) -> None:
+        self._progress_timer.stop()
+        self.panel.set_state("idle")
+        if self._started is None:
+            self.panel.end_progress(False)
+        self.run_finished.emit(self.last_finished)
+
+    def _update_progress(self) -> None:
+        e, s = self._latest, self._started
+        if e is None or s is None:
+            return
+        self.panel.show_progress(e.epoch + 1, s.epochs, e.batch, s.steps_per_epoch, e.step,
+                                 e.samples_per_second, int(s.config.get("batch_size", 1)))
+
+    # ------------------------------------------------------------------ finished runs
+    def _show_history(self, run_dir: Path) -> None:
+        from resnet_studio.core.training.runstore import read_gradients, read_metrics, read_run
+
+        info = read_run(run_dir)
+        records = read_metrics(run_dir)
+        try:
+            layers, blocks, steps, norms = read_gradients(run_dir)
+        except (OSError, ValueError, KeyError):
+            layers, blocks, steps, norms = [], [], None, None
+        import numpy as np
+
+        if steps is None:
+            steps, norms = np.zeros(0, np.int64), np.zeros((0, len(layers)), np.float32)
+        task = (info.meta.get("binding") or {}).get("task", "classification")
+        self.plots.load_run(records, layers, blocks, steps, norms, task=task, label=info.id)
+
+    def show_run(self, run_dir: str | Path) -> bool:
+        """Shows a run from disk in the plots (when no run is training)."""
+        if self.training:
+            return False
+        try:
+            self._show_history(Path(run_dir))
+        except (OSError, ValueError) as e:
+            self.error.emit("Cannot Open Run", f"Cannot read the run in {run_dir}.", str(e))
+            return False
+        self.last_run_dir = Path(run_dir)
+        return True
+
+
+def _epoch_line(e: EpochEnd, started: Started | None) -> str:
+    total = f"/{started.epochs}" if started else ""
+    parts = [f"epoch {e.epoch}{total}"]
+    for prefix, values in (("", e.train), ("val_", e.val)):
+        for k in ("loss", "accuracy"):
+            if k in values:
+                parts.append(f"{prefix}{k} {values[k]:.4f}")
+    parts.append(f"({e.seconds:.1f} s)")
+    return "  ".join(parts)
