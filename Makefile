@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # The stamp is newer than pyproject.toml once its dependencies are installed: later calls skip pip.
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint screenshots clean
+.PHONY: run test lint bench screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,10 +18,17 @@ run: $(STAMP)
 
 test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -q -p no:cacheprovider
-	$(VENV)/bin/ruff check resnet_studio tests docs
+	$(VENV)/bin/ruff check resnet_studio tests docs benchmarks
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check resnet_studio tests docs
+	$(VENV)/bin/ruff check resnet_studio tests docs benchmarks
+
+# Benchmarks (not part of `make test`): every benchmarks/bench_*.py in turn, each printing its
+# table; fails if any script misses a target. One script: make bench BENCH=benchmarks/bench_accuracy.py
+BENCH ?= $(sort $(wildcard benchmarks/bench_*.py))
+bench: $(STAMP)
+	status=0; for f in $(BENCH); do echo "== $$f"; \
+		TF_CPP_MIN_LOG_LEVEL=2 $(PY) $$f || status=1; done; exit $$status
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
