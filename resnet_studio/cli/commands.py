@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import functools
+import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from resnet_studio.cli.main import EXIT_BAD_INPUT, EXIT_OK, emit_json
+
+Handler = Callable[[argparse.Namespace], int]
 
 
 def register_all(sub: Any) -> None:
@@ -25,17 +30,54 @@ def register_all(sub: Any) -> None:
     p.add_argument("preset", help="preset name or file")
     p.add_argument("--dataset", help="bind the input and head to this dataset first")
     p.add_argument("--no-residual", action="store_true", help="summarize the plain twin")
+    add_max_params_flag(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_summary)
 
     p = sub.add_parser("validate", help="check a preset file (exit 0 valid, 2 with problems)")
     p.add_argument("file", help="preset file or name")
+    add_max_params_flag(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_validate)
 
     from resnet_studio.cli import train_commands
 
     train_commands.register(sub)
+
+
+def add_max_params_flag(p: argparse.ArgumentParser) -> None:
+    """`--max-params N`: the model size limit (`summary`, `validate`, `train`, `compare`)."""
+    p.add_argument("--max-params", dest="max_params", metavar="N",
+                   help="refuse models with more than N parameters, before allocating them "
+                        "(e.g. 5e9; default $RESNET_STUDIO_MAX_PARAMS, else 2e9)")
+
+
+def obeys_max_params(handler: Handler) -> Handler:
+    """Decorator: during the command, `--max-params` is the limit of every build.
+
+    Through the environment variable the builder reads, so builds deep inside the core (the
+    Trainer's, a comparison's two) obey it without every API growing a parameter; restored
+    afterwards, so in-process callers (tests, the GUI) keep their own setting.
+    """
+
+    @functools.wraps(handler)
+    def run(args: argparse.Namespace) -> int:
+        from resnet_studio.core.builder import MAX_PARAMS_ENV, parse_max_params
+
+        value = getattr(args, "max_params", None)
+        if value is None:
+            return handler(args)
+        previous = os.environ.get(MAX_PARAMS_ENV)
+        os.environ[MAX_PARAMS_ENV] = str(parse_max_params(value, "--max-params"))
+        try:
+            return handler(args)
+        finally:
+            if previous is None:
+                os.environ.pop(MAX_PARAMS_ENV, None)
+            else:
+                os.environ[MAX_PARAMS_ENV] = previous
+
+    return run
 
 
 def cmd_gui(args: argparse.Namespace) -> int:
@@ -76,11 +118,15 @@ def _load_bound(preset: str, dataset: str | None, no_residual: bool = False):
     return spec, binding
 
 
+@obeys_max_params
 def cmd_summary(args: argparse.Namespace) -> int:
-    from resnet_studio.core.builder import build_model
+    from resnet_studio.cli.train_commands import naming_the_input
+    from resnet_studio.core.builder import summarize
 
     spec, binding = _load_bound(args.preset, args.dataset, args.no_residual)
-    summary = build_model(spec, binding).summary
+    # Shapes and counts need no weights: nothing is allocated (builder.summarize).
+    with naming_the_input(args.preset + (f" on {args.dataset}" if args.dataset else "")):
+        summary = summarize(spec, binding)
     if args.json:
         emit_json(summary.to_dict())
         return EXIT_OK
@@ -115,9 +161,13 @@ def format_summary(summary: Any) -> str:
     return "\n".join(lines)
 
 
+@obeys_max_params
 def cmd_validate(args: argparse.Namespace) -> int:
-    """Validates structure and params, then builds with Keras to catch shape errors."""
-    from resnet_studio.core.builder import check_buildable
+    """Validates structure and params, then builds with Keras (symbolically: no weights are
+    allocated) to catch shape errors and models above the size limit."""
+    from resnet_studio.core.blocks.context import BlockBuildError
+    from resnet_studio.core.builder import summarize
+    from resnet_studio.core.params import Problem
     from resnet_studio.core.presets import load_preset
     from resnet_studio.core.spec import SpecError
 
@@ -125,15 +175,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
         spec = load_preset(args.file)
     except SpecError as e:
         return _invalid(args, e.source or args.file, [str(p) for p in e.problems])
-    built, problems = check_buildable(spec)
-    if problems:
-        return _invalid(args, args.file, [str(p) for p in problems])
-    assert built is not None
+    try:
+        summary = summarize(spec)
+    except SpecError as e:
+        return _invalid(args, args.file, [str(p) for p in e.problems])
+    except BlockBuildError as e:
+        return _invalid(args, args.file, [str(Problem(e.location, f"{e.block}: {e.detail}"))])
     if args.json:
-        emit_json({"file": args.file, "valid": True,
-                   "total_params": built.summary.total_params})
+        emit_json({"file": args.file, "valid": True, "total_params": summary.total_params})
     else:
-        print(f"{args.file}: valid ({built.summary.total_params:,} parameters)")
+        print(f"{args.file}: valid ({summary.total_params:,} parameters)")
     return EXIT_OK
 
 

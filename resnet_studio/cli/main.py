@@ -56,8 +56,10 @@ def _bad_input_types() -> tuple[type[BaseException], ...]:
     """Error classes that mean 'the user's input is wrong' (exit 2)."""
     from resnet_studio.core.blocks.context import BlockBuildError
     from resnet_studio.core.spec import SpecError
+    from resnet_studio.core.training.distribute import DistributionError
 
-    types: list[type[BaseException]] = [UsageError, SpecError, BlockBuildError]
+    types: list[type[BaseException]] = [UsageError, SpecError, BlockBuildError,
+                                        DistributionError]
     try:
         from resnet_studio.core.data import DatasetError
 

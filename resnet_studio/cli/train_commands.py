@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from resnet_studio.cli.commands import add_max_params_flag, obeys_max_params
 from resnet_studio.cli.main import EXIT_OK, RunFailed, UsageError, emit_json
 
 
-def add_training_flags(p: argparse.ArgumentParser) -> None:
-    """Flags shared by `train` and `compare` (they override the preset's training section)."""
+def add_training_flags(p: argparse.ArgumentParser, *, preset_optional: bool = False) -> None:
+    """Flags shared by `train` and `compare` (they override the preset's training section).
+
+    Args:
+        preset_optional: `train --resume RUN_DIR` takes the architecture from the run.
+    """
     from resnet_studio.core.training.config import OPTIMIZERS, SCHEDULES  # no TensorFlow
 
-    p.add_argument("preset", help="preset name or file")
+    if preset_optional:
+        p.add_argument("preset", nargs="?", help="preset name or file (not with --resume)")
+    else:
+        p.add_argument("preset", help="preset name or file")
     p.add_argument("--dataset", help="dataset name (default: the preset's)")
     p.add_argument("--epochs", type=int, help="passes over the training set")
     p.add_argument("--batch-size", type=int, dest="batch_size")
@@ -27,26 +37,37 @@ def add_training_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--grad-norm-every", type=int, dest="grad_norm_every",
                    help="record per-layer gradient norms every k steps (default 1)")
     p.add_argument("--precision", help="float32 | mixed_float16 | mixed_bfloat16 (GPU)")
+    p.add_argument("--strategy", help="default (one device) | mirrored (local GPUs, or "
+                                      "--devices) | multi-worker (machines listed in "
+                                      "TF_CONFIG; see docs/distributed.md)")
+    p.add_argument("--devices", help='mirrored: devices to use, e.g. "GPU:0,GPU:1" (default: '
+                                     'every GPU); "CPU:0,CPU:1" splits the CPU (testing)')
+    p.add_argument("--sync-batch-norm", action=argparse.BooleanOptionalAction,
+                   dest="sync_batch_norm", help="with several replicas, batch normalization "
+                   "uses the global batch's statistics (default: on)")
     p.add_argument("--runs-root", help="folder holding run folders (default: user data folder, "
                                        "or $RESNET_STUDIO_HOME/runs)")
     p.add_argument("--data-dir", help="TFDS data folder (default $TFDS_DATA_DIR)")
     p.add_argument("--limit", type=int, help="use at most N examples per split (smoke tests)")
+    add_max_params_flag(p)
     p.add_argument("--json", action="store_true", help="last stdout line: one JSON object")
     p.epilog = ((p.epilog + " ") if p.epilog else "") + \
         "Unset settings come from the preset's training section, then the defaults."
 
 
 OVERRIDES = ("epochs", "batch_size", "optimizer", "learning_rate", "schedule", "weight_decay",
-             "seed", "grad_norm_every", "precision")
+             "seed", "grad_norm_every", "precision", "strategy", "devices", "sync_batch_norm")
 
 
 def register(sub: Any) -> None:
     p = sub.add_parser("train", help="train a preset on a dataset")
-    add_training_flags(p)
+    add_training_flags(p, preset_optional=True)
     p.add_argument("--no-residual", action="store_true", help="train the plain twin")
     p.add_argument("--run-dir", help="folder for this run (default: a new one under the root)")
     p.add_argument("--resume", metavar="RUN_DIR",
-                   help="continue a stopped or interrupted run from its last checkpoint")
+                   help="continue a stopped or interrupted run from its last checkpoint, exactly "
+                        "where it was (weights, optimizer state, learning-rate schedule, batch "
+                        "order); --epochs N extends it")
     p.set_defaults(handler=cmd_train)
 
     p = sub.add_parser(
@@ -163,30 +184,18 @@ def _runs_root(args: argparse.Namespace) -> Path:
     return Path(args.runs_root) if getattr(args, "runs_root", None) else default_runs_root()
 
 
+@obeys_max_params
 def cmd_train(args: argparse.Namespace) -> int:
-    import json
-
     from resnet_studio.core.builder import plain_twin
     from resnet_studio.core.presets import load_preset
-    from resnet_studio.core.spec import spec_from_dict
     from resnet_studio.core.training.runstore import new_run_dir
 
     resume = bool(args.resume)
     if resume:
-        info = _read_run_or_usage(args.resume)
-        if info.status not in ("stopped", "interrupted", "failed"):
-            raise UsageError(f"{args.resume}: status is {info.status}; only stopped, "
-                             "interrupted or failed runs can be resumed")
-        spec = spec_from_dict(json.loads((info.dir / "architecture.json").read_text()),
-                              f"{info.dir}/architecture.json")
-        meta = info.meta
-        dataset = meta["dataset"]
-        from resnet_studio.core.training.config import TrainingConfig
-
-        overrides = {k: getattr(args, k, None) for k in OVERRIDES}
-        cfg = TrainingConfig.from_sources(meta["config"], overrides)
-        run_dir, preset = info.dir, meta.get("preset")
-        limit, data_dir = meta.get("limit"), meta.get("data_dir")
+        spec, dataset, cfg, run_dir, preset, limit, data_dir = _resume_target(args)
+    elif not args.preset:
+        raise UsageError("train: name a preset (resnet-studio presets lists them), or pass "
+                         "--resume RUN_DIR")
     else:
         spec = load_preset(args.preset)
         if args.no_residual:
@@ -206,6 +215,42 @@ def cmd_train(args: argparse.Namespace) -> int:
     return _report_result(result, args)
 
 
+def _resume_target(args: argparse.Namespace) -> tuple[Any, ...]:
+    """(spec, dataset, config, run dir, preset, limit, data dir) of a run to resume, or a
+    UsageError saying why it cannot be resumed."""
+    import json
+
+    from resnet_studio.core.spec import spec_from_dict
+    from resnet_studio.core.training.config import TrainingConfig
+
+    if args.preset or args.dataset or args.no_residual or args.run_dir or \
+            args.limit is not None:
+        raise UsageError("--resume continues a run with its own architecture, data and "
+                         "folder: drop PRESET, --dataset, --limit, --no-residual and --run-dir")
+    info = _read_run_or_usage(args.resume)
+    if info.status not in ("stopped", "interrupted", "failed"):
+        raise UsageError(f"{args.resume}: status is {info.status}; only stopped, "
+                         "interrupted or failed runs can be resumed")
+    if not (info.dir / "checkpoints" / "last" / "state.json").is_file():
+        raise UsageError(f"{info.dir}: no checkpoint to resume from (the run ended before "
+                         "its first epoch); start a new run instead")
+    arch = info.dir / "architecture.json"
+    try:
+        data = json.loads(arch.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise UsageError(f"{arch}: unreadable ({e})") from None
+    spec = spec_from_dict(data, str(arch))
+    meta = info.meta
+    overrides = {k: getattr(args, k, None) for k in OVERRIDES}
+    try:
+        cfg = TrainingConfig.from_sources(meta.get("config") or {}, overrides)
+    except ValueError as e:
+        raise UsageError(str(e).replace("training.", "--").replace("_", "-")) from None
+    return (spec, meta.get("dataset"), cfg, info.dir, meta.get("preset"), meta.get("limit"),
+            meta.get("data_dir"))
+
+
+@obeys_max_params
 def cmd_compare(args: argparse.Namespace) -> int:
     from resnet_studio.core.presets import load_preset
     from resnet_studio.core.training.compare import ROLES, CompareError, Comparison
@@ -274,6 +319,15 @@ def _read_run_or_usage(run_dir: str) -> Any:
         raise UsageError(str(e)) from None
 
 
+def _read_checkpointed_run_or_usage(run_dir: str) -> Any:
+    """A run with a checkpoint to evaluate or export; checked before TensorFlow is loaded."""
+    info = _read_run_or_usage(run_dir)
+    if not (info.dir / "checkpoints" / "last" / "model.weights.h5").is_file():
+        raise UsageError(f"{info.dir}: no checkpoint (the run ended before its first epoch "
+                         "completed): nothing to evaluate or export")
+    return info
+
+
 def _train(spec: Any, dataset: str, cfg: Any, run_dir: Path, args: argparse.Namespace, *,
            preset: str | None, limit: int | None, data_dir: str | None, resume: bool = False,
            initial_weights: Any = None) -> Any:
@@ -282,7 +336,26 @@ def _train(spec: Any, dataset: str, cfg: Any, run_dir: Path, args: argparse.Name
     trainer = Trainer(spec, dataset, cfg, run_dir=run_dir,
                       observer=ProgressPrinter(quiet=False), data_dir=data_dir, limit=limit,
                       initial_weights=initial_weights, resume=resume, preset=preset)
-    return trainer.run()
+    with naming_the_input(f"{getattr(args, 'preset', None) or preset} on {dataset}"):
+        return trainer.run()
+
+
+@contextlib.contextmanager
+def naming_the_input(source: str) -> Iterator[None]:
+    """Architecture errors found while preparing (too large, or a block that cannot take the
+    dataset's input) say which preset and dataset they are about, like file errors do."""
+    from resnet_studio.core.blocks.context import BlockBuildError
+    from resnet_studio.core.params import Problem
+    from resnet_studio.core.spec import SpecError
+
+    try:
+        yield
+    except BlockBuildError as e:
+        raise SpecError([Problem(e.location, f"{e.block}: {e.detail}")], source) from None
+    except SpecError as e:
+        if e.source:
+            raise
+        raise SpecError(e.problems, source) from None
 
 
 def _report_result(result: Any, args: argparse.Namespace) -> int:
@@ -296,14 +369,19 @@ def _report_result(result: Any, args: argparse.Namespace) -> int:
         tail = "  ".join(f"{k} {v:.4f}" for k, v in test.items() if isinstance(v, float))
         print(f"{result.status}: {result.epochs_completed} epochs, {result.steps} steps in "
               f"{result.seconds:.1f}s  {('test: ' + tail) if tail else ''}")
-        print(f"run folder: {result.run_dir}")
+        role = result.distribution or {}
+        if role.get("chief", True):
+            print(f"run folder: {result.run_dir}")
+        else:  # its temporary folder is gone: the chief keeps the run
+            print(f"{role.get('task_type')} {role.get('task_id')}: the chief worker writes the "
+                  "run folder")
     return EXIT_OK
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from resnet_studio.core.training.restore import evaluate_run
 
-    info = _read_run_or_usage(args.run_dir)
+    info = _read_checkpointed_run_or_usage(args.run_dir)
     test = evaluate_run(info)
     if args.json:
         emit_json({"run_dir": str(info.dir), "test": test})
@@ -318,7 +396,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from resnet_studio.core.export import ExportError
     from resnet_studio.core.training.restore import export_run
 
-    info = _read_run_or_usage(args.run_dir)
+    info = _read_checkpointed_run_or_usage(args.run_dir)
     try:
         result = export_run(info, args.format, args.out, quantize=args.quantize,
                             overwrite=args.force)

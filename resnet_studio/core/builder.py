@@ -4,11 +4,24 @@ Parameter counts follow the papers and torchvision: BatchNorm's moving mean and 
 running statistics, not parameters, so `total_params` leaves them out (ResNet-50 has
 25,557,032 parameters). Keras's own `model.count_params()` includes them; the summary reports
 them separately as `statistics`, so total_params + statistics == model.count_params().
+
+Size limit. A preset can describe a model that cannot fit in memory (a dense layer after
+flattening a large image easily reaches 10^12 weights) although every single value in it is
+in range. Keras allocates a layer's weights when the layer is built, so counting after a
+normal build would be too late. Instead every build first runs inside
+`keras.StatelessScope(initialize_variables=False)`: layers are built and called on symbolic
+tensors as usual, but their variables are only *declared* (shape, dtype, initializer) and
+nothing is allocated. The counts are read from those shapes; above the limit
+(`max_params_limit()`: `$RESNET_STUDIO_MAX_PARAMS`, default 2e9) the declared variables are
+dropped and `ModelTooLargeError` names the largest block; otherwise they are allocated with
+their initializers, in creation order, which gives the same weights as an eager build under
+the same seed (tests check both, so a Keras upgrade that changes this fails loudly).
 """
 
 from __future__ import annotations
 
 import copy
+import os
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -17,6 +30,81 @@ from resnet_studio.core.blocks import registry
 from resnet_studio.core.blocks.context import Binding, BlockBuildError, BlockRecord, BuildContext
 from resnet_studio.core.params import Problem
 from resnet_studio.core.spec import ArchitectureSpec, BlockSpec, SpecError, validate
+
+MAX_PARAMS_ENV = "RESNET_STUDIO_MAX_PARAMS"
+# 2e9 float32 parameters are 8 GB of weights, and Adam keeps two more copies: beyond what the
+# machines this app targets can train, yet far above every shipped preset (ResNet-152: 6e7).
+DEFAULT_MAX_PARAMS = 2_000_000_000
+
+
+class ModelTooLargeError(SpecError):
+    """The architecture has more parameters than the configured limit.
+
+    Raised before any weight is allocated. The one problem is located at the top-level block
+    holding the most parameters, so the editor marks it.
+
+    Attributes:
+        params: Parameters the model would have.
+        limit: The limit in force.
+        location: Location of the largest top-level block (`blocks[2]`).
+    """
+
+    def __init__(self, params: int, limit: int, location: str, block: str, block_params: int,
+                 source: str | None = None) -> None:
+        self.params = params
+        self.limit = limit
+        self.location = location
+        message = (
+            f"the model would have {params:,} parameters ({_human_bytes(4 * params)} of float32 "
+            f"weights, before optimizer state), more than the limit of {limit:,}; this block "
+            f"({block}) has {block_params:,} of them. Use fewer filters or units, pool or stride "
+            f"before flattening, or a smaller input; or raise the limit with --max-params N "
+            f"or {MAX_PARAMS_ENV}=N")
+        super().__init__([Problem(location, message)], source)
+
+
+def parse_max_params(value: Any, origin: str = MAX_PARAMS_ENV) -> int:
+    """A parameter limit from an int or a string such as "2e9" or "500_000_000".
+
+    Raises:
+        SpecError: naming `origin` (the variable or flag it came from) when the value is not a
+            positive whole number.
+    """
+    number: float | int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str):
+        try:
+            number = int(value.strip().replace("_", ""))
+        except ValueError:
+            try:
+                number = float(value)
+            except ValueError:
+                number = None
+    if isinstance(number, float):
+        number = int(number) if number == number and number.is_integer() else None
+    if number is None or number < 1:
+        raise SpecError([Problem(origin, f"expected a positive whole number of parameters, "
+                                         f"such as 2e9 or 500000000, got {value!r}")])
+    return int(number)
+
+
+def max_params_limit(value: int | str | None = None) -> int:
+    """The parameter limit in force: `value` if given, else `$RESNET_STUDIO_MAX_PARAMS`, else
+    `DEFAULT_MAX_PARAMS`. Read at every build, so a changed setting applies to the next one."""
+    if value is not None:
+        return parse_max_params(value, "max_params")
+    env = os.environ.get(MAX_PARAMS_ENV, "").strip()
+    return parse_max_params(env) if env else DEFAULT_MAX_PARAMS
+
+
+def _human_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("bytes", "KB", "MB", "GB", "TB", "PB"):
+        if size < 1000:
+            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} EB"
 
 
 @dataclass
@@ -169,19 +257,38 @@ def bind(spec: ArchitectureSpec, binding: Binding | None) -> ArchitectureSpec:
     return bound
 
 
-def build_model(spec: ArchitectureSpec, binding: Binding | None = None) -> BuiltModel:
-    """Builds the Keras model for `spec`.
+def build_model(spec: ArchitectureSpec, binding: Binding | None = None, *,
+                max_params: int | str | None = None) -> BuiltModel:
+    """Builds the Keras model for `spec`, refusing it before allocation when it is too large.
 
     Args:
         spec: A validated spec.
         binding: Dataset facts overriding the spec's input and head sizes.
+        max_params: Parameter limit; None reads `max_params_limit()`.
 
     Raises:
         SpecError: the spec itself is invalid (types, params).
+        ModelTooLargeError: more parameters than the limit (nothing was allocated).
         BlockBuildError: a block cannot be built on its input; names the block.
     """
+    built = _build(spec, binding, max_params, allocate=True)
+    assert built.model is not None
+    return built
+
+
+def summarize(spec: ArchitectureSpec, binding: Binding | None = None, *,
+              max_params: int | str | None = None) -> ModelSummary:
+    """Shapes and parameter counts of `spec` as Keras computes them, without allocating a
+    single weight: what `summary` and `validate` need, several times faster than a build for
+    deep models. Raises what `build_model` raises."""
+    return _build(spec, binding, max_params, allocate=False).summary
+
+
+def _build(spec: ArchitectureSpec, binding: Binding | None, max_params: int | str | None, *,
+           allocate: bool) -> BuiltModel:
     import keras
 
+    limit = max_params_limit(max_params)
     problems = validate(spec)
     if problems:
         raise SpecError(problems)
@@ -189,11 +296,79 @@ def build_model(spec: ArchitectureSpec, binding: Binding | None = None) -> Built
     binding = binding or Binding()
     ctx = BuildContext(binding, spec.input.vocab_size, _residual_units(spec.blocks),
                        block_names(spec))
-    dtype = "int32" if spec.input.kind == "tokens" else "float32"
-    inputs = keras.Input(shape=spec.input.shape, dtype=dtype, name="input")
-    outputs = build_blocks(ctx, inputs, spec.blocks, "")
+    with DeclaredVariables() as declared:
+        try:
+            dtype = "int32" if spec.input.kind == "tokens" else "float32"
+            inputs = keras.Input(shape=spec.input.shape, dtype=dtype, name="input")
+            outputs = build_blocks(ctx, inputs, spec.blocks, "")
+            summary = _summarize(spec, outputs, ctx)
+            _check_size(summary, limit)
+        except BaseException:
+            declared.discard()
+            raise
+    if not allocate:
+        declared.discard()
+        return BuiltModel(None, summary, _layer_blocks(ctx), spec)
+    declared.allocate()
     model = keras.Model(inputs, outputs, name=_model_name(spec.name))
-    return BuiltModel(model, _summarize(spec, model, ctx), _layer_blocks(ctx), spec)
+    return BuiltModel(model, summary, _layer_blocks(ctx), spec)
+
+
+def _check_size(summary: ModelSummary, limit: int) -> None:
+    if summary.total_params <= limit:
+        return
+    largest = max(summary.blocks, key=lambda b: b.params)
+    raise ModelTooLargeError(summary.total_params, limit, largest.location,
+                             f"{largest.type} '{largest.name}'", largest.params)
+
+
+class DeclaredVariables:
+    """Context in which Keras variables are declared (shape, dtype, initializer) but not
+    allocated; afterwards `allocate()` creates them or `discard()` forgets them.
+
+    Wraps `keras.StatelessScope(initialize_variables=False)`. Keras keeps such variables in a
+    thread-local list (`uninitialized_variables`) and allocates everything in it whenever an
+    outermost stateless scope exits, which Keras's own shape inference does all the time: a
+    refused model must therefore be taken off that list, or the next build would allocate
+    it after all. That list is Keras-internal (keras.src); tests/core/test_reliability.py
+    pins the behaviour this relies on.
+    """
+
+    def __enter__(self) -> DeclaredVariables:
+        import keras
+
+        self._before = {id(v) for v in _pending_variables()}
+        self._scope = keras.StatelessScope(initialize_variables=False)
+        self._scope.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._scope.__exit__(*exc)
+
+    def _take(self) -> list[Any]:
+        from keras.src.backend.common import global_state
+
+        pending = _pending_variables()
+        ours = [v for v in pending if id(v) not in self._before]
+        global_state.set_global_attribute(
+            "uninitialized_variables", [v for v in pending if id(v) in self._before])
+        return ours
+
+    def allocate(self) -> None:
+        """Allocates and initializes the declared variables, in the order they were declared
+        (the order an eager build would have initialized them)."""
+        for v in self._take():
+            v._deferred_initialize()
+
+    def discard(self) -> None:
+        """Forgets the declared variables; nothing of them was ever allocated."""
+        self._take()
+
+
+def _pending_variables() -> list[Any]:
+    from keras.src.backend.common import global_state
+
+    return list(global_state.get_global_attribute("uninitialized_variables") or [])
 
 
 def _model_name(name: str) -> str:
@@ -234,7 +409,7 @@ def _prod(shape: Any) -> int:
     return n
 
 
-def _summarize(spec: ArchitectureSpec, model: Any, ctx: BuildContext) -> ModelSummary:
+def _summarize(spec: ArchitectureSpec, outputs: Any, ctx: BuildContext) -> ModelSummary:
     def block_summary(rec: BlockRecord) -> BlockSummary:
         children = [block_summary(ctx.records[c]) for c in rec.children]
         own, own_trainable, _ = _weight_counts(rec.layers)
@@ -250,16 +425,17 @@ def _summarize(spec: ArchitectureSpec, model: Any, ctx: BuildContext) -> ModelSu
     total, trainable, stats = _weight_counts(all_layers)
     return ModelSummary(
         name=spec.name, input_shape=(None, *spec.input.shape),
-        output_shape=tuple(model.outputs[0].shape), total_params=total,
+        output_shape=tuple(outputs.shape), total_params=total,
         trainable_params=trainable, non_trainable_params=total - trainable, statistics=stats,
         blocks=tops)
 
 
-def check_buildable(spec: ArchitectureSpec, binding: Binding | None = None
+def check_buildable(spec: ArchitectureSpec, binding: Binding | None = None, *,
+                    max_params: int | str | None = None
                     ) -> tuple[BuiltModel | None, list[Problem]]:
     """Builds `spec`; returns (built, []) or (None, problems with their locations)."""
     try:
-        return build_model(spec, binding), []
+        return build_model(spec, binding, max_params=max_params), []
     except SpecError as e:
         return None, e.problems
     except BlockBuildError as e:

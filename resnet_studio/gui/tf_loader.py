@@ -20,6 +20,7 @@ class BackendInfo:
     keras: str
     device: str  # "CPU" or the GPU's name
     gpus: int
+    devices: tuple[str, ...] = ()  # logical devices ("CPU:0", "GPU:0", …) for the train panel
 
     def describe(self) -> str:
         return f"TensorFlow {self.tensorflow} · {self.device}"
@@ -40,7 +41,13 @@ def probe_backend() -> BackendInfo:
             device = gpus[0].name
         if len(gpus) > 1:
             device += f" (+{len(gpus) - 1} more)"
-    return BackendInfo(tf.__version__, keras.__version__, device, len(gpus))
+    try:
+        from resnet_studio.core.training.distribute import list_devices
+
+        devices = tuple(list_devices())
+    except (RuntimeError, ValueError):  # a broken driver: training still finds its device
+        devices = ()
+    return BackendInfo(tf.__version__, keras.__version__, device, len(gpus), devices)
 
 
 class _Importer(QObject):

@@ -11,7 +11,7 @@ Example:
 """
 
 from .base import Dataset, DatasetError, DatasetInfo
-from .pipeline import AUGMENTATIONS, make_pipelines
+from .pipeline import AUGMENTATIONS, make_pipelines, steps_in_epoch, training_stream
 from .registry import dataset_names, describe_dataset, list_datasets, load_dataset
 
 __all__ = [
@@ -24,4 +24,6 @@ __all__ = [
     "list_datasets",
     "load_dataset",
     "make_pipelines",
+    "steps_in_epoch",
+    "training_stream",
 ]

@@ -321,6 +321,15 @@ def _npz_path(name: str) -> Path:
 
 def _read_npz(name: str) -> dict[str, np.ndarray]:
     path = _npz_path(name)
+    import zipfile
+
+    # np.load takes any non-zip bytes for a pickle and would say so: name the real problem.
+    if not zipfile.is_zipfile(path):
+        raise DatasetError(
+            f"{name}: {path} is not an .npz archive (empty, truncated or another format). "
+            f"Write one with numpy.savez(path, x_train=..., y_train=..., x_test=..., "
+            f"y_test=...)."
+        )
     try:
         with np.load(path, allow_pickle=False) as f:
             keys = set(f.files)

@@ -11,6 +11,13 @@ epoch after epoch. Hence:
 
 TensorFlow combines an op seed with the global seed (`keras.utils.set_random_seed`) current
 when the pipeline is built: build paired pipelines under the same global seed (or none).
+
+The Trainer needs more than "the same sequence of orders": a run resumed from a checkpoint in
+a new process must see exactly the batches the uninterrupted run would have seen, from the
+middle of an epoch on. A reshuffling pipeline cannot give that (its k-th order depends on how
+many times *this object* was iterated), so `training_stream` derives every epoch's order and
+augmentation from (seed, epoch) alone and lays the epochs end to end: epoch e of any process
+is the same, and a resumed run starts at (epoch, example) by skipping.
 """
 
 from __future__ import annotations
@@ -147,3 +154,94 @@ def make_pipelines(
         return ds.batch(batch_size).prefetch(autotune)
 
     return train, evaluation("validation"), evaluation("test")
+
+
+def training_stream(
+    data: Dataset,
+    *,
+    batch_size: int,
+    seed: int = 0,
+    augment: Sequence[str] = (),
+    start_epoch: int = 0,
+    end_epoch: int,
+    skip_examples: int = 0,
+    shuffle: bool = True,
+    cache: bool = True,
+) -> tf.data.Dataset:
+    """Training batches of epochs `start_epoch` … `end_epoch - 1`, back to back.
+
+    Each epoch's order (a seeded shuffle, `reshuffle_each_iteration=False`) and augmentation
+    draws depend only on `(seed, epoch)`: not on the global seed, nor on how often anything
+    was iterated before. Epochs are batched separately, so the last batch of an epoch may be
+    smaller and never mixes two epochs; fit it with `steps_per_epoch` =
+    `steps_in_epoch(n, batch_size)`.
+
+    Args:
+        data: A loaded dataset.
+        batch_size: Examples per batch, >= 1.
+        seed: Seeds every epoch's shuffle and augmentation.
+        augment: Names from `AUGMENTATIONS` (images only, as in `make_pipelines`).
+        start_epoch: First epoch (0-based) in the stream.
+        end_epoch: One past the last epoch.
+        skip_examples: Examples of `start_epoch` to leave out (already trained on): a run
+            stopped after b batches of an epoch resumes with `skip_examples = b * batch_size`.
+        shuffle: Shuffle each epoch (else the split order every epoch).
+        cache: Cache streamed sources in memory after the first pass.
+
+    Raises:
+        DatasetError: bad `batch_size`, epochs or augmentation names.
+
+    Example:
+
+    >>> data = load_dataset("digits", limit=100)
+    >>> full = training_stream(data, batch_size=32, end_epoch=2)      # 4 + 4 batches
+    >>> rest = training_stream(data, batch_size=32, start_epoch=1, end_epoch=2,
+    ...                        skip_examples=64)                     # = full's last 2
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, Integral) or batch_size < 1:
+        raise DatasetError(f"Expected batch_size >= 1, received: batch_size={batch_size!r}")
+    if not 0 <= start_epoch <= end_epoch:
+        raise DatasetError(f"Expected 0 <= start_epoch <= end_epoch, received: "
+                           f"start_epoch={start_epoch}, end_epoch={end_epoch}")
+    if skip_examples < 0:
+        raise DatasetError(f"Expected skip_examples >= 0, received: skip_examples={skip_examples}")
+    names = check_augment(augment)
+    import tensorflow as tf
+
+    train = data.split("train")
+    if cache and not data.in_memory:
+        train = train.cache()  # built once, outside the per-epoch function: shared by epochs
+    size = data.info.sizes.get("train", -1)
+    if data.in_memory:
+        buffer = max(1, size)
+    else:
+        buffer = max(1, min(size, _MAX_SHUFFLE_BUFFER)) if size > 0 else _MAX_SHUFFLE_BUFFER
+    augmenter = (_augmenter(names, data.info.input_shape)
+                 if names and data.info.input_kind == "image" else None)
+
+    def one_epoch(epoch: tf.Tensor) -> tf.data.Dataset:
+        # This runs while tracing the flat_map function. Setting the graph-level seed of
+        # *that* function graph to None makes TensorFlow pair our op seeds with its fixed
+        # default instead of the global seed: orders are a function of (seed, epoch) only.
+        # (It also avoids a TensorFlow bug: a global seed of 0 with a tensor op seed fails
+        # in random_seed.get_seed.) The process's global seed is untouched.
+        tf.compat.v1.set_random_seed(None)
+        epoch_seed = tf.constant(seed, tf.int64) * 1_000_003 + epoch * 2
+        ds = train
+        if shuffle:
+            ds = ds.shuffle(buffer, seed=epoch_seed, reshuffle_each_iteration=False)
+        if augmenter is not None:
+            draws = tf.data.Dataset.random(seed=epoch_seed + 1)
+            ds = tf.data.Dataset.zip((ds, draws)).map(
+                lambda xy, r: augmenter(xy[0], xy[1], r), num_parallel_calls=tf.data.AUTOTUNE)
+        skip = tf.where(tf.equal(epoch, start_epoch), tf.constant(skip_examples, tf.int64),
+                        tf.constant(0, tf.int64))
+        return ds.skip(skip).batch(batch_size)
+
+    epochs = tf.data.Dataset.range(start_epoch, end_epoch)
+    return epochs.flat_map(one_epoch).prefetch(tf.data.AUTOTUNE)
+
+
+def steps_in_epoch(examples: int, batch_size: int) -> int:
+    """Batches in an epoch of `examples` (the last one may be smaller)."""
+    return -(-examples // batch_size)

@@ -196,8 +196,12 @@ class Comparison:
         else:
             results["residual"] = _skipped(self.dirs["residual"])
         residual = None  # free the first model before building the second
-        plain = self.prepare_plain(initial)
-        if self._attach(plain):
+        with self._lock:
+            stopped = self._stop
+        # A stop during the first run skips the second without building it: loading the
+        # data and building the twin can take longer than the user is willing to wait.
+        plain = None if stopped else self.prepare_plain(initial)
+        if plain is not None and self._attach(plain):
             results["plain"] = summarize(plain.run())
         else:
             results["plain"] = _skipped(self.dirs["plain"])

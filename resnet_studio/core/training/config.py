@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
@@ -12,6 +13,7 @@ OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
 SCHEDULES = ("constant", "step", "cosine", "warmup_cosine", "plateau")
 AUGMENTATIONS = ("pad_crop", "flip")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+STRATEGIES = ("default", "mirrored", "multi-worker")
 
 TRAINING_PARAMS: tuple[Param, ...] = (
     Param("optimizer", "choice", "adam", "Optimizer.", choices=OPTIMIZERS),
@@ -47,6 +49,16 @@ TRAINING_PARAMS: tuple[Param, ...] = (
           minimum=1, maximum=1_000_000),
     Param("validation_fraction", "float", 0.1, "Share of the training data held out for "
           "validation.", minimum=0.0, maximum=0.5),
+    Param("strategy", "choice", "default", "Where to train: default (one device: the first GPU, "
+          "else the CPU), mirrored (every local GPU, or the listed devices; batch_size is "
+          "split between them), multi-worker (several machines, configured by TF_CONFIG).",
+          choices=STRATEGIES),
+    Param("devices", "str", "", "Mirrored strategy: comma-separated devices such as "
+          '"GPU:0,GPU:1" (empty = every local GPU).'),
+    Param("sync_batch_norm", "bool", True, "With several replicas, batch normalization uses "
+          "the statistics of the whole global batch (a small all-reduce per layer and step), "
+          "so results do not depend on how many devices share the batch. Off: each replica "
+          "normalizes its own share (faster between machines)."),
 )
 _BY_NAME = {p.name: p for p in TRAINING_PARAMS}
 
@@ -59,6 +71,11 @@ def check_training(values: Any, location: str = "training") -> list[Problem]:
             parse_milestones(values["step_milestones"])
         except ValueError as e:
             problems.append(Problem(f"{location}.step_milestones", str(e)))
+    if isinstance(values, Mapping) and isinstance(values.get("devices"), str):
+        try:
+            parse_devices(values["devices"])
+        except ValueError as e:
+            problems.append(Problem(f"{location}.devices", str(e)))
     return problems
 
 
@@ -72,6 +89,31 @@ def parse_milestones(text: str) -> list[float]:
     if any(not 0 < v < 1 for v in values) or values != sorted(values):
         raise ValueError(f'expected increasing fractions between 0 and 1, got "{text}"')
     return values
+
+
+_DEVICE = re.compile(r"(?:/?(?:job:[\w-]+/replica:\d+/task:\d+/)?device:)?/?(cpu|gpu):(\d+)",
+                     re.IGNORECASE)
+
+
+def parse_devices(text: str) -> list[str]:
+    """'GPU:0, /gpu:1' -> ['/device:GPU:0', '/device:GPU:1'] (empty text: []).
+
+    Only the spelling is checked here; whether the devices exist is known once TensorFlow
+    runs (`distribute.make_distribution`).
+    """
+    out: list[str] = []
+    for item in (t.strip() for t in text.split(",")):
+        if not item:
+            continue
+        m = _DEVICE.fullmatch(item)
+        if m is None:
+            raise ValueError(f'expected devices like "GPU:0,GPU:1" or "CPU:0,CPU:1", got '
+                             f'"{item}" in "{text}"')
+        name = f"/device:{m.group(1).upper()}:{int(m.group(2))}"
+        if name in out:
+            raise ValueError(f'device {name[8:]} is listed twice in "{text}"')
+        out.append(name)
+    return out
 
 
 @dataclass
@@ -98,6 +140,9 @@ class TrainingConfig:
     seed: int = 0
     grad_norm_every: int = 1
     validation_fraction: float = 0.1
+    strategy: str = "default"
+    devices: str = ""
+    sync_batch_norm: bool = True
 
     @classmethod
     def from_sources(cls, *layers: Mapping[str, Any] | None) -> TrainingConfig:
@@ -123,6 +168,11 @@ class TrainingConfig:
     @property
     def milestones(self) -> list[float]:
         return parse_milestones(self.step_milestones)
+
+    @property
+    def device_list(self) -> list[str]:
+        """`devices` as canonical names ('/device:GPU:0', …)."""
+        return parse_devices(self.devices)
 
 
 def training_param(name: str) -> Param:

@@ -3,6 +3,9 @@
 The norms are computed inside the same tf.function as the step and leave it through the
 step's logs, so they cost a few reductions on tensors that already exist and no extra host
 synchronisation beyond the one `fit` already does per step (DESIGN.md, notes on train_step).
+The learning rate leaves the step the same way: read on the host after every batch, a
+schedule is evaluated eagerly, op by op (~2.5 ms per batch for warmup_cosine on 2 cores,
+2 % of a Transformer step; benchmarks/bench_overhead.py).
 """
 
 from __future__ import annotations
@@ -17,9 +20,23 @@ from keras.src import tree
 from keras.src.losses import loss as loss_module
 from keras.src.trainers.data_adapters import data_adapter_utils
 
+from resnet_studio.core.training.distribute import (
+    KerasDistributeFixes,
+    all_reduce_gradients,
+    apply_reduced_gradients,
+    with_replica_axis,
+)
+
 GRAD_NORMS_KEY = "grad_norms"
 # Keras's "loss" log is the running mean since the epoch began; plots want each batch's own.
 BATCH_LOSS_KEY = "batch_loss"
+# The learning rate the next step will use (optim.current_lr's value, computed in the graph).
+NEXT_LR_KEY = "next_lr"
+# 1.0 when a LossScaleOptimizer skipped the step: the scaled gradient overflowed (by design,
+# whenever the dynamic scale has grown too far; the scale is halved). Only under one.
+OVERFLOW_KEY = "loss_scale_overflow"
+# Logs that are not metrics: callbacks leave them out of metric records.
+MONITOR_KEYS = (GRAD_NORMS_KEY, BATCH_LOSS_KEY, NEXT_LR_KEY, OVERFLOW_KEY)
 
 
 @dataclass(frozen=True)
@@ -65,13 +82,17 @@ def group_norms(grads: Sequence[Any], groups: Sequence[LayerGroup]) -> tf.Tensor
     return tf.stack(out)
 
 
-class MonitoredModel(keras.Model):
+class MonitoredModel(KerasDistributeFixes, keras.Model):
     """Functional model with a train step that reports per-layer gradient norms.
 
     Build it from a functional model's graph: `MonitoredModel(inputs=m.inputs,
     outputs=m.outputs)` shares `m`'s layers and weights. Call `set_layer_groups` before
     compiling. Norms are computed every `every` steps (a tf.cond skips the reductions
     otherwise and returns zeros, which the callback ignores).
+
+    Under a strategy with several replicas the gradients are summed across replicas first
+    (`all_reduce_gradients`): the norms are those of the applied gradient, equal on every
+    replica, and the optimizer applies the sum without reducing again.
     """
 
     def set_layer_groups(self, groups: Sequence[LayerGroup], every: int = 1) -> None:
@@ -111,9 +132,22 @@ class MonitoredModel(keras.Model):
                 loss = self.optimizer.scale_loss(loss)
         trainable_weights = self.trainable_weights
         grads = tape.gradient(loss, trainable_weights)
+        replica = tf.distribute.get_replica_context()
+        if replica is not None and replica.num_replicas_in_sync > 1:
+            grads = all_reduce_gradients(grads)  # the norms of the applied gradient
+        overflow = None
+        if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
+            overflow = tf.logical_not(self.optimizer.check_finite(grads))
         norms = self._gradient_norms(grads)
-        self.optimizer.apply_gradients(zip(grads, trainable_weights, strict=True))
+        if replica is not None and replica.num_replicas_in_sync > 1:
+            apply_reduced_gradients(self.optimizer, grads, trainable_weights)
+        else:
+            self.optimizer.apply_gradients(zip(grads, trainable_weights, strict=True))
         logs = self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+        if overflow is not None:
+            logs[OVERFLOW_KEY] = tf.cast(overflow, tf.float32)
         logs[GRAD_NORMS_KEY] = norms
         logs[BATCH_LOSS_KEY] = batch_loss
-        return logs
+        # After apply: the optimizer's iterations have moved on, as for optim.current_lr.
+        logs[NEXT_LR_KEY] = tf.cast(self.optimizer.learning_rate, tf.float32)
+        return with_replica_axis(logs)

@@ -22,7 +22,10 @@ def load_run_model(info: RunInfo, checkpoint: str = "last") -> tuple[Any, Any]:
     meta = info.meta
     spec = spec_from_dict(json.loads((info.dir / "architecture.json").read_text("utf-8")),
                           f"{info.dir}/architecture.json")
-    cfg = TrainingConfig.from_sources(meta.get("config", {}))
+    # Evaluating or exporting needs no strategy: however the run trained (several GPUs, or
+    # machines that a TF_CONFIG described), its checkpoint loads on one device.
+    cfg = TrainingConfig.from_sources(meta.get("config", {}), {"strategy": "default",
+                                                               "devices": ""})
     trainer = Trainer(spec, meta["dataset"], cfg, run_dir=info.dir, limit=meta.get("limit"),
                       data_dir=meta.get("data_dir"), preset=meta.get("preset"))
     trainer.prepare()

@@ -8,7 +8,9 @@ act between batches.
 
 from __future__ import annotations
 
+import atexit
 import math
+import shutil
 import threading
 import time
 from dataclasses import dataclass, field
@@ -49,9 +51,22 @@ class RunResult:
     failure: dict[str, Any] = field(default_factory=dict)
     final_train_loss: float | None = None
     device: str = ""
+    distribution: dict[str, Any] | None = None  # strategy, replicas, devices, worker role
+    weights_sha256: str | None = None  # of the final weights: equal on every worker
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class ResumePoint:
+    """Where a run continues: `epoch` (0-based) after `batch_in_epoch` of its batches, i.e.
+    `skip_examples` examples of that epoch's order, at global `step`."""
+
+    epoch: int = 0
+    step: int = 0
+    batch_in_epoch: int = 0
+    skip_examples: int = 0
 
 
 class TrainingFailure(Exception):
@@ -139,16 +154,25 @@ class Trainer:
         from resnet_studio.core.builder import build_model
         from resnet_studio.core.data import load_dataset
         from resnet_studio.core.training.devices import configure_devices, mixed_precision_policy
+        from resnet_studio.core.training.distribute import DistributionError, make_distribution
         from resnet_studio.core.training.monitored import MonitoredModel, layer_groups
         from resnet_studio.core.training.optim import make_loss, make_optimizer
 
         cfg = self.config
         self.device = configure_devices()
+        # First thing to start TensorFlow's runtime: MultiWorkerMirroredStrategy must
+        # configure it (distribute.py). DistributionError is bad input, like a DatasetError.
+        self.distribution = make_distribution(cfg.strategy, cfg.devices)
+        if self.resuming and self.distribution.workers > 1:
+            raise DistributionError("resuming a multi-worker run is not supported: resume it "
+                                    "on one machine (--strategy default or mirrored)")
+        self.device_text = self.distribution.describe(self.device)
         # No keras.utils.clear_session(): it replaces Keras's thread-local state objects for
         # *every* thread (a run in the GUI would reset the editor's and an export's builds).
         # Layer names come from the spec, so they are the same without it.
-        policy, warning = mixed_precision_policy(cfg.precision, self.device)
-        self._warnings = [warning] if warning else []
+        policy, warning = mixed_precision_policy(
+            cfg.precision, self.distribution.precision_device(self.device))
+        self._warnings = ([warning] if warning else []) + self.distribution.warnings
         keras.config.set_dtype_policy(policy)
         sequence_length = self.spec.input.shape[0] if self.spec.input.kind == "tokens" else None
         self._emit(Log(f"Loading dataset {self.dataset_name}…"))
@@ -157,27 +181,36 @@ class Trainer:
                                  data_dir=self.data_dir, sequence_length=sequence_length,
                                  limit=self.limit)
         info = self.data.info
-        # Same seed -> same initial weights and (DESIGN: the pipelines' shuffles mix in the
-        # global seed) the same batch order; both matter for plain-twin comparisons.
-        keras.utils.set_random_seed(cfg.seed)
-        self.built = build_model(self.spec, binding_for(info))
-        base = self.built.model
-        self.model = MonitoredModel(inputs=base.inputs, outputs=base.outputs, name=base.name)
-        self.groups = layer_groups(self.model, self.built.layer_block)
-        self.model.set_layer_groups(self.groups, cfg.grad_norm_every)
-        if self.initial_weights:
-            self._load_initial_weights(self.initial_weights)
-        n_train = info.sizes.get("train", -1)
-        self.steps_per_epoch = (math.ceil(n_train / cfg.batch_size) if n_train > 0 else -1)
-        from resnet_studio.core.data import make_pipelines
+        # Model, optimizer and metrics are created under the strategy's scope (their
+        # variables are then mirrored on every replica); a no-op for `default`.
+        with self.distribution.scope():
+            # Same seed -> same initial weights and (DESIGN: the pipelines' shuffles mix in the
+            # global seed) the same batch order; both matter for plain-twin comparisons.
+            keras.utils.set_random_seed(cfg.seed)
+            self.built = build_model(self.spec, binding_for(info))
+            base = self.built.model
+            self.model = MonitoredModel(inputs=base.inputs, outputs=base.outputs, name=base.name)
+            self.groups = layer_groups(self.model, self.built.layer_block)
+            self.model.set_layer_groups(self.groups, cfg.grad_norm_every)
+            if self.distribution.replicas > 1 and cfg.sync_batch_norm:
+                from resnet_studio.core.training.distribute import synchronize_batch_norm
 
-        self.train_ds, self.val_ds, self.test_ds = make_pipelines(
-            self.data, batch_size=cfg.batch_size, seed=cfg.seed, augment=cfg.augment or ())
-        optimizer = make_optimizer(cfg, max(1, self.steps_per_epoch))
-        if policy != "float32":
-            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-        self.model.compile(optimizer=optimizer, loss=make_loss(cfg, info.num_classes),
-                           metrics=["accuracy"])
+                synchronize_batch_norm(self.model)
+            if self.initial_weights:
+                self._load_initial_weights(self.initial_weights)
+            n_train = info.sizes.get("train", -1)
+            self.steps_per_epoch = (math.ceil(n_train / cfg.batch_size) if n_train > 0 else -1)
+            from resnet_studio.core.data import make_pipelines
+
+            self.train_ds, self.val_ds, self.test_ds = make_pipelines(
+                self.data, batch_size=cfg.batch_size, seed=cfg.seed, augment=cfg.augment or ())
+            if self.steps_per_epoch > 0:  # epochs that depend on (seed, epoch) only: see _fit
+                self.train_ds = self._training_stream(0)
+            optimizer = make_optimizer(cfg, max(1, self.steps_per_epoch))
+            if policy != "float32":
+                optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+            self.model.compile(optimizer=optimizer, loss=make_loss(cfg, info.num_classes),
+                               metrics=["accuracy"])
 
     def _load_initial_weights(self, weights: dict[str, list[np.ndarray]]) -> None:
         for layer in self.model.layers:
@@ -202,29 +235,32 @@ class Trainer:
         summary = self.built.summary
         layers = [g.layer for g in self.groups]
         blocks = [g.block for g in self.groups]
+        scratch = None
+        if not self.distribution.is_chief:  # only the chief keeps a run folder
+            scratch = self.distribution.scratch_dir()
+            self.run_dir = scratch / self.run_dir.name
         meta = {"id": self.run_dir.name, "preset": self.preset, "dataset": self.dataset_name,
-                "config": cfg.to_dict(), "device": str(self.device),
+                "config": cfg.to_dict(), "device": self.device_text,
+                "distribution": self.distribution.to_dict(),
                 "params": summary.total_params, "limit": self.limit,
                 "data_dir": self.data_dir, "binding": info.to_dict(), **self.run_meta}
         self.writer = RunWriter(self.run_dir, meta, self.built.spec.to_dict(), layers, blocks,
                                 resume=self.resuming)
         self.alert_checker = self._alert_checker(layers, blocks)
-        initial_epoch = initial_step = 0
-        if self.resuming:
-            initial_epoch, initial_step = self._restore()
+        with self.distribution.scope():  # optimizer slots built by a restore are mirrored
+            position = self._restore() if self.resuming else ResumePoint()
+        initial_epoch, initial_step = position.epoch, position.step
         for w in self._warnings:
             self._emit(Log(w, "warning"))
-        self._emit(Started(str(self.run_dir), str(self.device), summary.to_dict(), layers, blocks,
+        self._emit(Started(str(self.run_dir), self.device_text, summary.to_dict(), layers, blocks,
                            cfg.epochs, self.steps_per_epoch, initial_epoch, initial_step,
                            cfg.to_dict(), info.to_dict()))
         self._emit(Log(f"Training {self.preset} on {info.name} ({summary.total_params:,} "
-                       f"parameters) on {self.device}"))
+                       f"parameters) on {self.device_text}"))
         callback = _StudioCallback(self, initial_step)
         status, error, failure, test = "completed", None, {}, None
         try:
-            self.model.fit(self.train_ds, validation_data=self.val_ds, epochs=cfg.epochs,
-                           initial_epoch=initial_epoch, verbose=0, shuffle=False,
-                           callbacks=self._callbacks(callback))
+            self._fit(callback, position)
             if callback.failure is not None:
                 raise callback.failure
             if self.stop_requested:
@@ -242,18 +278,24 @@ class Trainer:
             status, error = "failed", _describe_exception(e, cfg)
             failure = {"step": callback.step, "exception": type(e).__name__}
         seconds = time.time() - t0
+        from resnet_studio.core.training.distribute import weights_digest
+
+        digest = weights_digest(self.model.get_weights())
         self.writer.finish(status, seconds=round(seconds, 3),
                            epochs_completed=callback.epochs_completed, steps=callback.step,
                            error=error, failure=failure or None,
                            test=_short_test(test),
-                           final_train_loss=callback.last_loss)
+                           final_train_loss=callback.last_loss, weights_sha256=digest)
+        if scratch is not None:  # kept until the process ends: `compare` still reads it
+            atexit.register(shutil.rmtree, scratch, ignore_errors=True)
         if error:
             self._emit(Log(error, "error"))
         self._emit(Finished(status, str(self.run_dir), callback.epochs_completed, callback.step,
                             seconds, test, error, failure))
         return RunResult(str(self.run_dir), status, callback.epochs_completed, callback.step,
                          summary.total_params, round(seconds, 3), test, error, failure,
-                         callback.last_loss, str(self.device))
+                         callback.last_loss, self.device_text, self.distribution.to_dict(),
+                         digest)
 
     def _alert_checker(self, layers: list[str], blocks: list[str]) -> Any:
         from resnet_studio.core.training.alerts import GradientAlerts
@@ -289,22 +331,88 @@ class Trainer:
                                                      restore_best_weights=False))
         return cbs
 
-    def _restore(self) -> tuple[int, int]:
-        from resnet_studio.core.training.runstore import load_checkpoint
+    def _restore(self) -> ResumePoint:
+        """Loads the last checkpoint (weights, optimizer state including the step counter
+        that drives the learning-rate schedule, random-generator state) and returns where
+        training stopped. Records written after that checkpoint by a killed process are cut
+        off, so the run's history stays one continuous, duplicate-free sequence of steps."""
+        from resnet_studio.core.training.runstore import load_checkpoint, truncate_records
 
         ckpt = self.run_dir / "checkpoints" / "last"
         if not ckpt.exists():
             raise FileNotFoundError(f"{self.run_dir}: no checkpoint to resume from")
         state = load_checkpoint(ckpt, self.model)
-        self._emit(Log(f"Resumed from epoch {state['epoch']} (step {state['step']})"))
-        return int(state["epoch"]), int(state["step"])
+        epoch, step = int(state["epoch"]), int(state["step"])
+        batches = int(state.get("batch_in_epoch", 0))
+        examples = batches * int(state.get("batch_size", self.config.batch_size))
+        n_train = self.data.info.sizes.get("train", -1)
+        if n_train > 0 and examples >= n_train:
+            batches = examples = 0  # an end-of-epoch checkpoint: `epoch` already counts it
+        truncate_records(self.run_dir, step)
+        where = f"epoch {epoch + 1}, after batch {batches}" if batches else \
+            f"the start of epoch {epoch + 1}"
+        self._emit(Log(f"Resumed at step {step} ({where})"))
+        if examples and self.steps_per_epoch <= 0:
+            self._emit(Log("This dataset's size is unknown, so the interrupted epoch restarts "
+                           "from its beginning with a new order", "warning"))
+            examples = batches = 0
+        return ResumePoint(epoch, step, batches, examples)
+
+    def _training_stream(self, start_epoch: int, skip_examples: int = 0,
+                         end_epoch: int | None = None) -> Any:
+        from resnet_studio.core.data import training_stream
+
+        cfg = self.config
+        return training_stream(self.data, batch_size=cfg.batch_size, seed=cfg.seed,
+                               augment=cfg.augment or (), start_epoch=start_epoch,
+                               end_epoch=cfg.epochs if end_epoch is None else end_epoch,
+                               skip_examples=skip_examples)
+
+    def _fit(self, callback: _StudioCallback, position: ResumePoint) -> None:
+        """Runs `model.fit` from `position` so that a resumed run trains on exactly the
+        batches, in the order, that the uninterrupted run would have.
+
+        Every epoch's order depends only on (seed, epoch) (`training_stream`), so any epoch
+        can be regenerated in a new process. Keras counts epochs of a fixed number of steps,
+        and an epoch interrupted after b batches has fewer left: that remainder is fitted on
+        its own as one Keras epoch, then the following epochs in a second `fit`. (Its epoch
+        record therefore averages the training metrics over the remaining batches only;
+        per-step records are exact.) When the dataset's size is unknown, epochs come from
+        the reshuffling pipeline and a resumed run restarts at an epoch boundary.
+        """
+        cfg = self.config
+        callbacks = self._callbacks(callback)
+        # No validation split (validation_fraction 0): Keras would warn on the empty set.
+        val = None if self.data.info.sizes.get("validation", -1) == 0 else self.val_ds
+        common = {"validation_data": val, "verbose": 0, "shuffle": False, "callbacks": callbacks}
+        epoch = position.epoch
+        if self.steps_per_epoch <= 0:
+            self.model.fit(self.train_ds, epochs=cfg.epochs, initial_epoch=epoch, **common)
+            return
+        from resnet_studio.core.data import steps_in_epoch
+
+        if position.skip_examples and epoch < cfg.epochs:
+            remaining = self.data.info.sizes["train"] - position.skip_examples
+            callback.resume_at = (epoch, position.batch_in_epoch)
+            self.model.fit(self._training_stream(epoch, position.skip_examples, epoch + 1),
+                           epochs=epoch + 1, initial_epoch=epoch,
+                           steps_per_epoch=steps_in_epoch(remaining, cfg.batch_size), **common)
+            if callback.failure is not None or self.model.stop_training or \
+                    self.stop_requested:
+                return
+            epoch += 1
+        if epoch < cfg.epochs:
+            train = self.train_ds if epoch == 0 else self._training_stream(epoch)
+            self.model.fit(train, epochs=cfg.epochs, initial_epoch=epoch,
+                           steps_per_epoch=self.steps_per_epoch, **common)
 
     def _checkpoint(self, callback: _StudioCallback, name: str) -> None:
         from resnet_studio.core.training.runstore import save_checkpoint
 
         save_checkpoint(self.run_dir, self.model,
                         {"epoch": callback.epochs_completed, "step": callback.step,
-                         "batch_in_epoch": callback.batch_in_epoch})
+                         "batch_in_epoch": callback.batch_in_epoch,
+                         "batch_size": self.config.batch_size})
 
     def _emit(self, event: Any) -> None:
         self.observer(event)
@@ -335,6 +443,10 @@ class _StudioCallback(keras.callbacks.Callback):
         self.step = initial_step
         self.epochs_completed = 0
         self.batch_in_epoch = 0
+        # (epoch, batches already done) of an epoch resumed in its middle: Keras numbers that
+        # epoch's remaining batches from 0, the records continue the epoch's numbering.
+        self.resume_at: tuple[int, int] | None = None
+        self._batch_offset = 0
         self.last_loss: float | None = None
         self.failure: TrainingFailure | None = None
         self._t_batch = time.perf_counter()
@@ -345,15 +457,24 @@ class _StudioCallback(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
         self.epochs_completed = epoch
-        self.batch_in_epoch = 0
+        self._batch_offset = self.resume_at[1] if self.resume_at and \
+            self.resume_at[0] == epoch else 0
+        self.batch_in_epoch = self._batch_offset
         self._t_epoch = time.perf_counter()
 
     def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
-        from resnet_studio.core.training.monitored import BATCH_LOSS_KEY, GRAD_NORMS_KEY
+        from resnet_studio.core.training.monitored import (
+            BATCH_LOSS_KEY,
+            GRAD_NORMS_KEY,
+            MONITOR_KEYS,
+            NEXT_LR_KEY,
+            OVERFLOW_KEY,
+        )
         from resnet_studio.core.training.optim import current_lr
 
         t = self.trainer
         logs = logs or {}
+        batch += self._batch_offset
         self.step += 1
         self.batch_in_epoch = batch + 1
         now = time.perf_counter()
@@ -363,9 +484,11 @@ class _StudioCallback(keras.callbacks.Callback):
         loss = float(logs.get(BATCH_LOSS_KEY, logs.get("loss", math.nan)))
         self.last_loss = loss
         norms = logs.get(GRAD_NORMS_KEY)
-        lr = current_lr(self.model.optimizer)
+        # From the step's logs: evaluating the schedule here costs ms per batch (monitored.py).
+        lr = float(logs[NEXT_LR_KEY]) if NEXT_LR_KEY in logs else \
+            current_lr(self.model.optimizer)
         metrics = {k: float(v) for k, v in logs.items()
-                   if k not in (GRAD_NORMS_KEY, BATCH_LOSS_KEY) and np.ndim(v) == 0}
+                   if k not in MONITOR_KEYS and np.ndim(v) == 0}
         epoch = self.epochs_completed
         record = {"kind": "batch", "step": self.step, "epoch": epoch + 1,
                   "batch": batch + 1, "loss": loss, "lr": lr, **{
@@ -374,8 +497,14 @@ class _StudioCallback(keras.callbacks.Callback):
         t._emit(BatchEnd(self.step, epoch, batch + 1, loss, metrics, lr, self._rate,
                          now - self._t_start))
         due = (self.step - 1) % t.config.grad_norm_every == 0
+        # Mixed precision: the loss-scaled gradient overflowed and the optimizer skipped the
+        # step (halving its scale). Expected now and then; its norms are not a gradient's.
+        overflow = float(logs.get(OVERFLOW_KEY, 0.0)) > 0
+        if overflow:
+            t._emit(Log(f"Step {self.step}: the float16 gradient overflowed; the step was "
+                        "skipped and the loss scale halved"))
         recorded = None
-        if norms is not None and due:
+        if norms is not None and due and not overflow:
             recorded = np.asarray(norms, dtype=np.float32)
             t.writer.log_gradients(self.step, recorded)
             t._emit(GradNorms(self.step, recorded))
@@ -421,7 +550,7 @@ class _StudioCallback(keras.callbacks.Callback):
         self.model.stop_training = True
 
     def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
-        from resnet_studio.core.training.monitored import BATCH_LOSS_KEY, GRAD_NORMS_KEY
+        from resnet_studio.core.training.monitored import MONITOR_KEYS
         from resnet_studio.core.training.optim import current_lr
 
         t = self.trainer
@@ -430,9 +559,10 @@ class _StudioCallback(keras.callbacks.Callback):
             return  # an interrupted epoch is not a completed one
         logs = logs or {}
         train = {k: float(v) for k, v in logs.items() if not k.startswith("val_")
-                 and k not in (GRAD_NORMS_KEY, BATCH_LOSS_KEY) and np.ndim(v) == 0}
+                 and k not in MONITOR_KEYS and np.ndim(v) == 0}
         val = {k[4:]: float(v) for k, v in logs.items() if k.startswith("val_")}
         self.epochs_completed = epoch + 1
+        self.batch_in_epoch = 0  # a checkpoint now means "the start of the next epoch"
         lr = current_lr(self.model.optimizer)
         seconds = time.perf_counter() - self._t_epoch
         record = {"kind": "epoch", "epoch": epoch + 1, "step": self.step, "lr": lr,
@@ -448,7 +578,9 @@ class _StudioCallback(keras.callbacks.Callback):
         alerts = t.alert_checker.end_epoch(epoch + 1, self.step)
         if alerts:
             t._report_alerts(alerts)
-        t._checkpoint(self, "last")
+        # Records first, then the checkpoint: once a checkpoint exists, every step it covers
+        # is on disk, whenever the process is killed.
         t.writer.flush(sync=True)
+        t._checkpoint(self, "last")
         t._emit(EpochEnd(epoch + 1, self.step, train, val, lr, seconds))
 

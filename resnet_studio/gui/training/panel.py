@@ -22,6 +22,8 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QListWidget,
+    QListWidgetItem,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
@@ -46,6 +48,17 @@ from resnet_studio.gui.training.preview import (
 
 MAIN_SETTINGS = ("optimizer", "learning_rate", "schedule", "epochs", "batch_size",
                  "weight_decay", "augment", "seed")
+# Edited in the Devices group (a strategy choice and a list of the detected devices).
+DEVICE_SETTINGS = ("strategy", "devices")
+STRATEGY_TEXT = {
+    "default": ("One device", "The first GPU, else the CPU."),
+    "mirrored": ("Several devices (mirrored)",
+                 "Every step splits the batch between the checked devices (none checked: "
+                 "every GPU) and sums their gradients; batch size stays the global batch."),
+    "multi-worker": ("Several machines (multi-worker)",
+                     "Start from the command line on every machine, with TF_CONFIG "
+                     "describing the cluster (docs/distributed.md)."),
+}
 TFDS_SUGGESTIONS = ("tfds:mnist", "tfds:fashion_mnist", "tfds:cifar10", "tfds:imdb_reviews")
 LOG_LINES = 5000
 THUMB_SHOWN = 36  # eight samples fit the panel's width
@@ -95,6 +108,7 @@ class TrainPanel(QWidget):
         lay.setContentsMargins(6, 6, 6, 6)
         lay.addWidget(self._make_data_group(body))
         lay.addWidget(self._make_settings_group(body))
+        lay.addWidget(self._make_devices_group(body))
         lay.addWidget(self._make_advanced_group(body))
         lay.addStretch(1)
         outer.addWidget(scroll, 3)
@@ -180,6 +194,37 @@ class TrainPanel(QWidget):
             self._field(name, box, form)
         return box
 
+    def _make_devices_group(self, parent: QWidget) -> QGroupBox:
+        box = QGroupBox("Devices", parent)
+        box.setObjectName("devicesGroup")
+        lay = QVBoxLayout(box)
+        self.strategy_combo = QComboBox(box)
+        self.strategy_combo.setObjectName("strategyCombo")
+        for name, (text, tip) in STRATEGY_TEXT.items():
+            self.strategy_combo.addItem(text, name)
+            self.strategy_combo.setItemData(self.strategy_combo.count() - 1, tip,
+                                            Qt.ItemDataRole.ToolTipRole)
+        # The GUI cannot join a cluster: multi-worker runs are started from the CLI.
+        item = self.strategy_combo.model().item(self.strategy_combo.count() - 1)
+        item.setEnabled(False)
+        self.strategy_combo.activated.connect(
+            lambda i: self._on_committed("strategy", self.strategy_combo.itemData(i)))
+        lay.addWidget(self.strategy_combo)
+        self.device_list = QListWidget(box)
+        self.device_list.setObjectName("deviceList")
+        self.device_list.setToolTip("Devices the mirrored strategy trains on (none checked: "
+                                    "every GPU)")
+        self.device_list.setMaximumHeight(90)
+        self.device_list.itemChanged.connect(self._on_device_checked)
+        lay.addWidget(self.device_list)
+        self.devices_note = QLabel("Looking for devices…", box)
+        self.devices_note.setObjectName("devicesNote")
+        self.devices_note.setWordWrap(True)
+        lay.addWidget(self.devices_note)
+        self._devices_problem = ""
+        self._show_devices(TrainingConfig().to_dict())
+        return box
+
     def _make_advanced_group(self, parent: QWidget) -> QGroupBox:
         box = QGroupBox("Advanced", parent)
         box.setCheckable(True)
@@ -188,7 +233,7 @@ class TrainPanel(QWidget):
         form = QFormLayout(inner)
         form.setContentsMargins(0, 0, 0, 0)
         for p in TRAINING_PARAMS:
-            if p.name not in MAIN_SETTINGS:
+            if p.name not in MAIN_SETTINGS and p.name not in DEVICE_SETTINGS:
                 self._field(p.name, inner, form)
         lay = QVBoxLayout(box)
         lay.addWidget(inner)
@@ -258,15 +303,20 @@ class TrainPanel(QWidget):
             values = {**{p.name: p.default for p in TRAINING_PARAMS}, **self.preset_training}
         for name, f in self.fields.items():
             f.set_value(values.get(name), name in self.overrides)
+        self._show_devices(values)
 
     @Slot(str, object)
     def _on_committed(self, name: str, value: Any) -> None:
         self.overrides[name] = value
         try:
             TrainingConfig.from_sources(self.preset_training, self.overrides)
-            self.fields[name].set_problem("")
+            problem = ""
         except ValueError as e:
-            self.fields[name].set_problem(str(e).split(": ", 1)[-1])
+            problem = str(e).split(": ", 1)[-1]
+        if name in self.fields:
+            self.fields[name].set_problem(problem)
+        else:  # a device setting
+            self._devices_problem = problem
         self._show_values()
 
     @Slot(str)
@@ -283,6 +333,73 @@ class TrainPanel(QWidget):
                             "Mixed precision needs a GPU; this machine trains on the CPU.")
         if self.state == "idle":
             self.status_label.setText(f"Ready to train on {device}.")
+
+    # ------------------------------------------------------------------ devices
+    def set_devices(self, devices: list[str]) -> None:
+        """The devices TensorFlow found ("CPU:0", "GPU:0", … from
+        `core.training.distribute.list_devices`), offered to the mirrored strategy."""
+        self.device_list.blockSignals(True)
+        self.device_list.clear()
+        for name in devices:
+            item = QListWidgetItem(name, self.device_list)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Unchecked)
+        self.device_list.blockSignals(False)
+        mirrored = self.strategy_combo.model().item(self.strategy_combo.findData("mirrored"))
+        mirrored.setEnabled(len(devices) > 1)
+        mirrored.setToolTip(STRATEGY_TEXT["mirrored"][1] if len(devices) > 1 else
+                            "Only one device was found on this machine.")
+        self._show_values()
+
+    def devices(self) -> list[str]:
+        """The detected devices listed in the panel."""
+        return [self.device_list.item(i).text() for i in range(self.device_list.count())]
+
+    def _on_device_checked(self, _item: QListWidgetItem) -> None:
+        checked = [self.device_list.item(i).text() for i in range(self.device_list.count())
+                   if self.device_list.item(i).checkState() == Qt.CheckState.Checked]
+        self._on_committed("devices", ",".join(checked))
+
+    def _show_devices(self, values: dict[str, Any]) -> None:
+        """Shows the strategy and devices of the next run, and how the batch is split."""
+        from resnet_studio.core.training.config import parse_devices
+
+        strategy = values.get("strategy", "default")
+        index = self.strategy_combo.findData(strategy)
+        self.strategy_combo.setCurrentIndex(max(0, index))
+        font = self.strategy_combo.font()
+        font.setBold(any(k in self.overrides for k in DEVICE_SETTINGS))
+        self.strategy_combo.setFont(font)
+        try:
+            chosen = [d.rsplit("device:", 1)[-1] for d in parse_devices(values.get("devices")
+                                                                         or "")]
+        except ValueError:
+            chosen = []
+        self.device_list.blockSignals(True)
+        for i in range(self.device_list.count()):
+            item = self.device_list.item(i)
+            item.setCheckState(Qt.CheckState.Checked if item.text() in chosen
+                               else Qt.CheckState.Unchecked)
+        self.device_list.blockSignals(False)
+        self.device_list.setEnabled(strategy == "mirrored" and self.state == "idle")
+        listed = self.devices()
+        if self._devices_problem:
+            note = self._devices_problem
+        elif strategy == "mirrored":
+            used = chosen or [d for d in listed if d.startswith("GPU")] or ["CPU:0"]
+            batch = values.get("batch_size") or 0
+            share = f"{batch / len(used):g}" if batch else "?"
+            note = (f"{len(used)} replica{'s' if len(used) > 1 else ''} ({', '.join(used)}); "
+                    f"each step splits the batch of {batch}: {share} examples per replica.")
+        elif strategy == "multi-worker":
+            note = STRATEGY_TEXT["multi-worker"][1]
+        else:
+            gpus = [d for d in listed if d.startswith("GPU")]
+            note = f"Trains on {gpus[0] if gpus else 'the CPU'}." if listed else \
+                "Trains on the first GPU, else the CPU."
+        self.devices_note.setText(note)
+        self.devices_note.setStyleSheet(f"color: {theme.error_color().name()};"
+                                        if self._devices_problem else "")
 
     # ------------------------------------------------------------------ dataset
     def dataset(self) -> str:
@@ -380,6 +497,9 @@ class TrainPanel(QWidget):
         for f in self.fields.values():
             f.row.setEnabled(state == "idle")
         self.dataset_combo.setEnabled(state == "idle")
+        self.strategy_combo.setEnabled(state == "idle")
+        self.device_list.setEnabled(state == "idle" and
+                                    self.strategy_combo.currentData() == "mirrored")
 
     def _on_pause_clicked(self) -> None:
         if self.state == "paused":
