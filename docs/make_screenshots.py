@@ -2,7 +2,9 @@
 
 Editor images come from `resnet-studio gui PRESET --screenshot FILE`; the training image
 from this script's `--training FILE` mode, which opens the main window, presses Train and
-grabs the window mid-run, once a few epochs have filled the plots.
+grabs the window mid-run, once a few epochs have filled the plots; the comparison image from
+`--compare FILE`, which opens the lab preset, starts Train → Compare with Plain Twin and
+grabs the Compare tab when both runs are done (a few epochs each), headline included.
 
 Run from anywhere: `python docs/make_screenshots.py` (uses the `resnet-studio` next to the
 running Python, i.e. the project's virtualenv). Renders offscreen, so it works on a headless
@@ -81,6 +83,44 @@ def training_screenshot(out: Path) -> int:
     return app.exec()
 
 
+# The comparison shot: this preset and its plain twin, COMPARE_EPOCHS epochs each.
+COMPARE_SHOT = ("lab-sigmoid-mlp", "compare.png", "light")
+COMPARE_EPOCHS = 6
+
+
+def compare_screenshot(out: Path) -> int:
+    """Compares the lab preset with its plain twin in the GUI and grabs the Compare tab."""
+    from PySide6.QtCore import QTimer
+
+    from resnet_studio.core.presets import load_preset
+    from resnet_studio.gui.app import SCREENSHOT_SIZE, make_application
+    from resnet_studio.gui.main_window import MainWindow
+
+    app = make_application()
+    window = MainWindow(load_preset(COMPARE_SHOT[0]), restore_layout=False)
+    window.resize(*SCREENSHOT_SIZE)
+    window.training_view.panel.set_value("epochs", COMPARE_EPOCHS)
+    view = window.compare_view
+
+    def grab(results: object) -> None:
+        code = 1
+        if isinstance(results, dict) and all(
+                r.get("status") == "completed" for r in results.values()):
+            view.refresh()
+            app.processEvents()
+            code = 0 if window.grab().save(str(out), "PNG") else 1
+            print(f"wrote {out}")
+        window.close()
+        app.exit(code)
+
+    window.show()
+    window.start_backend()
+    window.tf_loader.ready.connect(
+        lambda _info: QTimer.singleShot(0, window.start_compare))
+    view.finished.connect(grab)
+    return app.exec()
+
+
 def _env(appearance: str) -> dict[str, str]:
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", TF_CPP_MIN_LOG_LEVEL="3",
                RESNET_STUDIO_APPEARANCE=appearance)
@@ -92,12 +132,16 @@ def _env(appearance: str) -> dict[str, str]:
 def main() -> int:
     if len(sys.argv) == 3 and sys.argv[1] == "--training":
         return training_screenshot(Path(sys.argv[2]))
+    if len(sys.argv) == 3 and sys.argv[1] == "--compare":
+        return compare_screenshot(Path(sys.argv[2]))
     OUT.mkdir(parents=True, exist_ok=True)
     failures = 0
     jobs = [([*studio_command(), "gui", preset, "--screenshot", str(OUT / name)], name,
              appearance) for preset, name, appearance in SHOTS]
     _, name, appearance = TRAINING_SHOT
     jobs.append(([sys.executable, __file__, "--training", str(OUT / name)], name, appearance))
+    _, name, appearance = COMPARE_SHOT
+    jobs.append(([sys.executable, __file__, "--compare", str(OUT / name)], name, appearance))
     for cmd, name, appearance in jobs:
         env = _env(appearance)
         result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)

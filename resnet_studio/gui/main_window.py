@@ -56,11 +56,14 @@ from resnet_studio.gui.canvas import ArchitectureCanvas
 from resnet_studio.gui.document import Document
 from resnet_studio.gui.gallery import PresetGallery
 from resnet_studio.gui.inspector import Inspector
+from resnet_studio.gui.learn_panel import LearnPanel, ResidualHelpDialog
 from resnet_studio.gui.palette import BlockPalette
 from resnet_studio.gui.settings import Settings
 from resnet_studio.gui.summary_view import SummaryView
 from resnet_studio.gui.summary_worker import SummaryResult, SummaryService
 from resnet_studio.gui.tf_loader import BackendInfo, TfLoader
+from resnet_studio.gui.training.compare_view import CompareView
+from resnet_studio.gui.training.compare_worker import CompareRequest
 from resnet_studio.gui.training.export_dialog import ExportDialog
 from resnet_studio.gui.training.runs_view import RunsView
 from resnet_studio.gui.training.view import TrainingView
@@ -68,6 +71,11 @@ from resnet_studio.gui.training.view import TrainingView
 APP_NAME = "ResNet Studio"
 FILE_FILTER = "ResNet Studio architectures (*.json);;All files (*)"
 MAX_PROBLEMS_SHOWN = 8
+COMPARE_TIP = ("Train the architecture and its plain twin (every shortcut removed) from the "
+               "same initial weights, and compare their loss and gradient flow")
+COMPARE_DISABLED_TIP = ("The architecture has no shortcut to remove: its plain twin would be "
+                        "itself. Open a residual architecture (e.g. lab-sigmoid-mlp) or wrap "
+                        "blocks in a residual container (Ctrl+G).")
 
 
 def format_problems(error: SpecError) -> str:
@@ -119,6 +127,8 @@ class MainWindow(QMainWindow):
         self.scroll.setFrameShape(QFrame.Shape.NoFrame)
         self.scroll.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
         self.training_view = TrainingView(self.doc, self)
+        self.compare_view = CompareView(self)
+        self.compare_view.setObjectName("compareView")
         self.runs_view = RunsView(parent=self)
         self.runs_view.setObjectName("runsView")
         self.tabs = QTabWidget(self)
@@ -126,6 +136,7 @@ class MainWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.scroll, icons.icon("family-containers"), "Architecture")
         self.tabs.addTab(self.training_view, icons.icon("train"), "Training")
+        self.tabs.addTab(self.compare_view, icons.icon("shortcut"), "Compare")
         self.tabs.addTab(self.runs_view, icons.icon("runs"), "Runs")
         self.setCentralWidget(self.tabs)
 
@@ -139,6 +150,11 @@ class MainWindow(QMainWindow):
         self.summary_dock = self._dock("Model Summary", "summaryDock", self.summary_view,
                                        Qt.DockWidgetArea.RightDockWidgetArea)
         self.splitDockWidget(self.inspector_dock, self.summary_dock, Qt.Orientation.Vertical)
+        self.learn_panel = LearnPanel(self.doc, self)
+        self.learn_dock = self._dock("Learn", "learnDock", self.learn_panel,
+                                     Qt.DockWidgetArea.RightDockWidgetArea)
+        self._place_learn_dock()
+        self.residual_help: ResidualHelpDialog | None = None
 
         self._make_actions()
         self._make_menus()
@@ -155,6 +171,7 @@ class MainWindow(QMainWindow):
             self._restore_layout()
         self._update_title()
         self._update_actions()
+        self._update_compare_action()
         self.service.request(self.doc.spec)
 
     # ------------------------------------------------------------------ construction
@@ -260,16 +277,20 @@ class MainWindow(QMainWindow):
 
         A("train", "&Train", self.train_requested.emit, shortcut="F5", icon="train",
           tip="Train the architecture on its dataset with the Training tab's settings")
+        A("compare", "Compare with &Plain Twin", self.start_compare, shortcut="Ctrl+Shift+F5",
+          icon="shortcut", tip=COMPARE_TIP)
         A("pause_training", "&Pause / Resume", self.toggle_pause, shortcut="F6", icon="pause",
           tip="Hold training between batches, or continue")
-        A("stop_training", "&Stop", self.training_view.stop, shortcut="Shift+F5", icon="stop",
+        A("stop_training", "&Stop", self.stop_training, shortcut="Shift+F5", icon="stop",
           tip="Stop after the current batch (a checkpoint is kept)")
         A("export_model", "&Export Model…", self.export_model, shortcut="Ctrl+E", icon="export",
           tip="Export the latest (or the selected) run as SavedModel, .keras, TFLite or code")
-        for i, name in enumerate(("Architecture", "Training", "Runs")):
+        for i, name in enumerate(("Architecture", "Training", "Compare", "Runs")):
             A(f"tab_{name.lower()}", f"Show &{name}", lambda _c=False, i=i:
               self.tabs.setCurrentIndex(i), shortcut=f"Ctrl+{i + 1}")
 
+        A("residual_help", "&Residual Connections", self.show_residual_help, icon="help",
+          tip="What residual blocks compute, and why they keep the gradient flowing")
         A("shortcuts_help", "&Keyboard Shortcuts", self.show_shortcuts, shortcut=K.HelpContents,
           icon="keyboard")
         A("about", f"&About {APP_NAME}", self.show_about, icon="help")
@@ -308,9 +329,11 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         m.addActions([a["rename"], a["find"]])
         m = mb.addMenu("&View")
-        m.addActions([a["tab_architecture"], a["tab_training"], a["tab_runs"]])
+        m.addActions([a["tab_architecture"], a["tab_training"], a["tab_compare"],
+                      a["tab_runs"]])
         m.addSeparator()
-        for dock in (self.palette_dock, self.inspector_dock, self.summary_dock):
+        for dock in (self.palette_dock, self.inspector_dock, self.summary_dock,
+                     self.learn_dock):
             m.addAction(dock.toggleViewAction())
         m.addSeparator()
         m.addActions([a["zoom_in"], a["zoom_out"], a["zoom_reset"]])
@@ -321,10 +344,12 @@ class MainWindow(QMainWindow):
         appearance.addActions(self.appearance_group.actions())
         m.addAction(a["reset_layout"])
         m = mb.addMenu("&Train")
-        m.addActions([a["train"], a["pause_training"], a["stop_training"]])
+        m.addActions([a["train"], a["compare"], a["pause_training"], a["stop_training"]])
         m.addSeparator()
         m.addAction(a["export_model"])
         m = mb.addMenu("&Help")
+        m.addAction(a["residual_help"])
+        m.addSeparator()
         m.addActions([a["shortcuts_help"], a["about"], a["about_qt"]])
 
     def _make_toolbar(self) -> None:
@@ -346,7 +371,7 @@ class MainWindow(QMainWindow):
         spacer.setSizePolicy(spacer.sizePolicy().Policy.Expanding,
                              spacer.sizePolicy().Policy.Preferred)
         tb.addWidget(spacer)
-        tb.addActions([a["train"], a["pause_training"], a["stop_training"]])
+        tb.addActions([a["train"], a["compare"], a["pause_training"], a["stop_training"]])
         train_button = tb.widgetForAction(a["train"])
         train_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         train_button.setObjectName("trainButton")
@@ -404,9 +429,20 @@ class MainWindow(QMainWindow):
         tv.panel.pause_requested.connect(self._update_training_actions)
         tv.panel.resume_requested.connect(self._update_training_actions)
         tv.panel.stop_requested.connect(self._update_training_actions)
+        cv = self.compare_view
+        cv.error.connect(self._on_training_error)
+        cv.run_started.connect(self._on_compare_run_started)
+        cv.finished.connect(self._on_run_finished)
+        cv.state_changed.connect(self._update_training_actions)
+        cv.start_requested.connect(self.start_compare)
+        # One model trains at a time: each view asks the other to stop before starting.
+        tv.run_guard = cv.confirm_stop
+        cv.run_guard = tv.confirm_stop
+        self.learn_panel.help_requested.connect(self.show_residual_help)
         self.tabs.currentChanged.connect(self._on_tab_changed)
         rv = self.runs_view
         rv.open_requested.connect(self.open_run)
+        rv.compare_requested.connect(self.open_comparison)
         rv.resume_requested.connect(self.resume_run)
         rv.export_requested.connect(self.export_run)
         rv.selection_changed.connect(self._on_runs_selected)
@@ -423,6 +459,7 @@ class MainWindow(QMainWindow):
         self.service.shutdown()
         self.tf_loader.shutdown()
         self.training_view.shutdown()
+        self.compare_view.shutdown()
 
     @Slot(object)
     def _on_backend_ready(self, info: BackendInfo) -> None:
@@ -433,6 +470,7 @@ class MainWindow(QMainWindow):
                                        f"Training will run on: {info.device}.")
         self.service.set_backend_ready()
         self.training_view.panel.set_gpu_available(gpu, info.device)
+        self.training_view.panel.set_devices(list(info.devices))
 
     @Slot(str)
     def _on_backend_failed(self, error: str) -> None:
@@ -467,6 +505,7 @@ class MainWindow(QMainWindow):
     def _on_doc_changed(self) -> None:
         self.service.request(self.doc.spec)
         self._update_actions()
+        self._update_compare_action()
         self._update_title()  # an unsaved document is called by its spec's name
 
     def _on_selection_changed(self) -> None:
@@ -615,12 +654,65 @@ class MainWindow(QMainWindow):
         return started
 
     def toggle_pause(self) -> None:
-        tv = self.training_view
-        if tv.paused:
-            tv.resume()
+        view: TrainingView | CompareView = self.training_view
+        if self.compare_view.running:
+            view = self.compare_view
+        if view.paused:
+            view.resume()
         else:
-            tv.pause()
+            view.pause()
         self._update_training_actions()
+
+    def stop_training(self) -> None:
+        """Stop (Shift+F5): the comparison if one is going, else the training run."""
+        if self.compare_view.running:
+            self.compare_view.stop()
+        else:
+            self.training_view.stop()
+        self._update_training_actions()
+
+    def start_compare(self, limit: int | None = None) -> bool:
+        """Compares the open architecture with its plain twin, with the Training tab's
+        settings and dataset (Train → Compare with Plain Twin). Shows the Compare tab; asks
+        before stopping a run in progress."""
+        from resnet_studio.core.training.runstore import default_runs_root
+
+        if not self.actions["compare"].isEnabled():
+            self.statusBar().showMessage(COMPARE_DISABLED_TIP, 6000)
+            return False
+        panel = self.training_view.panel
+        try:
+            config = panel.config()
+        except ValueError as e:
+            self.show_error("Cannot Compare", "A training setting is not valid.",
+                            details=str(e))
+            return False
+        dataset = panel.dataset()
+        if not dataset:
+            self.show_error("Cannot Compare", "Choose a dataset in the Training tab first.")
+            return False
+        self.tabs.setCurrentWidget(self.compare_view)
+        request = CompareRequest(self.doc.spec.copy(), dataset, config, default_runs_root())
+        started = self.compare_view.start(request, limit=limit)
+        self._update_training_actions()
+        return started
+
+    def open_comparison(self, info: RunInfo) -> None:
+        """Shows a stored pair (either of its runs) in the Compare tab."""
+        if self.compare_view.running:
+            self.statusBar().showMessage("A comparison is training: its live plots stay in "
+                                         "view", 5000)
+            return
+        if self.compare_view.show_pair(info.dir):
+            self.tabs.setCurrentWidget(self.compare_view)
+
+    def show_residual_help(self) -> None:
+        """Help → Residual Connections (one non-modal window, raised when shown again)."""
+        if self.residual_help is None:
+            self.residual_help = ResidualHelpDialog(self)
+        self.residual_help.show()
+        self.residual_help.raise_()
+        self.residual_help.activateWindow()
 
     def open_run(self, info: RunInfo) -> None:
         """Shows a stored run's curves and gradients in the Training tab."""
@@ -678,6 +770,11 @@ class MainWindow(QMainWindow):
         self._update_training_actions()
         self.runs_view.refresh()
 
+    @Slot(str, str)
+    def _on_compare_run_started(self, _role: str, _run_dir: str) -> None:
+        self._update_training_actions()
+        self.runs_view.refresh()
+
     @Slot(list)
     def _on_runs_selected(self, runs: list) -> None:
         """Selected runs' curves overlay the training plots (the shown run excluded)."""
@@ -691,7 +788,7 @@ class MainWindow(QMainWindow):
     def _on_tab_changed(self, index: int) -> None:
         """Workspaces: the editing docks belong to the Architecture tab; Training and Runs
         use the whole width for plots and tables. The docks come back as they were."""
-        docks = (self.palette_dock, self.inspector_dock, self.summary_dock)
+        docks = (self.palette_dock, self.inspector_dock, self.summary_dock, self.learn_dock)
         editing_tab = self.tabs.widget(index) is self.scroll
         if not editing_tab and self._editing_docks is None:
             self._editing_docks = [d.isVisible() for d in docks]
@@ -705,12 +802,28 @@ class MainWindow(QMainWindow):
             self.runs_view.refresh()
 
     def _update_training_actions(self) -> None:
-        tv = self.training_view
-        training = tv.training
+        tv, cv = self.training_view, self.compare_view
+        training = tv.training or cv.running
         a = self.actions
         a["pause_training"].setEnabled(training)
         a["stop_training"].setEnabled(training)
-        a["pause_training"].setText("&Resume" if tv.paused else "&Pause")
+        paused = cv.paused if cv.running else tv.paused
+        a["pause_training"].setText("&Resume" if paused else "&Pause")
+
+    def _update_compare_action(self) -> None:
+        """Compare needs a shortcut to remove; the tooltip says why it is disabled."""
+        from resnet_studio.core.training.compare import has_shortcuts
+
+        try:
+            ok = has_shortcuts(self.doc.spec)
+        except (KeyError, ValueError, SpecError):  # an invalid spec: the canvas says why
+            ok = False
+        a = self.actions["compare"]
+        a.setEnabled(ok)
+        tip = COMPARE_TIP if ok else COMPARE_DISABLED_TIP
+        a.setStatusTip(tip)
+        a.setToolTip(f"Compare with Plain Twin — {tip}")
+        self.compare_view.set_start_enabled(ok, tip)
 
     # ------------------------------------------------------------------ files
     def maybe_save(self) -> bool:
@@ -894,14 +1007,23 @@ class MainWindow(QMainWindow):
         if state is not None:
             self.restoreState(state)
 
+    def _place_learn_dock(self) -> None:
+        """The Learn panel shares a tab with the Model Summary, behind it: both explain the
+        selection without editing it, and the Inspector (the form being edited) and the
+        canvas keep their room. One click on its tab brings it forward."""
+        self.tabifyDockWidget(self.summary_dock, self.learn_dock)
+        self.summary_dock.raise_()
+
     def reset_layout(self) -> None:
         self.settings.clear_window()
-        for dock in (self.palette_dock, self.inspector_dock, self.summary_dock):
+        for dock in (self.palette_dock, self.inspector_dock, self.summary_dock,
+                     self.learn_dock):
             dock.setFloating(False)
             dock.show()
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.palette_dock)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.inspector_dock)
         self.splitDockWidget(self.inspector_dock, self.summary_dock, Qt.Orientation.Vertical)
+        self._place_learn_dock()
         self.toolbar.show()
         self.resizeDocks([self.palette_dock, self.inspector_dock], [250, 370],
                          Qt.Orientation.Horizontal)
@@ -983,7 +1105,8 @@ class MainWindow(QMainWindow):
         if not self._closing and not self.maybe_save():
             event.ignore()
             return
-        if not self._closing and not self.training_view.confirm_stop("close the window"):
+        if not self._closing and not (self.training_view.confirm_stop("close the window")
+                                      and self.compare_view.confirm_stop("close the window")):
             event.ignore()
             return
         self._closing = True

@@ -179,6 +179,12 @@ def can_resume(run: RunInfo) -> bool:
     return run.status in RESUMABLE and has_checkpoint(run)
 
 
+def is_compared(run: RunInfo) -> bool:
+    """One run of a plain-twin comparison (run.json `"compare": {"role", "partner"}`)."""
+    pair = run.meta.get("compare")
+    return isinstance(pair, dict) and pair.get("role") in ("residual", "plain")
+
+
 def read_test_metrics(run: RunInfo) -> dict[str, Any]:
     """final.json's test metrics (with the confusion matrix), else run.json's summary."""
     try:
@@ -563,20 +569,23 @@ class RunsView(QWidget):
         resume_requested(object): RunInfo of a stopped or interrupted run with a checkpoint.
         export_requested(object): RunInfo (the owner opens an ExportDialog).
         open_requested(object): RunInfo to show in the training plots (double-click, Open).
+        compare_requested(object): RunInfo of either run of a plain-twin comparison, to show
+            the pair in the Compare tab (Open Comparison).
 
     Attributes:
         table: the QTableView (model `model`, sorted through `proxy`).
         results: the RunResults panel of the current run.
         empty_label: the empty-state text.
         poll_timer: re-reads changed run.json files while the view is visible.
-        open_action, resume_action, export_action, delete_action, refresh_action,
-        reveal_action: the actions of the buttons and the context menu.
+        open_action, compare_action, resume_action, export_action, delete_action,
+        refresh_action, reveal_action: the actions of the buttons and the context menu.
     """
 
     selection_changed = Signal(list)
     resume_requested = Signal(object)
     export_requested = Signal(object)
     open_requested = Signal(object)
+    compare_requested = Signal(object)
 
     def __init__(self, root: Path | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -647,6 +656,9 @@ class RunsView(QWidget):
 
         self.open_action = self._action("Open", "open", self._open,
                                         "Show the run's curves in the training plots")
+        self.compare_action = self._action("Open Comparison", "shortcut", self._compare,
+                                           "Show this run and its plain-twin partner side by "
+                                           "side in the Compare tab")
         self.resume_action = self._action("Resume", "train", self._resume,
                                           "Continue a stopped or interrupted run from its "
                                           "last checkpoint")
@@ -666,7 +678,8 @@ class RunsView(QWidget):
         bar = QHBoxLayout()
         bar.setSpacing(4)
         self.buttons: dict[str, QToolButton] = {}
-        for key, action in (("open", self.open_action), ("resume", self.resume_action),
+        for key, action in (("open", self.open_action), ("compare", self.compare_action),
+                            ("resume", self.resume_action),
                             ("export", self.export_action), ("delete", self.delete_action),
                             (None, None), ("reveal", self.reveal_action),
                             ("refresh", self.refresh_action)):
@@ -834,7 +847,8 @@ class RunsView(QWidget):
 
     def build_context_menu(self) -> QMenu:
         menu = QMenu(self)
-        for action in (self.open_action, self.resume_action, self.export_action, None,
+        for action in (self.open_action, self.compare_action, self.resume_action,
+                       self.export_action, None,
                        self.reveal_action, None, self.delete_action, None,
                        self.refresh_action):
             if action is None:
@@ -927,6 +941,7 @@ class RunsView(QWidget):
         selected = self.selected_runs()
         one = selected[0] if len(selected) == 1 else None
         self.open_action.setEnabled(one is not None)
+        self.compare_action.setEnabled(one is not None and is_compared(one))
         self.resume_action.setEnabled(one is not None and can_resume(one))
         self.export_action.setEnabled(one is not None and one.status != "running"
                                       and has_checkpoint(one))
@@ -988,6 +1003,12 @@ class RunsView(QWidget):
         run = self._single()
         if run is not None:
             self.open_requested.emit(run)
+
+    @Slot()
+    def _compare(self) -> None:
+        run = self._single()
+        if run is not None and is_compared(run):
+            self.compare_requested.emit(run)
 
     @Slot()
     def _resume(self) -> None:

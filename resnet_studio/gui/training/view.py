@@ -3,18 +3,25 @@
 Events arrive from the worker in the GUI thread, in order. Each is appended to the plots'
 buffers (they redraw from their own ~30 Hz timer) and the latest batch is kept for the
 progress bar, which a 10 Hz timer updates; nothing here redraws per event.
+
+The gradient-flow profile (gradflow.py, the same widget the Compare tab shows twice) is a
+second tab beside the plots rather than a seventh plot inside them: the plots keep their
+layout and their width, and a hidden tab costs nothing (both redraw only while visible).
+Gradient alerts appear in a banner above both tabs until the next run starts.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
-from PySide6.QtWidgets import QMessageBox, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QMessageBox, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from resnet_studio.core.training.events import (
+    Alert,
     BatchEnd,
     EpochEnd,
     Finished,
@@ -23,8 +30,10 @@ from resnet_studio.core.training.events import (
     Started,
 )
 from resnet_studio.gui.document import Document
+from resnet_studio.gui.training.alert_banner import AlertBanner
+from resnet_studio.gui.training.gradflow import GradientFlowPanel
 from resnet_studio.gui.training.panel import TrainPanel, format_duration
-from resnet_studio.gui.training.plots import TrainingPlots
+from resnet_studio.gui.training.plots import RUN_COLOR, TrainingPlots
 from resnet_studio.gui.training.worker import RunRequest, TrainingSession
 
 PROGRESS_INTERVAL_MS = 100
@@ -36,6 +45,12 @@ class TrainingView(QWidget):
         run_finished(object): the run's thread ended: the Finished event, or None when the
             run could not start.
         error(str, str, str): a message for the user (title, text, details).
+
+    Attributes:
+        flow: the gradient-flow profile of the run in view (role "run").
+        alert_banner: the gradient alerts of the run in view.
+        run_guard: called with an action ("start a run") before a run starts; False
+            cancels (the window asks to stop a comparison there).
     """
 
     run_started = Signal(str)
@@ -53,14 +68,32 @@ class TrainingView(QWidget):
         self._latest: BatchEnd | None = None
         self._started: Started | None = None
         self._resuming = False
+        self.run_guard: Callable[[str], bool] | None = None
 
         self.panel = TrainPanel(self)
         self.panel.setObjectName("trainPanel")
         self.plots = TrainingPlots(self)
         self.plots.setObjectName("trainingPlots")
+        self.flow = GradientFlowPanel([("run", "Gradient flow", RUN_COLOR)], parent=self)
+        self.flow.setObjectName("trainingFlow")
+        self.flow.set_caption("run", "press Train to start")
+        self.plot_tabs = QTabWidget(self)
+        self.plot_tabs.setObjectName("plotTabs")
+        self.plot_tabs.setDocumentMode(True)
+        self.plot_tabs.addTab(self.plots, "Curves and gradients")
+        self.plot_tabs.addTab(self.flow, "Gradient flow by depth")
+        self.plot_tabs.setTabToolTip(1, "Each layer's gradient norm against its depth (log "
+                                        "scale): the latest step and a window average")
+        self.alert_banner = AlertBanner(self)
+        right = QWidget(self)
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(0, 0, 0, 0)
+        rl.setSpacing(4)
+        rl.addWidget(self.alert_banner)
+        rl.addWidget(self.plot_tabs, 1)
         split = QSplitter(Qt.Orientation.Horizontal, self)
         split.addWidget(self.panel)
-        split.addWidget(self.plots)
+        split.addWidget(right)
         split.setStretchFactor(1, 1)
         split.setSizes([390, 1000])
         self.splitter = split
@@ -117,6 +150,8 @@ class TrainingView(QWidget):
         """
         if self.training and not self.confirm_stop("start a new run"):
             return False
+        if self.run_guard is not None and not self.run_guard("start a training run"):
+            return False
         request = request or self.request_for_current()
         if request is None:
             return False
@@ -132,6 +167,8 @@ class TrainingView(QWidget):
         from resnet_studio.core.training.runstore import read_run
 
         if self.training and not self.confirm_stop("resume another run"):
+            return False
+        if self.run_guard is not None and not self.run_guard("resume a run"):
             return False
         try:
             info = read_run(run_dir)
@@ -159,6 +196,8 @@ class TrainingView(QWidget):
         self.batches_seen = self.grad_events_seen = 0
         self._latest, self._started, self.last_finished = None, None, None
         self._resuming = resuming
+        if not resuming:
+            self.alert_banner.clear()  # a resumed run keeps its alerts (_show_history)
         self.panel.set_state("starting")
         self.panel.set_status(f"Preparing {request.dataset}…")
         self.panel.append_log(("Resuming " if resuming else "Starting ")
@@ -230,11 +269,14 @@ class TrainingView(QWidget):
         elif isinstance(event, GradNorms):
             self.grad_events_seen += 1
             self.plots.add_grad_norms(event.step, event.norms)
+            self.flow.add("run", event.step, event.norms)
         elif isinstance(event, EpochEnd):
             self.plots.add_epoch(event.epoch, event.step, event.train, event.val)
             self.panel.append_log(_epoch_line(event, self._started))
         elif isinstance(event, Log):
             self.panel.append_log(event.message, event.level)
+        elif isinstance(event, Alert):
+            self.alert_banner.add_alert(event)
         elif isinstance(event, Started):
             self._on_started(event)
         elif isinstance(event, Finished):
@@ -246,6 +288,7 @@ class TrainingView(QWidget):
         if not self._resuming:
             self.plots.begin_run(e.layers, e.layer_blocks, task=e.dataset.get("task",
                                  "classification"), label=Path(e.run_dir).name)
+            self.flow.begin("run", e.layers, e.layer_blocks)
         steps = e.steps_per_epoch * e.epochs if e.steps_per_epoch > 0 else 0
         self.panel.begin_progress(steps, e.initial_step)
         if self.panel.state == "starting":
@@ -262,6 +305,7 @@ class TrainingView(QWidget):
         self._update_progress()
         self._progress_timer.stop()
         self.plots.refresh()
+        self.flow.refresh()
         self.panel.end_progress(e.status == "completed")
         took = format_duration(e.seconds)
         if e.status == "completed":
@@ -313,6 +357,8 @@ class TrainingView(QWidget):
             steps, norms = np.zeros(0, np.int64), np.zeros((0, len(layers)), np.float32)
         task = (info.meta.get("binding") or {}).get("task", "classification")
         self.plots.load_run(records, layers, blocks, steps, norms, task=task, label=info.id)
+        self.flow.load("run", layers, blocks, steps, norms)
+        self.alert_banner.set_alerts(list(info.meta.get("alerts") or []))
 
     def show_run(self, run_dir: str | Path) -> bool:
         """Shows a run from disk in the plots (when no run is training)."""
