@@ -83,3 +83,29 @@ def test_tensorboard_scalars_equal_what_tf_summary_scalar_writes(tmp_path):
         assert [(s, p) for s, _, p in ours[tag]] == [(s, p) for s, _, p in theirs[tag]], tag
         np.testing.assert_array_equal([v for _, v, _ in ours[tag]],  # NaN equals NaN here
                                       [v for _, v, _ in theirs[tag]], err_msg=tag)
+
+
+def test_the_train_step_is_traced_once():
+    """The optimizer and metric variables exist before the first trace (built from the data's
+    element spec), so TensorFlow does not trace the train step a second time."""
+    keras.utils.set_random_seed(0)
+    built = build_model(load_preset("resnet8-digits"))
+    traces = []
+
+    class Counting(MonitoredModel):
+        def train_step(self, data):
+            traces.append(1)  # Python runs only while tracing
+            return super().train_step(data)
+
+    model = Counting(inputs=built.model.inputs, outputs=built.model.outputs)
+    model.set_layer_groups(layer_groups(model, built.layer_block))
+    model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 8, 8, 1)).astype("float32")
+    y = rng.integers(0, 10, size=64).astype("int32")
+    data = tf.data.Dataset.from_tensor_slices((x, y)).batch(16, drop_remainder=True)
+    history = model.fit(data, validation_data=data, epochs=2, verbose=0)
+    assert len(traces) == 1
+    assert np.isfinite(history.history["loss"]).all() and "val_accuracy" in history.history

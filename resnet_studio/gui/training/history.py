@@ -71,8 +71,17 @@ class Series:
     pyqtgraph's scrollingPlots example. `x` must not decrease (it is a step); `view` and
     `truncate` rely on it to find ranges by binary search.
 
+    With `max_points`, memory is bounded: when the buffer holds `max_points` and another
+    point arrives, every group of 4 consecutive points (all but the last 1-4) is reduced to
+    its minimum and its maximum, in their order, which halves the buffer. The older part of
+    a long run is thus kept as its min/max envelope at a resolution that halves at each
+    compaction: spikes stay visible at any zoom, recent steps stay exact, and the buffers
+    never exceed 16 * max_points bytes. Compaction depends only on how many points were
+    added, so `extend` leaves the same state as the same points appended one by one.
+
     Args:
         capacity: Initial number of points the buffer holds before it first grows.
+        max_points: Most points kept (>= 8), or None to keep every point.
 
     Example:
         >>> s = Series()
@@ -80,9 +89,16 @@ class Series:
         >>> xs, ys = s.view(2, 3, max_points=100)
     """
 
-    def __init__(self, capacity: int = 1024) -> None:
+    def __init__(self, capacity: int = 1024, max_points: int | None = None) -> None:
         if capacity < 1:
             raise ValueError(f"Expected capacity >= 1, received: capacity={capacity}")
+        if max_points is not None and max_points < 8:
+            raise ValueError(f"Expected max_points >= 8 or None, received: "
+                             f"max_points={max_points}")
+        self.max_points = max_points
+        self.compactions = 0  # times the buffer was halved
+        if max_points is not None:
+            capacity = min(capacity, max_points)
         self._initial = int(capacity)
         self._x = np.empty(self._initial, dtype=np.float64)
         self._y = np.empty(self._initial, dtype=np.float64)
@@ -100,6 +116,11 @@ class Series:
     @property
     def capacity(self) -> int:
         return int(self._x.size)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the buffers (the allocated capacity, not just the filled part)."""
+        return int(self._x.nbytes + self._y.nbytes)
 
     @property
     def x(self) -> np.ndarray:
@@ -122,15 +143,48 @@ class Series:
         if total <= self._x.size:
             return
         size = max(total, 2 * self._x.size)
+        if self.max_points is not None:
+            size = min(size, self.max_points)
         for name in ("_x", "_y"):
             old = getattr(self, name)
             new = np.empty(size, dtype=np.float64)
             new[: self._n] = old[: self._n]
             setattr(self, name, new)
 
+    def _compact(self) -> None:
+        """Halves the buffer: min and max of each group of 4 points (see the class doc)."""
+        n = self._n
+        m = ((n - 1) // 4) * 4  # the latest point (and up to 3 before it) stay as they are
+        if m == 0:
+            return
+        ys = self._y[:m].reshape(-1, 4)
+        if self._has_nan:  # NaN never wins a group unless the whole group is NaN
+            i_min = np.where(np.isnan(ys), np.inf, ys).argmin(axis=1)
+            i_max = np.where(np.isnan(ys), -np.inf, ys).argmax(axis=1)
+        else:
+            i_min, i_max = ys.argmin(axis=1), ys.argmax(axis=1)
+        # A flat group (min = max) keeps its first and last points.
+        i_max = np.where(i_min == i_max, np.where(i_min == 3, 0, 3), i_max)
+        offsets = np.arange(0, m, 4, dtype=np.intp)
+        idx = np.stack([offsets + np.minimum(i_min, i_max),
+                        offsets + np.maximum(i_min, i_max)], axis=1).ravel()
+        half, tail = m // 2, n - m
+        for arr in (self._x, self._y):
+            kept, rest = arr[idx], arr[m:n].copy()
+            arr[:half] = kept
+            arr[half: half + tail] = rest
+        self._n = half + tail
+        self.compactions += 1
+
+    def _make_room(self) -> None:
+        if self.max_points is not None and self._n >= self.max_points:
+            self._compact()
+        elif self._n == self._x.size:
+            self._reserve(self._n + 1)
+
     def append(self, x: float, y: float) -> None:
         if self._n == self._x.size:
-            self._reserve(self._n + 1)
+            self._make_room()
         self._x[self._n] = x
         self._y[self._n] = y
         self._n += 1
@@ -143,13 +197,19 @@ class Series:
         if xs.shape != ys.shape:
             raise ValueError(f"Expected xs and ys of the same length, received: "
                              f"len(xs)={xs.size}, len(ys)={ys.size}")
-        k = xs.size
-        self._reserve(self._n + k)
-        self._x[self._n: self._n + k] = xs
-        self._y[self._n: self._n + k] = ys
-        self._n += k
-        if k and np.isnan(ys).any():
+        if xs.size and np.isnan(ys).any():
             self._has_nan = True
+        pos, k = 0, xs.size
+        while pos < k:  # in pieces that fit, compacting in between as `append` would
+            if self.max_points is not None and self._n >= self.max_points:
+                self._compact()
+            take = k - pos if self.max_points is None else min(k - pos,
+                                                                self.max_points - self._n)
+            self._reserve(self._n + take)
+            self._x[self._n: self._n + take] = xs[pos: pos + take]
+            self._y[self._n: self._n + take] = ys[pos: pos + take]
+            self._n += take
+            pos += take
 
     def truncate(self, x: float) -> None:
         """Drops the points with x >= `x` (a resumed run rewinds to its checkpoint's step)."""
@@ -161,6 +221,7 @@ class Series:
         self._y = np.empty(self._initial, dtype=np.float64)
         self._n = 0
         self._has_nan = False
+        self.compactions = 0
 
     def view(self, x_min: float, x_max: float, max_points: int, *,
              neighbours: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -273,6 +334,15 @@ class GradientHistory:
     @property
     def n_columns(self) -> int:
         return self._ncols
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the buffers (fixed by n_layers and max_columns) and the cached
+        matrix."""
+        arrays = (self._sums, self._counts, self._first, self._last, self._filled)
+        cached = 0 if self._matrix is None else self._matrix.nbytes
+        latest = 0 if self._latest is None else self._latest.nbytes
+        return int(sum(a.nbytes for a in arrays) + cached + latest)
 
     @property
     def steps(self) -> np.ndarray:

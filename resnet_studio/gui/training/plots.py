@@ -11,11 +11,20 @@ GradientHistory.max_columns columns however long the run.
 The step plots (loss, metric, learning rate, picked layers) share their x range. While any of
 them auto-ranges in x ("follow", the default) they receive the whole run; once the user
 zooms or pans they receive only the visible range, re-decimated when the range changes.
+
+Auto-range follows round numbers, not the data's exact extent: each plot's data items are
+added with `ignoreBounds`, and an invisible `_Bounds` item holds the range to show, from the
+first step to a round step count a little beyond the last (`nice_ceiling`), and the data's
+y extent widened to multiples of a round step (`quantized_range`). The range, and so each
+axis, changes only every 10-25 % of the run or when the data crosses such a multiple: a
+range that moved with every step made pyqtgraph lay out and repaint every axis (~3 ms each
+on a shared 2-core CPU) at every redraw (benchmarks/bench_gui.py).
 """
 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +32,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPalette, QShowEvent
-from PySide6.QtWidgets import QLabel, QStackedLayout, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QLabel, QStackedLayout, QWidget
 
 from resnet_studio.gui import theme
 from resnet_studio.gui.training.history import (
@@ -34,9 +43,20 @@ from resnet_studio.gui.training.history import (
     smooth_ema,
 )
 
-REDRAW_MS = 33  # ~30 Hz looks live; redrawing faster would only take CPU from training
+# Redraws are paced for a shared 2-core CPU (benchmarks/bench_gui.py): drawing the six plots
+# costs the GUI thread tens of ms there, so at 30 Hz it had no time left for input and took
+# most of a core from training. Steps arrive at up to ~40/s: 10 Hz still looks live.
+REDRAW_MS = 100
+# The gradient views (heatmap, bars, picked layers) are the costliest to draw: at most ~3 Hz
+# while training, each in its own turn of the event loop after the step plots' redraw, so no
+# single redraw holds the event loop for long.
+GRADIENT_REDRAW_MS = 300
 EMA_WEIGHT = 0.95  # ~20-batch window: the trend of a noisy per-batch loss without much lag
 MIN_POINTS = 400  # decimation budget before a plot has been laid out (no width yet)
+# Points each step series keeps (4 MiB per series): runs up to 262,144 steps are plotted
+# exactly; longer ones keep their older part as a min/max envelope (history.Series), so the
+# plots' memory and redraw cost stop growing with the run (benchmarks/bench_gui.py).
+MAX_SERIES_POINTS = 2**18
 MAX_EXP = 700.0  # exp() argument cap for perplexity: float64 overflows just above 709
 HEATMAP_COLORMAP = "viridis"  # perceptual and readable with colour-vision deficiencies
 LABEL_SPACING_PX = 14  # block names closer than about one text line would overlap
@@ -102,11 +122,22 @@ def decade_tick_strings(values: list[float], scale: float = 1.0,
 
 
 class _LogAxis(pg.AxisItem):
-    """An axis whose log-mode labels are decades written the same way everywhere."""
+    """An axis whose log-mode labels are decades written the same way everywhere, with the
+    2-9 minor ticks (and grid lines) only when at most `MINOR_DECADES` decades are in view:
+    over the 5-10 decades gradient norms span they are a dense, unlabelled comb that made
+    this axis the costliest item to draw."""
+
+    MINOR_DECADES = 3
 
     def logTickStrings(self, values: list[float], scale: float,
                        spacing: float) -> list[str]:
         return decade_tick_strings(values, scale, spacing)
+
+    def tickValues(self, minVal: float, maxVal: float, size: float) -> list[Any]:
+        levels = super().tickValues(minVal, maxVal, size)
+        if self.logMode and abs(maxVal - minVal) > self.MINOR_DECADES:
+            return levels[:1]
+        return levels
 
 
 def _block_runs(blocks: list[str]) -> list[tuple[int, int, str]]:
@@ -158,6 +189,84 @@ def parse_records(records: list[dict[str, Any]]) -> dict[str, tuple[np.ndarray, 
     return out
 
 
+_NICE = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
+
+
+def nice_ceiling(value: float) -> float:
+    """The smallest of 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 times a power of ten that is >=
+    value (at most 25 % more): the right end of a followed x range."""
+    if not value > 0 or not math.isfinite(value):
+        return 1.0
+    scale = 10.0 ** math.floor(math.log10(value))
+    for m in _NICE:
+        if m * scale >= value * (1 - 1e-12):
+            return m * scale
+    return 10.0 * scale
+
+
+def _nice_step(value: float) -> float:
+    """The smallest of 1, 2, 2.5, 5 times a power of ten that is >= value (> 0)."""
+    scale = 10.0 ** math.floor(math.log10(value))
+    for m in (1.0, 2.0, 2.5, 5.0):
+        if m * scale >= value * (1 - 1e-12):
+            return m * scale
+    return 10.0 * scale
+
+
+def quantized_range(lo: float, hi: float) -> tuple[float, float] | None:
+    """[lo, hi] widened outward to multiples of a round step of about a quarter of its span,
+    so that it changes only when the data crosses such a multiple (or changes scale)."""
+    if not (math.isfinite(lo) and math.isfinite(hi)) or hi < lo:
+        return None
+    span = hi - lo if hi > lo else (abs(hi) or 1.0)
+    step = _nice_step(span / 4)
+    a, b = math.floor(lo / step) * step, math.ceil(hi / step) * step
+    return (a, b) if b > a else (a, a + step)
+
+
+class _Bounds(pg.GraphicsObject):
+    """Draws nothing; its data bounds are what a plot's auto-range shows (module doc)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._ranges: tuple[Any, Any] = (None, None)
+
+    def set(self, x: tuple[float, float] | None, y: tuple[float, float] | None) -> None:
+        if (x, y) != self._ranges:
+            self._ranges = (x, y)
+            self.informViewBoundsChanged()
+
+    def dataBounds(self, ax: int, frac: float = 1.0, orthoRange: Any = None) -> Any:
+        return self._ranges[ax]
+
+    def boundingRect(self) -> QRectF:
+        return QRectF()
+
+    def paint(self, *args: Any) -> None:
+        pass
+
+
+def _extent(arrays: list[tuple[np.ndarray, np.ndarray]], log_y: bool
+            ) -> tuple[tuple[float, float] | None, tuple[float, float] | None]:
+    """(x range to the nice ceiling of the last x, quantized y range) of drawn data."""
+    xs = [x for x, _ in arrays if len(x)]
+    if not xs:
+        return None, None
+    first = min(float(np.min(x)) for x in xs)
+    last = max(float(np.max(x)) for x in xs)
+    ys = []
+    for _, y in arrays:
+        y = np.asarray(y, dtype=np.float64)
+        if log_y:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                y = np.log10(y)
+        y = y[np.isfinite(y)]
+        if y.size:
+            ys.append((float(y.min()), float(y.max())))
+    y_range = quantized_range(min(a for a, _ in ys), max(b for _, b in ys)) if ys else None
+    return (first, max(first + 1.0, nice_ceiling(last))), y_range
+
+
 def _exp(y: np.ndarray) -> np.ndarray:
     return np.exp(np.minimum(y, MAX_EXP))
 
@@ -199,24 +308,27 @@ class TrainingPlots(QWidget):
         self.label = ""
         self.layers: list[str] = []
         self.blocks: list[str] = []
-        self.loss_history = Series()
-        self.smooth_loss_history = Series()
-        self.accuracy_history = Series()
-        self.lr_history = Series()
-        self.val_loss_history = Series(64)
-        self.val_accuracy_history = Series(64)
+        self.loss_history = Series(max_points=MAX_SERIES_POINTS)
+        self.smooth_loss_history = Series(max_points=MAX_SERIES_POINTS)
+        self.accuracy_history = Series(max_points=MAX_SERIES_POINTS)
+        self.lr_history = Series(max_points=MAX_SERIES_POINTS)
+        self.val_loss_history = Series(64, max_points=MAX_SERIES_POINTS)
+        self.val_accuracy_history = Series(64, max_points=MAX_SERIES_POINTS)
         self.gradients = GradientHistory(0)
         self.picked_layers: list[int] = []
         self.redraw_count = 0  # redraws so far (tests check that add_* never draws)
         self.hover_text = ""
         self._ema = Ema(EMA_WEIGHT)
         self._block_runs: list[tuple[int, int, str]] = []
+        self._block_ticks: list[tuple[float, str]] | None = None
+        self._val_keys: dict[int, Any] = {}  # what the validation curves show (see show())
         self._overlays: list[_Overlay] = []
         self._picked_items: list[pg.PlotDataItem] = []
         self._titles: dict[int, str] = {}
         self._dirty = False
         self._picks_dirty = True
         self._drawn_gradients = -1  # GradientHistory.version last drawn
+        self._gradients_drawn_at = -math.inf  # time.monotonic() of that drawing
         self._heat_x0 = 0.0
         self._heat_pitch = 1.0
         self._build()
@@ -224,6 +336,9 @@ class TrainingPlots(QWidget):
         self._timer.setSingleShot(True)  # started by the first change after a redraw: no
         self._timer.setInterval(REDRAW_MS)  # wake-ups at all while nothing arrives
         self._timer.timeout.connect(self._on_timer)
+        self._gradient_timer = QTimer(self)  # brings a due gradient redraw back
+        self._gradient_timer.setSingleShot(True)
+        self._gradient_timer.timeout.connect(self._on_gradient_timer)
         self._apply_palette()
 
     # ------------------------------------------------------------------ construction
@@ -256,6 +371,10 @@ class TrainingPlots(QWidget):
         for col, stretch in ((0, 5), (1, 3), (2, 3)):
             gl.ci.layout.setColumnStretchFactor(col, stretch)
         self.step_plots = (self.loss_plot, self.metric_plot, self.lr_plot, self.picked_plot)
+        self._bounds: dict[int, _Bounds] = {}  # what each plot's auto-range shows
+        for plot in (*self.step_plots, self.heatmap_plot, self.bars_plot):
+            self._bounds[id(plot)] = _Bounds()
+            plot.addItem(self._bounds[id(plot)])
         for plot in self.step_plots[1:]:
             plot.setXLink(self.loss_plot)
         for plot in (*self.step_plots, self.heatmap_plot, self.bars_plot):
@@ -282,7 +401,7 @@ class TrainingPlots(QWidget):
         self.lr_curve = self._curve(self.lr_plot)
         # (d) gradient heatmap: row = layer (input at the top), column = steps
         self.heatmap = pg.ImageItem(axisOrder="row-major")
-        self.heatmap_plot.addItem(self.heatmap)
+        self.heatmap_plot.addItem(self.heatmap, ignoreBounds=True)
         self.heatmap_plot.invertY(True)
         self.heatmap_plot.showGrid(x=False, y=False)
         self.heatmap_plot.getAxis("left").setTicks([[], []])
@@ -298,7 +417,7 @@ class TrainingPlots(QWidget):
         # (BarGraphItem ignores PlotItem.setLogMode, so the log is taken here).
         self.bars = pg.BarGraphItem(x=np.zeros(0), y0=np.zeros(0), y1=np.zeros(0),
                                     width=BAR_WIDTH, pen=pg.mkPen(None))
-        self.bars_plot.addItem(self.bars)
+        self.bars_plot.addItem(self.bars, ignoreBounds=True)
         self.bars_plot.getAxis("left").setLogMode(True)
         self.bars_plot.setLabel("bottom", "layer (input → output)")
         # (f) picked layers, log y
@@ -319,6 +438,15 @@ class TrainingPlots(QWidget):
             plot.vb.sigResized.connect(self._on_resized)
         self.heatmap_plot.vb.sigYRangeChanged.connect(self._update_block_ticks)
         self.heatmap_plot.vb.sigResized.connect(self._update_block_ticks)
+        # Axes are the costliest items to paint (their tick labels are laid out again at every
+        # paint): each is cached as a pixmap, redrawn only when its ticks change; and an axis
+        # whose labels got narrower keeps its width, so a changing label does not re-lay out
+        # (and repaint) every plot.
+        for axis in [plot.getAxis(name) for plot in (*self.step_plots, self.heatmap_plot,
+                                                     self.bars_plot)
+                     for name in ("left", "bottom")] + [self.colorbar.axis]:
+            axis.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+            axis.setStyle(autoReduceTextSpace=False)
         self._configure_task()
 
     def _curve(self, plot: pg.PlotItem, symbol: str | None = None, *,
@@ -329,7 +457,7 @@ class TrainingPlots(QWidget):
         item.setClipToView(True)
         if symbol is None:
             item.setDownsampling(auto=True, method="peak")
-        plot.addItem(item)
+        plot.addItem(item, ignoreBounds=True)  # the plot's _Bounds item sets its range
         return item
 
     def _configure_task(self) -> None:
@@ -359,8 +487,12 @@ class TrainingPlots(QWidget):
         self._block_runs = _block_runs(self.blocks)
         n = len(self.layers)
         self.picked_layers = sorted({0, n - 1}) if n else []
-        self._picks_dirty = True
+        # The picked curves and their legend entries now, while the run is still preparing:
+        # adding them re-lays out the plots, a ~0.1 s stall once live updates have begun.
+        self._rebuild_picked()
         self._drawn_gradients = -1
+        self._gradients_drawn_at = -math.inf
+        self._val_keys = {}
         self._configure_task()
         self._set_title(self.loss_plot, f"Loss · {label}" if label else "Loss")
         # A new run starts following its data again, whatever the last one was zoomed to.
@@ -434,27 +566,27 @@ class TrainingPlots(QWidget):
         """Other runs' curves (label, metrics records) over the loss and metric plots, in
         distinct colours with legend entries; [] removes them."""
         for ov in self._overlays:
-            for plot, legend, item in ((self.loss_plot, self.loss_legend, ov.loss_item),
-                                       (self.metric_plot, self.metric_legend,
-                                        ov.metric_item)):
-                legend.removeItem(item)
-                plot.removeItem(item)
+            self.loss_legend.removeItem(ov.loss_item)
+            self.loss_plot.removeItem(ov.loss_item)
+            self.metric_plot.removeItem(ov.metric_item)
         self._overlays = []
         for i, (label, records) in enumerate(runs):
             parsed = parse_records(records)
             data: dict[str, Series] = {}
             for key, (x, y) in parsed.items():
-                data[key] = Series(max(1, x.size))
+                data[key] = Series(max(1, x.size), max_points=MAX_SERIES_POINTS)
                 data[key].extend(x, y)
-            data["smooth_loss"] = Series(max(1, parsed["loss"][0].size))
+            data["smooth_loss"] = Series(max(1, parsed["loss"][0].size),
+                                         max_points=MAX_SERIES_POINTS)
             data["smooth_loss"].extend(parsed["loss"][0], smooth_ema(parsed["loss"][1],
                                                                      EMA_WEIGHT))
             loss_item = self._curve(self.loss_plot)
             metric_item = self._curve(self.metric_plot, symbol="o")
             loss_item.setZValue(-1)  # behind this run's curves
             metric_item.setZValue(-1)
-            self.loss_legend.addItem(loss_item, label)
-            self.metric_legend.addItem(metric_item, label)
+            # One legend entry per run (in the loss plot): the metric plot's small legend
+            # would cover its curves, and the colour already matches the two.
+            self.loss_legend.addItem(loss_item, _elide(label, 32))
             self._overlays.append(_Overlay(label, data, loss_item, metric_item, i))
         self._apply_item_colors()
         self._mark_dirty()
@@ -489,6 +621,7 @@ class TrainingPlots(QWidget):
     def refresh(self) -> None:
         """Redraws now from the buffers (finished runs, tests, screenshots)."""
         self._timer.stop()
+        self._gradient_timer.stop()
         self._redraw()
 
     def clear(self) -> None:
@@ -502,6 +635,12 @@ class TrainingPlots(QWidget):
     def has_run(self) -> bool:
         return self._stack.currentWidget() is self.graphics
 
+    def history_nbytes(self) -> int:
+        """Bytes held by the plotted history: this run's series, the gradient history and
+        the overlays' series."""
+        series = [*self._series(), *(s for ov in self._overlays for s in ov.data.values())]
+        return sum(s.nbytes for s in series) + self.gradients.nbytes
+
     # ------------------------------------------------------------------ buffers
     def _series(self) -> tuple[Series, ...]:
         return (self.loss_history, self.smooth_loss_history, self.accuracy_history,
@@ -511,6 +650,7 @@ class TrainingPlots(QWidget):
         """A resumed run restarts below the last step seen: drop what it will redo."""
         for series in self._series():
             series.truncate(step)
+        self._val_keys = {}
         count = int(np.isfinite(self.loss_history.y).sum())
         smooth = self.smooth_loss_history.y
         self._ema.resume(float(smooth[-1]) if smooth.size else math.nan, count)
@@ -521,13 +661,28 @@ class TrainingPlots(QWidget):
         if not self._timer.isActive():
             self._timer.start()
 
+    def _gradients_pending(self) -> bool:
+        return self._drawn_gradients != self.gradients.version or self._picks_dirty
+
     def _on_timer(self) -> None:
-        if self._dirty and self.isVisible():
-            self._redraw()
+        if not self.isVisible():
+            return  # showEvent starts the timer again
+        if self._dirty:
+            self._redraw_steps()
+        if self._gradients_pending():
+            wait = self._gradients_drawn_at + GRADIENT_REDRAW_MS / 1e3 - time.monotonic()
+            if wait <= 0:  # after this turn of the event loop (and its paint)
+                QTimer.singleShot(0, self, self._on_gradient_timer)
+            elif not self._gradient_timer.isActive():
+                self._gradient_timer.start(max(1, math.ceil(wait * 1e3)))
+
+    def _on_gradient_timer(self) -> None:
+        if self.isVisible() and self._gradients_pending():
+            self._draw_gradients()
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
-        if self._dirty:
+        if self._dirty or self._gradients_pending():
             self._timer.start()
 
     def _following(self) -> bool:
@@ -549,47 +704,85 @@ class TrainingPlots(QWidget):
         lo, hi = plot.vb.viewRange()[0]
         return series.view(lo, hi, points, neighbours=True)
 
+    def _set_line(self, item: pg.PlotDataItem, plot: pg.PlotItem,
+                  data: tuple[np.ndarray, np.ndarray]) -> None:
+        """setData for a line that is antialiased only while it is sparse: at about a point
+        per pixel, antialiasing a 2 px line costs ~10x more to paint and shows nothing."""
+        item.opts["antialias"] = 2 * data[0].size <= max(1.0, plot.vb.width())
+        item.setData(*data)
+
     def _redraw(self) -> None:
+        """Everything, now."""
+        self._redraw_steps()
+        if self._gradients_pending():
+            self._draw_gradients()
+
+    def _redraw_steps(self) -> None:
+        """The step plots: loss, metric, learning rate (and overlays)."""
         self.redraw_count += 1
         self._dirty = False
         follow = self._following()
         lm = self.task == "language_model"
-        self.loss_raw.setData(*self._view(self.loss_history, self.loss_plot, follow))
-        self.loss_smooth.setData(*self._view(self.smooth_loss_history, self.loss_plot, follow))
-        self.val_loss_curve.setData(self.val_loss_history.x.copy(),
-                                    self.val_loss_history.y.copy())
+        drawn: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {
+            id(p): [] for p in (self.loss_plot, self.metric_plot, self.lr_plot)}
+
+        def show(item: pg.PlotDataItem, plot: pg.PlotItem, data: tuple[np.ndarray, np.ndarray],
+                 line: bool = False) -> None:
+            drawn[id(plot)].append(data)
+            if item in (self.val_loss_curve, self.val_metric_curve):
+                # Per-epoch points with symbols (costly to set): only when they changed.
+                key = (data[0].size, float(data[0][-1]) if data[0].size else None,
+                       float(data[1][-1]) if data[1].size else None, lm)
+                if self._val_keys.get(id(item)) == key:
+                    return
+                self._val_keys[id(item)] = key
+            if line:
+                self._set_line(item, plot, data)
+            else:
+                item.setData(*data)
+
+        show(self.loss_raw, self.loss_plot, self._view(self.loss_history, self.loss_plot, follow))
+        show(self.loss_smooth, self.loss_plot,
+             self._view(self.smooth_loss_history, self.loss_plot, follow), line=True)
+        show(self.val_loss_curve, self.loss_plot,
+             (self.val_loss_history.x.copy(), self.val_loss_history.y.copy()))
         if lm:
             x, y = self._view(self.loss_history, self.metric_plot, follow)
-            self.metric_raw.setData(x, _exp(y))
+            show(self.metric_raw, self.metric_plot, (x, _exp(y)))
             x, y = self._view(self.smooth_loss_history, self.metric_plot, follow)
-            self.metric_train.setData(x, _exp(y))
-            self.val_metric_curve.setData(self.val_loss_history.x.copy(),
-                                          _exp(self.val_loss_history.y))
+            show(self.metric_train, self.metric_plot, (x, _exp(y)), line=True)
+            show(self.val_metric_curve, self.metric_plot,
+                 (self.val_loss_history.x.copy(), _exp(self.val_loss_history.y)))
         else:
             self.metric_raw.setData([], [])
-            self.metric_train.setData(*self._view(self.accuracy_history, self.metric_plot,
-                                                  follow))
-            self.val_metric_curve.setData(self.val_accuracy_history.x.copy(),
-                                          self.val_accuracy_history.y.copy())
-        self.lr_curve.setData(*self._view(self.lr_history, self.lr_plot, follow))
+            show(self.metric_train, self.metric_plot,
+                 self._view(self.accuracy_history, self.metric_plot, follow), line=True)
+            show(self.val_metric_curve, self.metric_plot,
+                 (self.val_accuracy_history.x.copy(), self.val_accuracy_history.y.copy()))
+        show(self.lr_curve, self.lr_plot, self._view(self.lr_history, self.lr_plot, follow),
+             line=True)
         for ov in self._overlays:
             loss = ov.data["smooth_loss"] if len(ov.data["smooth_loss"]) else \
                 ov.data["train_loss"]
-            ov.loss_item.setData(*self._view(loss, self.loss_plot, follow))
+            show(ov.loss_item, self.loss_plot, self._view(loss, self.loss_plot, follow),
+                 line=True)
             if lm:
                 source = ov.data["val_loss"] if len(ov.data["val_loss"]) else loss
                 x, y = self._view(source, self.metric_plot, follow)
-                ov.metric_item.setData(x, _exp(y))
+                show(ov.metric_item, self.metric_plot, (x, _exp(y)))
             else:
                 source = ov.data["val_accuracy"] if len(ov.data["val_accuracy"]) else \
                     ov.data["accuracy"]
-                ov.metric_item.setData(*self._view(source, self.metric_plot, follow))
-        if self._drawn_gradients != self.gradients.version or self._picks_dirty:
-            self._draw_gradients()
+                show(ov.metric_item, self.metric_plot, self._view(source, self.metric_plot,
+                                                                  follow))
+        for plot in (self.loss_plot, self.metric_plot, self.lr_plot):
+            log_y = lm and plot is self.metric_plot
+            self._bounds[id(plot)].set(*_extent(drawn[id(plot)], log_y))
 
     def _draw_gradients(self) -> None:
         g = self.gradients
         self._drawn_gradients = g.version
+        self._gradients_drawn_at = time.monotonic()
         if self._picks_dirty:
             self._rebuild_picked()
         n_layers, n_cols = g.n_layers, g.n_columns
@@ -599,6 +792,8 @@ class TrainingPlots(QWidget):
             self.bars.setOpts(x=np.zeros(0), y0=np.zeros(0), y1=np.zeros(0), brushes=[])
             for item in self._picked_items:
                 item.setData([], [])
+            for plot in (self.heatmap_plot, self.bars_plot, self.picked_plot):
+                self._bounds[id(plot)].set(None, None)
             self._set_title(self.bars_plot, "Latest gradient norm by layer")
             return
         matrix = g.matrix
@@ -615,15 +810,21 @@ class TrainingPlots(QWidget):
         self._heat_pitch = pitch
         self.heatmap.setImage(matrix, autoLevels=False, levels=(lo, hi))
         self.heatmap.setRect(QRectF(self._heat_x0, 0.0, pitch * n_cols, float(n_layers)))
-        self.colorbar.setLevels((lo, hi))
-        bounds = [start for start, _end, _name in self._block_runs[1:]]
         x_right = self._heat_x0 + pitch * n_cols
+        self._bounds[id(self.heatmap_plot)].set((self._heat_x0, nice_ceiling(x_right)),
+                                                (0.0, float(n_layers)))
+        if tuple(self.colorbar.levels()) != (lo, hi):  # else it repaints its axis for nothing
+            self.colorbar.setLevels((lo, hi))
+        bounds = [start for start, _end, _name in self._block_runs[1:]]
         self.block_lines.setData(np.tile([self._heat_x0, x_right], len(bounds)),
                                  np.repeat(np.asarray(bounds, dtype=np.float64), 2))
         self._draw_bars()
         points = max(MIN_POINTS, 2 * int(self.picked_plot.vb.width()))
+        picked = []
         for i, item in zip(self.picked_layers, self._picked_items, strict=True):
-            item.setData(*decimate(*g.series(i), points))
+            picked.append(decimate(*g.series(i), points))
+            item.setData(*picked[-1])
+        self._bounds[id(self.picked_plot)].set(*_extent(picked, log_y=True))
         self._update_block_ticks()
 
     def _bar_tops(self) -> tuple[np.ndarray, np.ndarray, float]:
@@ -643,24 +844,41 @@ class TrainingPlots(QWidget):
         tops = np.where(finite, logs, np.where(bad, high, base))
         return tops, bad, float(base)
 
-    def _draw_bars(self) -> None:
-        tops, bad, base = self._bar_tops()
+    def _bar_brushes(self, n: int, bad: np.ndarray) -> list[Any]:
+        """One brush per bar: blocks alternate two shades, picked layers take their curve's
+        colour, non-finite norms the error colour. Cached: they change with the picks, the
+        palette or a failure, not with every step."""
         pal = self.palette()
+        key = (n, tuple(self.picked_layers), tuple(np.flatnonzero(bad).tolist()),
+               pal.cacheKey(), tuple(self._block_runs))
+        if getattr(self, "_brush_key", None) == key:
+            return self._brushes
         colors = (theme.accent(RUN_COLOR, pal),
                   theme.mix(theme.accent(RUN_COLOR, pal), pal.color(QPalette.ColorRole.Base),
                             0.45))
-        block_of = np.zeros(len(tops), dtype=np.int64)
+        block_of = np.zeros(n, dtype=np.int64)
         for k, (start, end, _name) in enumerate(self._block_runs):
             block_of[start:end] = k
-        brushes = [pg.mkBrush(colors[int(b) % 2]) for b in block_of]
+        shades = [pg.mkBrush(c) for c in colors]
+        brushes = [shades[int(b) % 2] for b in block_of]
         for j, i in enumerate(self.picked_layers):
             if i < len(brushes):
                 brushes[i] = pg.mkBrush(theme.accent(_cycle(j)[0], pal))
         for i in np.flatnonzero(bad):
             brushes[int(i)] = pg.mkBrush(theme.error_color(pal))
+        self._brush_key, self._brushes = key, brushes
+        return brushes
+
+    def _draw_bars(self) -> None:
+        tops, bad, base = self._bar_tops()
         n = len(tops)
+        brushes = self._bar_brushes(n, bad)
         self.bars.setOpts(x=np.arange(n, dtype=np.float64), y0=np.full(n, base), y1=tops,
                           width=BAR_WIDTH, brushes=brushes)
+        # Whole decades: the log axis changes only when a decade is gained or lost.
+        top = float(math.ceil(tops.max())) if n else base + 1.0
+        self._bounds[id(self.bars_plot)].set((-0.5, n - 0.5) if n else None,
+                                             (base, max(top, base + 1.0)))
         step = self.gradients.last_step
         self._set_title(self.bars_plot, "Latest gradient norm by layer"
                         + (f" · step {step}" if step is not None else ""))
@@ -673,7 +891,7 @@ class TrainingPlots(QWidget):
         self._picked_items = []
         for i in self.picked_layers:
             item = pg.PlotDataItem(antialias=False)  # noisy per-step norms: see _curve
-            self.picked_plot.addItem(item)
+            self.picked_plot.addItem(item, ignoreBounds=True)
             self.picked_legend.addItem(item, _elide(self.layers[i], 24))
             self._picked_items.append(item)
         self._apply_item_colors()
@@ -695,7 +913,9 @@ class TrainingPlots(QWidget):
                 if y0 <= centre <= y1 and (centre - last) * px_per_row >= LABEL_SPACING_PX:
                     ticks.append((centre, _elide(name)))
                     last = centre
-        axis.setTicks([ticks, []])
+        if ticks != self._block_ticks:  # setTicks lays the axis out again even if equal
+            self._block_ticks = ticks
+            axis.setTicks([ticks, []])
 
     # ------------------------------------------------------------------ hover and clicks
     def _heat_cell(self, x: float, y: float) -> tuple[int, int] | None:
