@@ -155,8 +155,7 @@ def keep_gui_responsive(window: MainWindow) -> None:
     pipeline). Call from the GUI thread."""
     gui_thread = threading.get_native_id()
     window.tf_loader.ready.connect(lambda _info: lower_background_priority(gui_thread))
-    window.training_view.run_started.connect(
-        lambda _run_dir: lower_background_priority(gui_thread))
+    window.run_started.connect(lambda _run_dir: lower_background_priority(gui_thread))
 
 
 class _AfterFirstPaint(QObject):

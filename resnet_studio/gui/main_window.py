@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path as FsPath
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import (
@@ -62,15 +63,19 @@ from resnet_studio.gui.settings import Settings
 from resnet_studio.gui.summary_view import SummaryView
 from resnet_studio.gui.summary_worker import SummaryResult, SummaryService
 from resnet_studio.gui.tf_loader import BackendInfo, TfLoader
-from resnet_studio.gui.training.compare_view import CompareView
-from resnet_studio.gui.training.compare_worker import CompareRequest
-from resnet_studio.gui.training.export_dialog import ExportDialog
-from resnet_studio.gui.training.runs_view import RunsView
-from resnet_studio.gui.training.view import TrainingView
+
+if TYPE_CHECKING:  # imported when their tabs are built (see _LAZY_TABS)
+    from resnet_studio.gui.training.compare_view import CompareView
+    from resnet_studio.gui.training.runs_view import RunsView
+    from resnet_studio.gui.training.view import TrainingView
 
 APP_NAME = "ResNet Studio"
 FILE_FILTER = "ResNet Studio architectures (*.json);;All files (*)"
 MAX_PROBLEMS_SHOWN = 8
+# The tabs whose views are made after the window appears (MainWindow.build_views).
+_LAZY_TABS = ("training", "compare", "runs")
+_TAB_TITLES = {"training": "Training", "compare": "Compare", "runs": "Runs"}
+_TAB_ICONS = {"training": "train", "compare": "shortcut", "runs": "runs"}
 COMPARE_TIP = ("Train the architecture and its plain twin (every shortcut removed) from the "
                "same initial weights, and compare their loss and gradient flow")
 COMPARE_DISABLED_TIP = ("The architecture has no shortcut to remove: its plain twin would be "
@@ -101,6 +106,7 @@ class MainWindow(QMainWindow):
 
     train_requested = Signal()
     summary_ready = Signal(object)
+    run_started = Signal(str)  # a training or comparison run's folder, as it starts
 
     def __init__(self, spec: ArchitectureSpec | None = None, path: str | None = None, *,
                  restore_layout: bool = True) -> None:
@@ -126,18 +132,21 @@ class MainWindow(QMainWindow):
         self.scroll.setWidgetResizable(True)
         self.scroll.setFrameShape(QFrame.Shape.NoFrame)
         self.scroll.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
-        self.training_view = TrainingView(self.doc, self)
-        self.compare_view = CompareView(self)
-        self.compare_view.setObjectName("compareView")
-        self.runs_view = RunsView(parent=self)
-        self.runs_view.setObjectName("runsView")
         self.tabs = QTabWidget(self)
         self.tabs.setObjectName("mainTabs")
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.scroll, icons.icon("family-containers"), "Architecture")
-        self.tabs.addTab(self.training_view, icons.icon("train"), "Training")
-        self.tabs.addTab(self.compare_view, icons.icon("shortcut"), "Compare")
-        self.tabs.addTab(self.runs_view, icons.icon("runs"), "Runs")
+        # The Training, Compare and Runs tabs start as empty pages; each view (and with it
+        # pyqtgraph) is made when first needed or, once the window has appeared, by
+        # start_backend(). Made at once they held the first paint back by ~0.6 s
+        # (benchmarks/bench_startup.py).
+        self._views: dict[str, QWidget] = {}
+        self._backend_info: BackendInfo | None = None
+        self._compare_enabled: tuple[bool, str] | None = None
+        for key in _LAZY_TABS:
+            page = QWidget(self.tabs)
+            page.setObjectName(f"{key}Page")
+            self.tabs.addTab(page, icons.icon(_TAB_ICONS[key]), _TAB_TITLES[key])
         self.setCentralWidget(self.tabs)
 
         self.palette_view = BlockPalette(self)
@@ -422,35 +431,113 @@ class MainWindow(QMainWindow):
         self.tf_loader.ready.connect(self._on_backend_ready)
         self.tf_loader.failed.connect(self._on_backend_failed)
         self.train_requested.connect(self.start_training)
-        tv = self.training_view
+        self.learn_panel.help_requested.connect(self.show_residual_help)
+        self.tabs.currentChanged.connect(self._on_tab_changed)
+        self._update_training_actions()
+
+    # ------------------------------------------------------------------ lazy tabs
+    @property
+    def training_view(self) -> TrainingView:
+        return self._view("training")  # type: ignore[return-value]
+
+    @property
+    def compare_view(self) -> CompareView:
+        return self._view("compare")  # type: ignore[return-value]
+
+    @property
+    def runs_view(self) -> RunsView:
+        return self._view("runs")  # type: ignore[return-value]
+
+    def _built(self, key: str) -> Any:
+        """The view if it has been made, else None (nothing to ask a tab never opened)."""
+        return self._views.get(key)
+
+    def _view(self, key: str) -> QWidget:
+        view = self._views.get(key)
+        if view is not None:
+            return view
+        if key == "training":
+            view = self._make_training_view()
+        elif key == "compare":
+            view = self._make_compare_view()
+        else:
+            view = self._make_runs_view()
+        self._views[key] = view
+        # The page the tab was made with gives way to the view, at the same index.
+        page = self.findChild(QWidget, f"{key}Page")
+        index = self.tabs.indexOf(page)
+        current = self.tabs.currentIndex()
+        blocked = self.tabs.blockSignals(True)  # the tab does not change for the user
+        self.tabs.removeTab(index)
+        self.tabs.insertTab(index, view, icons.icon(_TAB_ICONS[key]), _TAB_TITLES[key])
+        self.tabs.setCurrentIndex(current)
+        self.tabs.blockSignals(blocked)
+        page.deleteLater()
+        if key == "runs" and self.tabs.currentWidget() is view:
+            view.refresh()
+        return view
+
+    def _make_training_view(self) -> TrainingView:
+        from resnet_studio.gui.training.view import TrainingView
+
+        tv = TrainingView(self.doc, self)
+        tv.setObjectName("trainingView")
         tv.error.connect(self._on_training_error)
         tv.run_started.connect(self._on_run_started)
         tv.run_finished.connect(self._on_run_finished)
         tv.panel.pause_requested.connect(self._update_training_actions)
         tv.panel.resume_requested.connect(self._update_training_actions)
         tv.panel.stop_requested.connect(self._update_training_actions)
-        cv = self.compare_view
+        # One model trains at a time: each view asks the other to stop before starting.
+        tv.run_guard = lambda action: self._confirm_stop("compare", action)
+        if self._backend_info is not None:
+            self._apply_backend_info(tv, self._backend_info)
+        return tv
+
+    def _make_compare_view(self) -> CompareView:
+        from resnet_studio.gui.training.compare_view import CompareView
+
+        cv = CompareView(self)
+        cv.setObjectName("compareView")
         cv.error.connect(self._on_training_error)
         cv.run_started.connect(self._on_compare_run_started)
         cv.finished.connect(self._on_run_finished)
         cv.state_changed.connect(self._update_training_actions)
         cv.start_requested.connect(self.start_compare)
-        # One model trains at a time: each view asks the other to stop before starting.
-        tv.run_guard = cv.confirm_stop
-        cv.run_guard = tv.confirm_stop
-        self.learn_panel.help_requested.connect(self.show_residual_help)
-        self.tabs.currentChanged.connect(self._on_tab_changed)
-        rv = self.runs_view
+        cv.run_guard = lambda action: self._confirm_stop("training", action)
+        if self._compare_enabled is not None:
+            cv.set_start_enabled(*self._compare_enabled)
+        return cv
+
+    def _make_runs_view(self) -> RunsView:
+        from resnet_studio.gui.training.runs_view import RunsView
+
+        rv = RunsView(parent=self)
+        rv.setObjectName("runsView")
         rv.open_requested.connect(self.open_run)
         rv.compare_requested.connect(self.open_comparison)
         rv.resume_requested.connect(self.resume_run)
         rv.export_requested.connect(self.export_run)
         rv.selection_changed.connect(self._on_runs_selected)
-        self._update_training_actions()
+        return rv
+
+    def _confirm_stop(self, key: str, action: str) -> bool:
+        """Asks the view `key` to stop its run before `action`; True if it has none."""
+        view = self._built(key)
+        return view is None or view.confirm_stop(action)
 
     # ------------------------------------------------------------------ background
     def start_backend(self) -> None:
-        """Starts importing TensorFlow (call once the window is shown)."""
+        """Makes the other tabs' views, one per turn of the event loop, then starts importing
+        TensorFlow. Call once the window has been shown: either would hold its first paint
+        back (the import holds the GIL for seconds; the views import pyqtgraph)."""
+        if self._closing:
+            return
+        missing = [key for key in _LAZY_TABS if key not in self._views]
+        if missing:
+            self._view(missing[0])
+            QTimer.singleShot(0, self, self.start_backend)
+            return
         self.tf_loader.start()
 
     def shutdown(self) -> None:
@@ -458,8 +545,10 @@ class MainWindow(QMainWindow):
         self.autosaver.stop()
         self.service.shutdown()
         self.tf_loader.shutdown()
-        self.training_view.shutdown()
-        self.compare_view.shutdown()
+        for key in ("training", "compare"):
+            view = self._built(key)
+            if view is not None:
+                view.shutdown()
 
     @Slot(object)
     def _on_backend_ready(self, info: BackendInfo) -> None:
@@ -469,8 +558,15 @@ class MainWindow(QMainWindow):
         self.backend_status.setToolTip(f"TensorFlow {info.tensorflow}, Keras {info.keras}. "
                                        f"Training will run on: {info.device}.")
         self.service.set_backend_ready()
-        self.training_view.panel.set_gpu_available(gpu, info.device)
-        self.training_view.panel.set_devices(list(info.devices))
+        self._backend_info = info
+        view = self._built("training")
+        if view is not None:
+            self._apply_backend_info(view, info)
+
+    @staticmethod
+    def _apply_backend_info(view: TrainingView, info: BackendInfo) -> None:
+        view.panel.set_gpu_available(info.gpus > 0, info.device)
+        view.panel.set_devices(list(info.devices))
 
     @Slot(str)
     def _on_backend_failed(self, error: str) -> None:
@@ -654,9 +750,10 @@ class MainWindow(QMainWindow):
         return started
 
     def toggle_pause(self) -> None:
-        view: TrainingView | CompareView = self.training_view
-        if self.compare_view.running:
-            view = self.compare_view
+        compare = self._built("compare")
+        view = compare if compare is not None and compare.running else self._built("training")
+        if view is None:
+            return
         if view.paused:
             view.resume()
         else:
@@ -665,10 +762,11 @@ class MainWindow(QMainWindow):
 
     def stop_training(self) -> None:
         """Stop (Shift+F5): the comparison if one is going, else the training run."""
-        if self.compare_view.running:
-            self.compare_view.stop()
-        else:
-            self.training_view.stop()
+        compare, training = self._built("compare"), self._built("training")
+        if compare is not None and compare.running:
+            compare.stop()
+        elif training is not None:
+            training.stop()
         self._update_training_actions()
 
     def start_compare(self, limit: int | None = None) -> bool:
@@ -691,6 +789,8 @@ class MainWindow(QMainWindow):
         if not dataset:
             self.show_error("Cannot Compare", "Choose a dataset in the Training tab first.")
             return False
+        from resnet_studio.gui.training.compare_worker import CompareRequest
+
         self.tabs.setCurrentWidget(self.compare_view)
         request = CompareRequest(self.doc.spec.copy(), dataset, config, default_runs_root())
         started = self.compare_view.start(request, limit=limit)
@@ -732,13 +832,15 @@ class MainWindow(QMainWindow):
         """Exports the run selected in the Runs tab, else the latest run of this window."""
         from resnet_studio.core.training.runstore import read_run
 
-        selected = self.runs_view.selected_runs() if self.tabs.currentWidget() is \
-            self.runs_view else []
+        runs = self._built("runs")
+        selected = runs.selected_runs() if runs is not None and \
+            self.tabs.currentWidget() is runs else []
         if selected:
             self.export_run(selected[0])
             return
-        run_dir = self.training_view.last_run_dir
-        if run_dir is None or self.training_view.training:
+        training = self._built("training")
+        run_dir = training.last_run_dir if training is not None else None
+        if run_dir is None or training.training:
             self.statusBar().showMessage("Train a model first, or pick a finished run in the "
                                          "Runs tab", 6000)
             self.tabs.setCurrentWidget(self.runs_view)
@@ -749,6 +851,8 @@ class MainWindow(QMainWindow):
             self.show_error("Cannot Export", f"Cannot read the run in {run_dir}.", str(e))
 
     def export_run(self, info: RunInfo) -> None:
+        from resnet_studio.gui.training.export_dialog import ExportDialog
+
         dialog = ExportDialog(info, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.export_dialog = dialog
@@ -761,19 +865,26 @@ class MainWindow(QMainWindow):
         self._update_training_actions()
 
     @Slot(str)
-    def _on_run_started(self, _run_dir: str) -> None:
+    def _on_run_started(self, run_dir: str) -> None:
         self._update_training_actions()
-        self.runs_view.refresh()
+        self._refresh_runs()
+        self.run_started.emit(run_dir)
 
     @Slot(object)
     def _on_run_finished(self, _finished: object) -> None:
         self._update_training_actions()
-        self.runs_view.refresh()
+        self._refresh_runs()
 
     @Slot(str, str)
-    def _on_compare_run_started(self, _role: str, _run_dir: str) -> None:
+    def _on_compare_run_started(self, _role: str, run_dir: str) -> None:
         self._update_training_actions()
-        self.runs_view.refresh()
+        self._refresh_runs()
+        self.run_started.emit(run_dir)
+
+    def _refresh_runs(self) -> None:
+        runs = self._built("runs")  # else it lists the runs when it is made
+        if runs is not None:
+            runs.refresh()
 
     @Slot(list)
     def _on_runs_selected(self, runs: list) -> None:
@@ -798,16 +909,21 @@ class MainWindow(QMainWindow):
             for d, visible in zip(docks, self._editing_docks, strict=True):
                 d.setVisible(visible)
             self._editing_docks = None
-        if self.tabs.widget(index) is self.runs_view:
-            self.runs_view.refresh()
+        page = self.tabs.widget(index)
+        key = next((k for k in _LAZY_TABS if page.objectName() == f"{k}Page"), None)
+        if key is not None:  # a tab opened before build_views() made its view
+            self._view(key)
+        elif page is self._built("runs"):
+            page.refresh()
 
     def _update_training_actions(self) -> None:
-        tv, cv = self.training_view, self.compare_view
-        training = tv.training or cv.running
+        tv, cv = self._built("training"), self._built("compare")
+        training = bool((tv is not None and tv.training) or (cv is not None and cv.running))
         a = self.actions
         a["pause_training"].setEnabled(training)
         a["stop_training"].setEnabled(training)
-        paused = cv.paused if cv.running else tv.paused
+        comparing = cv is not None and cv.running
+        paused = cv.paused if comparing else (tv is not None and tv.paused)
         a["pause_training"].setText("&Resume" if paused else "&Pause")
 
     def _update_compare_action(self) -> None:
@@ -823,7 +939,10 @@ class MainWindow(QMainWindow):
         tip = COMPARE_TIP if ok else COMPARE_DISABLED_TIP
         a.setStatusTip(tip)
         a.setToolTip(f"Compare with Plain Twin — {tip}")
-        self.compare_view.set_start_enabled(ok, tip)
+        self._compare_enabled = (ok, tip)
+        compare = self._built("compare")
+        if compare is not None:
+            compare.set_start_enabled(ok, tip)
 
     # ------------------------------------------------------------------ files
     def maybe_save(self) -> bool:
@@ -1105,8 +1224,8 @@ class MainWindow(QMainWindow):
         if not self._closing and not self.maybe_save():
             event.ignore()
             return
-        if not self._closing and not (self.training_view.confirm_stop("close the window")
-                                      and self.compare_view.confirm_stop("close the window")):
+        if not self._closing and not (self._confirm_stop("training", "close the window")
+                                      and self._confirm_stop("compare", "close the window")):
             event.ignore()
             return
         self._closing = True

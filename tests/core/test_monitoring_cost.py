@@ -13,9 +13,12 @@ from tensorboard.backend.event_processing import event_accumulator
 
 from resnet_studio.core.builder import build_model
 from resnet_studio.core.presets import load_preset
+from resnet_studio.core.training.config import TrainingConfig
+from resnet_studio.core.training.events import BatchEnd, EpochEnd
 from resnet_studio.core.training.monitored import NEXT_LR_KEY, MonitoredModel, layer_groups
 from resnet_studio.core.training.optim import current_lr
 from resnet_studio.core.training.runstore import RunWriter
+from resnet_studio.core.training.trainer import Trainer
 
 
 def test_next_lr_in_the_logs_is_what_the_optimizer_reports_after_the_step():
@@ -109,3 +112,33 @@ def test_the_train_step_is_traced_once():
     history = model.fit(data, validation_data=data, epochs=2, verbose=0)
     assert len(traces) == 1
     assert np.isfinite(history.history["loss"]).all() and "val_accuracy" in history.history
+
+
+def test_validation_is_traced_while_preparing_and_only_once(tmp_path, monkeypatch):
+    """Keras's test function is traced on one validation batch before the first training
+    step (a trace in the first epoch's validation held the GIL long enough to freeze the
+    GUI, benchmarks/bench_gui.py), and the epochs' validations reuse that trace."""
+    order: list[str] = []
+    original = MonitoredModel.test_step
+
+    def counting(self, data):
+        order.append("trace")  # Python runs only while tracing
+        return original(self, data)
+
+    monkeypatch.setattr(MonitoredModel, "test_step", counting)
+    spec = load_preset("resnet8-digits")
+    config = TrainingConfig.from_sources(spec.training, {"epochs": 3, "batch_size": 32})
+
+    def observer(event):
+        if isinstance(event, BatchEnd):
+            order.append("step")
+        elif isinstance(event, EpochEnd):
+            order.append("epoch")
+
+    result = Trainer(spec, "digits", config, run_dir=tmp_path / "run", observer=observer,
+                     limit=96).run()
+    assert result.status == "completed", result.error
+    first_step, last_epoch = order.index("step"), len(order) - 1 - order[::-1].index("epoch")
+    assert order.index("trace") < first_step
+    assert order.count("epoch") == 3
+    assert "trace" not in order[first_step:last_epoch + 1]  # three validations, no new trace

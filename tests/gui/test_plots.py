@@ -28,6 +28,7 @@ from resnet_studio.gui.training.plots import (
     TrainingPlots,
     decade_tick_strings,
     parse_records,
+    sticky_range,
 )
 
 # <= MIN_POINTS steps, so every curve holds exactly the data (no decimation).
@@ -352,6 +353,7 @@ def test_heatmap_and_bar_hover_name_the_layer(fed):
     bar = w.bars_plot.vb.mapViewToScene(QPointF(5.1, middle))
     text = w.hover_text_at(bar)
     assert text.split("\n")[0] == layers[5]
+    assert text.split("\n")[2] == f"step {len(norms)}"  # the step the bars show
     assert text.endswith(f"{float(norms[-1, 5]):.1e}")
     w._on_mouse_moved(QPointF(-50, -50))
     assert seen[-1] == "" and not w.tip.isVisible()
@@ -494,3 +496,54 @@ def test_parse_records_skips_what_is_not_a_number():
     np.testing.assert_array_equal(out["accuracy"][1], [0.5])
     np.testing.assert_array_equal(out["val_loss"][1], [0.9])
     assert out["val_accuracy"][0].size == 0
+
+
+# ------------------------------------------------------------------ axis ranges
+def test_sticky_range_keeps_grows_and_refits():
+    assert sticky_range(None, (0.0, 2.0)) == (0.0, 2.0)
+    assert sticky_range((0.0, 2.0), None) is None  # no data: nothing to show
+    assert sticky_range((0.0, 2.0), (0.5, 1.5)) == (0.0, 2.0)  # inside, fills half: kept
+    assert sticky_range((0.0, 2.0), (0.0, 2.5)) == (0.0, 2.5)  # data left it: grows
+    assert sticky_range((0.0, 2.0), (-0.5, 1.0)) == (-0.5, 2.0)
+    assert sticky_range((0.0, 2.0), (1.0, 1.5)) == (1.0, 1.5)  # fills a quarter: refit
+    assert sticky_range((0.0, 10.0), (20.0, 21.0)) == (20.0, 21.0)  # new scale: refit
+
+
+def _y_ranges_while_training(w: TrainingPlots, plot, steps: int, lr, norms) -> list:
+    """The y ranges `plot` showed over a run redrawn every 5 steps, as the timer would."""
+    n = norms.shape[1]
+    w.begin_run([f"l{i}" for i in range(n)], ["b"] * n, label="live")
+    shown = []
+    for step in range(1, steps + 1):
+        w.add_batch(step, 2.0 / step, float(lr(step)), {"accuracy": 0.5})
+        w.add_grad_norms(step, norms[step - 1])
+        if step % 5 == 0:
+            w._redraw()
+            y = w._bounds[id(plot)].y_range
+            if not shown or shown[-1] != y:
+                shown.append(y)
+    return shown
+
+
+def test_a_falling_learning_rate_keeps_its_axis(plots):
+    """A schedule that falls all run long is shown from zero: its axis stays put (a range
+    that followed the data's extent changed scale several times, each a repaint of the
+    axis in the GUI thread)."""
+    norms = np.full((300, 4), 0.1, dtype=np.float32)
+    shown = _y_ranges_while_training(plots, plots.lr_plot, 300,
+                                     lambda s: 0.1 * (1 - s / 400), norms)
+    assert len(shown) == 1, shown
+    lo, hi = shown[0]
+    assert lo == 0.0 and 0.1 <= hi <= 0.15
+
+
+def test_bars_axis_holds_noisy_norms_and_bars_start_at_its_bottom(plots):
+    rng = np.random.default_rng(0)
+    norms = (10.0 ** rng.uniform(-5, 0, (300, 30))).astype(np.float32)
+    shown = _y_ranges_while_training(plots, plots.bars_plot, 300, lambda s: 0.1, norms)
+    assert len(shown) == 1, shown  # the smallest norm crosses decades; the axis does not
+    lo, hi = shown[0]
+    tops = np.log10(norms[-1].astype(np.float64))
+    assert lo <= tops.min() and tops.max() <= hi and hi - lo <= 7
+    np.testing.assert_array_equal(plots.bars.opts["y0"], np.full(30, lo))
+    np.testing.assert_allclose(plots.bars.opts["y1"], tops)

@@ -385,6 +385,8 @@ class Trainer:
         # No validation split (validation_fraction 0): Keras would warn on the empty set.
         val = None if self.data.info.sizes.get("validation", -1) == 0 else self.val_ds
         common = {"validation_data": val, "verbose": 0, "shuffle": False, "callbacks": callbacks}
+        if val is not None:
+            self._trace_validation(val)
         epoch = position.epoch
         if self.steps_per_epoch <= 0:
             self.model.fit(self.train_ds, epochs=cfg.epochs, initial_epoch=epoch, **common)
@@ -405,6 +407,16 @@ class Trainer:
             train = self.train_ds if epoch == 0 else self._training_stream(epoch)
             self.model.fit(train, epochs=cfg.epochs, initial_epoch=epoch,
                            steps_per_epoch=self.steps_per_epoch, **common)
+
+    def _trace_validation(self, val: Any) -> None:
+        """Traces Keras's test function now, on one validation batch, while the run is still
+        preparing. Otherwise the first epoch's validation traces it mid-training: ~0.3 s of
+        Python holding the GIL in the training thread, which froze the GUI's event loop for
+        100-200 ms one second into every run (benchmarks/bench_gui.py). Inference only: no
+        weight, statistic, RNG or metric that training uses is changed (fit resets the
+        metrics at every epoch), and the full validation reuses the trace (same element
+        spec)."""
+        self.model.evaluate(val.take(1), verbose=0)
 
     def _checkpoint(self, callback: _StudioCallback, name: str) -> None:
         from resnet_studio.core.training.runstore import save_checkpoint

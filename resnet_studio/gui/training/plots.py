@@ -15,10 +15,12 @@ zooms or pans they receive only the visible range, re-decimated when the range c
 Auto-range follows round numbers, not the data's exact extent: each plot's data items are
 added with `ignoreBounds`, and an invisible `_Bounds` item holds the range to show, from the
 first step to a round step count a little beyond the last (`nice_ceiling`), and the data's
-y extent widened to multiples of a round step (`quantized_range`). The range, and so each
-axis, changes only every 10-25 % of the run or when the data crosses such a multiple: a
-range that moved with every step made pyqtgraph lay out and repaint every axis (~3 ms each
-on a shared 2-core CPU) at every redraw (benchmarks/bench_gui.py).
+y extent widened to multiples of a round step (`quantized_range`) and kept while the data
+still fills a good part of it (`sticky_range`; the learning rate's from zero). The range, and
+so each axis, changes only every 10-25 % of the run or when the data leaves it: a range that
+moved with every step made pyqtgraph lay out and repaint every axis (~3 ms each on a shared
+2-core CPU) at every redraw, and each such repaint is a stall of the event loop
+(benchmarks/bench_gui.py).
 """
 
 from __future__ import annotations
@@ -224,6 +226,26 @@ def quantized_range(lo: float, hi: float) -> tuple[float, float] | None:
     return (a, b) if b > a else (a, a + step)
 
 
+# A shown y range is kept while the data fills at least this share of it.
+MIN_FILL = 0.35
+
+
+def sticky_range(shown: tuple[float, float] | None, wanted: tuple[float, float] | None
+                 ) -> tuple[float, float] | None:
+    """The y range to show: `shown` while it holds `wanted` and `wanted` fills at least
+    MIN_FILL of it; else both together, unless `wanted` would fill too little of that (the
+    data's scale changed), then `wanted`. A range that only follows the data would change
+    whenever an extreme crossed a quantum of `quantized_range`, and a falling learning rate
+    or a noisy running accuracy does that several times a second early in a run."""
+    if wanted is None or shown is None:
+        return wanted
+    (a, b), (c, d) = shown, wanted
+    if a <= c and d <= b and d - c >= MIN_FILL * (b - a):
+        return shown
+    lo, hi = min(a, c), max(b, d)
+    return (lo, hi) if d - c >= MIN_FILL * (hi - lo) else wanted
+
+
 class _Bounds(pg.GraphicsObject):
     """Draws nothing; its data bounds are what a plot's auto-range shows (module doc)."""
 
@@ -231,10 +253,18 @@ class _Bounds(pg.GraphicsObject):
         super().__init__()
         self._ranges: tuple[Any, Any] = (None, None)
 
-    def set(self, x: tuple[float, float] | None, y: tuple[float, float] | None) -> None:
+    def set(self, x: tuple[float, float] | None, y: tuple[float, float] | None, *,
+            sticky: bool = True) -> None:
+        """Shows x and y; y through `sticky_range` unless sticky=False (None clears both)."""
+        if sticky and x is not None:
+            y = sticky_range(self._ranges[1], y)
         if (x, y) != self._ranges:
             self._ranges = (x, y)
             self.informViewBoundsChanged()
+
+    @property
+    def y_range(self) -> tuple[float, float] | None:
+        return self._ranges[1]
 
     def dataBounds(self, ax: int, frac: float = 1.0, orthoRange: Any = None) -> Any:
         return self._ranges[ax]
@@ -246,9 +276,10 @@ class _Bounds(pg.GraphicsObject):
         pass
 
 
-def _extent(arrays: list[tuple[np.ndarray, np.ndarray]], log_y: bool
+def _extent(arrays: list[tuple[np.ndarray, np.ndarray]], log_y: bool, from_zero: bool = False
             ) -> tuple[tuple[float, float] | None, tuple[float, float] | None]:
-    """(x range to the nice ceiling of the last x, quantized y range) of drawn data."""
+    """(x range to the nice ceiling of the last x, quantized y range) of drawn data; with
+    from_zero the y range starts at 0 (or ends there, for negative data)."""
     xs = [x for x, _ in arrays if len(x)]
     if not xs:
         return None, None
@@ -263,7 +294,15 @@ def _extent(arrays: list[tuple[np.ndarray, np.ndarray]], log_y: bool
         y = y[np.isfinite(y)]
         if y.size:
             ys.append((float(y.min()), float(y.max())))
-    y_range = quantized_range(min(a for a, _ in ys), max(b for _, b in ys)) if ys else None
+    if from_zero and ys:
+        ys.append((0.0, 0.0))
+    if not ys:
+        y_range = None
+    elif log_y:  # whole decades, as the bars: noisy norms gain or lose one rarely
+        lo, hi = math.floor(min(a for a, _ in ys)), math.ceil(max(b for _, b in ys))
+        y_range = (float(lo), float(max(hi, lo + 1)))
+    else:
+        y_range = quantized_range(min(a for a, _ in ys), max(b for _, b in ys))
     return (first, max(first + 1.0, nice_ceiling(last))), y_range
 
 
@@ -331,6 +370,7 @@ class TrainingPlots(QWidget):
         self._gradients_drawn_at = -math.inf  # time.monotonic() of that drawing
         self._heat_x0 = 0.0
         self._heat_pitch = 1.0
+        self._heat_levels: tuple[float, float] | None = None  # log10 colour levels shown
         self._build()
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)  # started by the first change after a redraw: no
@@ -492,6 +532,7 @@ class TrainingPlots(QWidget):
         self._rebuild_picked()
         self._drawn_gradients = -1
         self._gradients_drawn_at = -math.inf
+        self._heat_levels = None
         self._val_keys = {}
         self._configure_task()
         self._set_title(self.loss_plot, f"Loss · {label}" if label else "Loss")
@@ -777,7 +818,10 @@ class TrainingPlots(QWidget):
                                                                   follow))
         for plot in (self.loss_plot, self.metric_plot, self.lr_plot):
             log_y = lm and plot is self.metric_plot
-            self._bounds[id(plot)].set(*_extent(drawn[id(plot)], log_y))
+            # A learning rate is >= 0 and its schedule falls all run long: from zero, its
+            # range changes only when the schedule rises above it (warm-up).
+            self._bounds[id(plot)].set(*_extent(drawn[id(plot)], log_y,
+                                                from_zero=plot is self.lr_plot))
 
     def _draw_gradients(self) -> None:
         g = self.gradients
@@ -797,7 +841,9 @@ class TrainingPlots(QWidget):
             self._set_title(self.bars_plot, "Latest gradient norm by layer")
             return
         matrix = g.matrix
-        lo, hi = _levels(matrix)
+        # Sticky too: the colours (and the colour bar's axis) stay put while the norms move
+        # within the levels.
+        lo, hi = self._heat_levels = sticky_range(self._heat_levels, _levels(matrix))
         steps = g.steps
         if n_cols > 1:
             pitch = float(steps[-1] - steps[0]) / (n_cols - 1)
@@ -812,7 +858,7 @@ class TrainingPlots(QWidget):
         self.heatmap.setRect(QRectF(self._heat_x0, 0.0, pitch * n_cols, float(n_layers)))
         x_right = self._heat_x0 + pitch * n_cols
         self._bounds[id(self.heatmap_plot)].set((self._heat_x0, nice_ceiling(x_right)),
-                                                (0.0, float(n_layers)))
+                                                (0.0, float(n_layers)), sticky=False)
         if tuple(self.colorbar.levels()) != (lo, hi):  # else it repaints its axis for nothing
             self.colorbar.setLevels((lo, hi))
         bounds = [start for start, _end, _name in self._block_runs[1:]]
@@ -828,7 +874,8 @@ class TrainingPlots(QWidget):
         self._update_block_ticks()
 
     def _bar_tops(self) -> tuple[np.ndarray, np.ndarray, float]:
-        """(log10 of the latest norms as drawn, non-finite mask, bottom of the bars)."""
+        """(log10 of the latest norms as drawn, NaN where a bar is empty; non-finite mask;
+        the lowest bottom the bars need)."""
         latest = self.gradients.latest
         if latest is None:
             return np.zeros(0), np.zeros(0, dtype=bool), 0.0
@@ -841,7 +888,7 @@ class TrainingPlots(QWidget):
         else:
             low, high = -1.0, 0.0
         base = math.floor(low - 0.25)  # bars rise from a decade below the smallest norm
-        tops = np.where(finite, logs, np.where(bad, high, base))
+        tops = np.where(finite, logs, np.where(bad, high, np.nan))
         return tops, bad, float(base)
 
     def _bar_brushes(self, n: int, bad: np.ndarray) -> list[Any]:
@@ -872,16 +919,21 @@ class TrainingPlots(QWidget):
     def _draw_bars(self) -> None:
         tops, bad, base = self._bar_tops()
         n = len(tops)
+        # Whole decades, kept while the norms still fill them (sticky_range): the log axis
+        # changes only when a decade is gained, or most of the range is lost. The bars rise
+        # from the bottom of the range shown.
+        top = float(math.ceil(np.nanmax(tops))) if n and not np.isnan(tops).all() \
+            else base + 1.0
+        bounds = self._bounds[id(self.bars_plot)]
+        bounds.set((-0.5, n - 0.5) if n else None, (base, max(top, base + 1.0)))
+        shown = bounds.y_range
+        bottom = shown[0] if shown is not None else base
+        tops = np.where(np.isnan(tops), bottom, tops)  # a zero norm: an empty bar
         brushes = self._bar_brushes(n, bad)
-        self.bars.setOpts(x=np.arange(n, dtype=np.float64), y0=np.full(n, base), y1=tops,
+        self.bars.setOpts(x=np.arange(n, dtype=np.float64), y0=np.full(n, bottom), y1=tops,
                           width=BAR_WIDTH, brushes=brushes)
-        # Whole decades: the log axis changes only when a decade is gained or lost.
-        top = float(math.ceil(tops.max())) if n else base + 1.0
-        self._bounds[id(self.bars_plot)].set((-0.5, n - 0.5) if n else None,
-                                             (base, max(top, base + 1.0)))
-        step = self.gradients.last_step
-        self._set_title(self.bars_plot, "Latest gradient norm by layer"
-                        + (f" · step {step}" if step is not None else ""))
+        # The step is in the hover text, not in the title: a title that changes re-lays out
+        # the whole grid of plots.
 
     def _rebuild_picked(self) -> None:
         self._picks_dirty = False
@@ -957,6 +1009,7 @@ class TrainingPlots(QWidget):
             if i is None or latest is None:
                 return None, ""
             return self.bars_plot, (f"{self.layers[i]}\nblock {self.blocks[i]}\n"
+                                    f"step {self.gradients.last_step}\n"
                                     f"gradient norm {format_norm(float(latest[i]))}")
         return None, ""
 

@@ -1,0 +1,91 @@
+"""The Training, Compare and Runs tabs are made after the window appears (start-up time,
+benchmarks/bench_startup.py): before that nothing of theirs is imported, a tab opened early
+is made on the spot, and what the window learnt meanwhile reaches the views it makes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from resnet_studio.gui.main_window import MainWindow
+from resnet_studio.gui.tf_loader import BackendInfo
+
+# A window made in a fresh interpreter: which modules are loaded once it has painted.
+WINDOW_IMPORTS = r"""
+import json, sys
+from resnet_studio.gui.app import make_application
+from resnet_studio.gui.main_window import MainWindow
+app = make_application()
+window = MainWindow(restore_layout=False)
+window.show()
+app.processEvents()
+loaded = sorted(m for m in ("pyqtgraph", "tensorflow", "keras",
+                            "resnet_studio.gui.training.view",
+                            "resnet_studio.gui.training.compare_view",
+                            "resnet_studio.gui.training.runs_view") if m in sys.modules)
+window.doc.undo_stack.setClean()
+window.close()
+print(json.dumps(loaded))
+"""
+
+
+def test_a_shown_window_has_not_imported_the_plot_tabs_nor_tensorflow(tmp_path):
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", RESNET_STUDIO_HOME=str(tmp_path))
+    proc = subprocess.run([sys.executable, "-c", WINDOW_IMPORTS], capture_output=True,
+                          text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
+
+
+def tab_titles(window: MainWindow) -> list[str]:
+    return [window.tabs.tabText(i) for i in range(window.tabs.count())]
+
+
+def test_a_tab_opened_before_its_view_exists_gets_it_in_place(qtbot, styled_qapp):
+    window = MainWindow(restore_layout=False)
+    qtbot.addWidget(window)
+    window.show()
+    titles = tab_titles(window)
+    assert titles == ["Architecture", "Training", "Compare", "Runs"]
+    assert window._built("training") is None and window._built("runs") is None
+
+    window.tabs.setCurrentIndex(3)  # Ctrl+4 or a click, before start_backend made it
+    runs = window._built("runs")
+    assert runs is not None and window.tabs.currentWidget() is runs
+    assert window.tabs.currentIndex() == 3 and tab_titles(window) == titles
+    assert not window.palette_dock.isVisible()  # the Runs workspace, as for a made view
+
+    window.tabs.setCurrentIndex(0)
+    assert window._built("training") is None  # still nothing asked for it
+    view = window.training_view  # code that needs it makes it, without switching tabs
+    assert window.tabs.currentIndex() == 0 and window.tabs.indexOf(view) == 1
+    assert window.palette_dock.isVisible()
+    window.doc.undo_stack.setClean()
+
+
+def test_views_made_late_get_the_devices_and_compare_state_found_before(qtbot, styled_qapp):
+    window = MainWindow(restore_layout=False)
+    qtbot.addWidget(window)
+    window._on_backend_ready(BackendInfo("2.21.0", "3.15.1", "Fake GPU", 2,
+                                         ("CPU:0", "GPU:0", "GPU:1")))
+    assert window._built("training") is None
+    assert window.training_view.panel.devices() == ["CPU:0", "GPU:0", "GPU:1"]
+    ok, _tip = window._compare_enabled
+    assert ok  # resnet8-digits has shortcuts: its plain twin differs
+    assert window.compare_view.empty_button.isEnabled() == ok
+    window.doc.undo_stack.setClean()
+
+
+def test_start_backend_makes_every_view_then_imports_tensorflow(qtbot, styled_qapp):
+    window = MainWindow(restore_layout=False)
+    qtbot.addWidget(window)
+    window.show()
+    with qtbot.waitSignal(window.tf_loader.ready, timeout=180_000):
+        window.start_backend()
+        assert window.tf_loader.state == "idle"  # views first, one per event-loop turn
+    assert all(window._built(k) is not None for k in ("training", "compare", "runs"))
+    assert [window.tabs.widget(i).objectName() for i in range(1, 4)] == \
+        ["trainingView", "compareView", "runsView"]
+    window.doc.undo_stack.setClean()
