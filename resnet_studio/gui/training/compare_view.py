@@ -31,7 +31,6 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
-    QMessageBox,
     QProgressBar,
     QPushButton,
     QSplitter,
@@ -54,6 +53,7 @@ from resnet_studio.gui.training.compare_worker import CompareRequest, CompareSes
 from resnet_studio.gui.training.gradflow import GradientFlowPanel
 from resnet_studio.gui.training.history import Ema, Series, smooth_ema
 from resnet_studio.gui.training.plots import EMA_WEIGHT, MAX_EXP, parse_records
+from resnet_studio.gui.training.worker import ask_to_stop
 
 ROLES = ("residual", "plain")
 TITLES = {"residual": "Residual", "plain": "Plain twin"}
@@ -477,13 +477,10 @@ class CompareView(QWidget):
         if so. Returns True when no comparison is going any more."""
         if not self.running:
             return True
-        answer = QMessageBox.question(
-            self, "Comparison in Progress",
-            f"A comparison with the plain twin is training. Stop it to {action}?\n\nThe run "
-            "in progress keeps its last checkpoint; the other one is not started.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            QMessageBox.StandardButton.No)
-        if answer != QMessageBox.StandardButton.Yes:
+        if not ask_to_stop(self, "Comparison in Progress",
+                           f"A comparison with the plain twin is training. Stop it to "
+                           f"{action}?\n\nThe run in progress keeps its last checkpoint; the "
+                           "other one is not started."):
             return False
         return self.shutdown()
 
@@ -492,14 +489,7 @@ class CompareView(QWidget):
         if self.session is None or not self.session.thread.isRunning():
             return True
         self.status_label.setText("Stopping after the current batch…")
-        ended = self.session.stop_and_wait()
-        if ended:
-            # Deliver the queued events (Finished, done) now, so the end is recorded here.
-            from PySide6.QtCore import QCoreApplication
-
-            QCoreApplication.sendPostedEvents(self.session)
-            QCoreApplication.sendPostedEvents(self)
-        return ended
+        return self.session.stop_and_deliver(self)
 
     # ------------------------------------------------------------------ events
     @Slot(str, object)

@@ -21,7 +21,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from resnet_studio.core.spec import ArchitectureSpec
 from resnet_studio.core.training.config import TrainingConfig
-from resnet_studio.gui.training.worker import STOP_WAIT_MS, describe_error
+from resnet_studio.gui.training.worker import WorkerSession, describe_error
 
 
 @dataclass
@@ -87,48 +87,30 @@ class CompareWorker(QObject):
             QThread.currentThread().quit()
 
 
-class CompareSession(QObject):
-    """Owns a CompareWorker and its QThread; the GUI talks to this object.
+class CompareSession(WorkerSession):
+    """A comparison's worker and thread (WorkerSession).
 
     Signals:
-        event(str, object), failed(str, str): as CompareWorker's.
-        finished(object): the thread has ended ({role: summary} or None).
+        event(str, object): as CompareWorker's (role, event).
+        failed(str, str), finished(object): as WorkerSession's ({role: summary} or None).
 
     Raises (from the constructor): CompareError when the architecture has no shortcut.
     """
 
     event = Signal(str, object)
-    failed = Signal(str, str)
-    finished = Signal(object)
 
     def __init__(self, request: CompareRequest, parent: QObject | None = None) -> None:
-        super().__init__(parent)
+        worker = CompareWorker(request)  # may raise CompareError: no thread yet
+        super().__init__(worker, f"compare-{request.spec.name}", parent)
         self.request = request
-        self.worker = CompareWorker(request)  # may raise CompareError: no thread yet
-        self.result: dict[str, dict[str, Any]] | None = None
-        self.thread = QThread()
-        self.thread.setObjectName(f"compare-{request.spec.name}")
-        self.worker.moveToThread(self.thread)
-        self.thread.started.connect(self.worker.run)
-        self.worker.event.connect(self._on_event)
-        self.worker.failed.connect(self._on_failed)
-        self.worker.done.connect(self._on_done)
-        self._running = False
 
     @property
     def dirs(self) -> dict[str, Path]:
         """Run folder of each role (decided before the runs start)."""
         return dict(self.worker.comparison.dirs)
 
-    @property
-    def running(self) -> bool:
-        return self._running
-
-    def start(self) -> None:
-        self._running = True
-        self.thread.start()
-
     def request_stop(self) -> None:
+        """Stops the run in progress after its current batch and skips the other one."""
         self.worker.comparison.request_stop()
 
     def pause(self) -> None:
@@ -137,25 +119,6 @@ class CompareSession(QObject):
     def resume(self) -> None:
         self.worker.comparison.resume()
 
-    def stop_and_wait(self, timeout_ms: int = STOP_WAIT_MS) -> bool:
-        """Stops the run in progress after its current batch, skips the other one, and
-        waits for the thread. False if it did not end in time; the caller decides."""
-        if not self.thread.isRunning():
-            return True
-        self.request_stop()
-        return self.thread.wait(timeout_ms)
-
     @Slot(str, object)
     def _on_event(self, role: str, event: Any) -> None:
         self.event.emit(role, event)
-
-    @Slot(str, str)
-    def _on_failed(self, message: str, details: str) -> None:
-        self.failed.emit(message, details)
-
-    @Slot(object)
-    def _on_done(self, result: Any) -> None:
-        self.result = result
-        self.thread.wait()  # the thread quits itself right after `done`
-        self._running = False
-        self.finished.emit(result)

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QSpinBox, QVBoxL
 
 from resnet_studio.gui import theme
 from resnet_studio.gui.training.alert_banner import AlertBanner
+from resnet_studio.gui.training.history import block_runs
 from resnet_studio.gui.training.plots import decade_tick_strings, format_norm
 
 REDRAW_MS = 100  # a depth profile changes once per step; 10 Hz reads as live
@@ -146,17 +147,6 @@ class DepthProfile:
         return None if self.latest is None else log10_norms(self.latest)
 
 
-def _block_runs(blocks: list[str]) -> list[tuple[int, int, str]]:
-    """(first layer, one past the last, block name) of each run of equal block names."""
-    runs: list[tuple[int, int, str]] = []
-    for i, name in enumerate(blocks):
-        if runs and runs[-1][2] == name:
-            runs[-1] = (runs[-1][0], i + 1, name)
-        else:
-            runs.append((i, i + 1, name))
-    return runs
-
-
 def _elide(name: str, chars: int = LABEL_CHARS) -> str:
     return name if len(name) <= chars else name[: chars - 1] + "…"
 
@@ -217,7 +207,7 @@ class GradientFlowPlot(pg.PlotWidget):
             raise ValueError("Expected one block name per layer, received: "
                              f"len(layers)={len(layers)}, len(blocks)={len(blocks)}")
         self.layers, self.blocks = list(layers), list(blocks)
-        self._runs = _block_runs(self.blocks)
+        self._runs = block_runs(self.blocks)
         item = self.getPlotItem()
         for line in self._boundaries:
             item.removeItem(line)

@@ -586,3 +586,15 @@ def smooth_ema(y: ArrayLike, weight: float) -> np.ndarray:
         s /= 1.0 - weight ** np.arange(1, n + 1, dtype=np.float64)
     rank = np.cumsum(finite) - 1  # position in s of the last finite input so far
     return np.where(rank >= 0, s[np.maximum(rank, 0)], np.nan)
+
+
+def block_runs(blocks: list[str]) -> list[tuple[int, int, str]]:
+    """(first layer, one past the last layer, block name) of each run of equal block names
+    (layers in depth order): how the gradient views group and label their rows."""
+    runs: list[tuple[int, int, str]] = []
+    for i, name in enumerate(blocks):
+        if runs and runs[-1][2] == name:
+            runs[-1] = (runs[-1][0], i + 1, name)
+        else:
+            runs.append((i, i + 1, name))
+    return runs

@@ -41,6 +41,7 @@ from resnet_studio.gui.training.history import (
     Ema,
     GradientHistory,
     Series,
+    block_runs,
     decimate,
     smooth_ema,
 )
@@ -140,17 +141,6 @@ class _LogAxis(pg.AxisItem):
         if self.logMode and abs(maxVal - minVal) > self.MINOR_DECADES:
             return levels[:1]
         return levels
-
-
-def _block_runs(blocks: list[str]) -> list[tuple[int, int, str]]:
-    """(first layer, one past the last layer, block name) of each run of equal block names."""
-    runs: list[tuple[int, int, str]] = []
-    for i, name in enumerate(blocks):
-        if runs and runs[-1][2] == name:
-            runs[-1] = (runs[-1][0], i + 1, name)
-        else:
-            runs.append((i, i + 1, name))
-    return runs
 
 
 def _survivors(steps: np.ndarray, rewinds: np.ndarray) -> np.ndarray:
@@ -524,7 +514,7 @@ class TrainingPlots(QWidget):
             series.clear()
         self.gradients = GradientHistory(len(self.layers))
         self._ema = Ema(EMA_WEIGHT)
-        self._block_runs = _block_runs(self.blocks)
+        self._block_runs = block_runs(self.blocks)
         n = len(self.layers)
         self.picked_layers = sorted({0, n - 1}) if n else []
         # The picked curves and their legend entries now, while the run is still preparing:

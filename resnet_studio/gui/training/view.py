@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
-from PySide6.QtWidgets import QMessageBox, QSplitter, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from resnet_studio.core.training.events import (
     Alert,
@@ -34,7 +34,7 @@ from resnet_studio.gui.training.alert_banner import AlertBanner
 from resnet_studio.gui.training.gradflow import GradientFlowPanel
 from resnet_studio.gui.training.panel import TrainPanel, format_duration
 from resnet_studio.gui.training.plots import RUN_COLOR, TrainingPlots
-from resnet_studio.gui.training.worker import RunRequest, TrainingSession
+from resnet_studio.gui.training.worker import RunRequest, TrainingSession, ask_to_stop
 
 PROGRESS_INTERVAL_MS = 100
 
@@ -233,13 +233,9 @@ class TrainingView(QWidget):
         """
         if not self.training:
             return True
-        answer = QMessageBox.question(
-            self, "Training in Progress",
-            f"A run is training. Stop it to {action}?\n\nIts last checkpoint is kept; it can "
-            "be resumed from the Runs tab.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            QMessageBox.StandardButton.No)
-        if answer != QMessageBox.StandardButton.Yes:
+        if not ask_to_stop(self, "Training in Progress",
+                           f"A run is training. Stop it to {action}?\n\nIts last checkpoint "
+                           "is kept; it can be resumed from the Runs tab."):
             return False
         return self.shutdown()
 
@@ -249,15 +245,7 @@ class TrainingView(QWidget):
         if self.session is None or not self.session.thread.isRunning():
             return True
         self.panel.set_status("Stopping after the current batch…")
-        ended = self.session.stop_and_wait()
-        if ended:
-            # Deliver the queued events (Finished, done) now, so the run's end is recorded
-            # in the view before the window goes away.
-            from PySide6.QtCore import QCoreApplication
-
-            QCoreApplication.sendPostedEvents(self.session)
-            QCoreApplication.sendPostedEvents(self)
-        return ended
+        return self.session.stop_and_deliver(self)
 
     # ------------------------------------------------------------------ events
     @Slot(object)

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
+from PySide6.QtWidgets import QMessageBox, QWidget
 
 from resnet_studio.core.spec import ArchitectureSpec
 from resnet_studio.core.training.config import TrainingConfig
@@ -141,33 +142,34 @@ class TrainingWorker(QObject):
             QThread.currentThread().quit()
 
 
-class TrainingSession(QObject):
-    """Owns a worker and its QThread for one run; the GUI talks to this object.
+class WorkerSession(QObject):
+    """Owns a worker object and its QThread; the GUI talks to this object.
 
-    Signals are re-emitted from slots of this object, which lives in the GUI thread, so
-    whoever connects to them runs in the GUI thread whatever they connect.
+    The worker has signals `event`, `failed(str, str)` and `done(object)` and a slot `run`,
+    and quits its own thread after `done`. Signals are re-emitted from slots of this object,
+    which lives in the GUI thread, so whoever connects to them runs in the GUI thread
+    whatever they connect. Subclasses declare `event` with their worker's arguments and
+    re-emit it from `_on_event`, and say how to stop, pause and resume.
 
     Signals:
-        event(object), failed(str, str): as TrainingWorker's.
-        finished(object): the thread has ended (RunResult or None).
+        failed(str, str): as the worker's.
+        finished(object): the thread has ended (the worker's result, or None).
     """
 
-    event = Signal(object)
     failed = Signal(str, str)
     finished = Signal(object)
 
-    def __init__(self, request: RunRequest, parent: QObject | None = None) -> None:
+    def __init__(self, worker: Any, thread_name: str, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.request = request
         self.result: Any = None
         self.thread = QThread()
-        self.thread.setObjectName(f"training-{request.run_dir.name}")
-        self.worker = TrainingWorker(request)
-        self.worker.moveToThread(self.thread)
-        self.thread.started.connect(self.worker.run)
-        self.worker.event.connect(self._on_event)
-        self.worker.failed.connect(self._on_failed)
-        self.worker.done.connect(self._on_done)
+        self.thread.setObjectName(thread_name)
+        self.worker = worker
+        worker.moveToThread(self.thread)
+        self.thread.started.connect(worker.run)
+        worker.event.connect(self._on_event)
+        worker.failed.connect(self._on_failed)
+        worker.done.connect(self._on_done)
         self._running = False
 
     @property
@@ -195,12 +197,22 @@ class TrainingSession(QObject):
         """
         if not self.thread.isRunning():
             return True
-        self.worker.request_stop()
+        self.request_stop()
         return self.thread.wait(timeout_ms)
 
-    @Slot(object)
-    def _on_event(self, event: Any) -> None:
-        self.event.emit(event)
+    def stop_and_deliver(self, *receivers: QObject) -> bool:
+        """stop_and_wait(), then delivers the events still queued for this session and for
+        `receivers` (Finished, done), so that the run's end is recorded in the views before
+        the window goes away. Returns stop_and_wait()'s answer."""
+        ended = self.stop_and_wait()
+        if ended:
+            QCoreApplication.sendPostedEvents(self)
+            for receiver in receivers:
+                QCoreApplication.sendPostedEvents(receiver)
+        return ended
+
+    def _on_event(self, *args: Any) -> None:
+        raise NotImplementedError
 
     @Slot(str, str)
     def _on_failed(self, message: str, details: str) -> None:
@@ -212,3 +224,30 @@ class TrainingSession(QObject):
         self.thread.wait()  # the thread quits itself right after `done`
         self._running = False
         self.finished.emit(result)
+
+
+class TrainingSession(WorkerSession):
+    """One run's worker and thread (WorkerSession).
+
+    Signals:
+        event(object): the Trainer's events, in order.
+        failed(str, str), finished(object): as WorkerSession's (RunResult or None).
+    """
+
+    event = Signal(object)
+
+    def __init__(self, request: RunRequest, parent: QObject | None = None) -> None:
+        super().__init__(TrainingWorker(request), f"training-{request.run_dir.name}", parent)
+        self.request = request
+
+    @Slot(object)
+    def _on_event(self, event: Any) -> None:
+        self.event.emit(event)
+
+
+def ask_to_stop(parent: QWidget, title: str, question: str) -> bool:
+    """Asks `question` (Yes/No, No by default) before stopping a run; True for Yes."""
+    answer = QMessageBox.question(parent, title, question,
+                                  QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                                  QMessageBox.StandardButton.No)
+    return answer == QMessageBox.StandardButton.Yes
