@@ -27,18 +27,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import REPO, machine_info  # noqa: E402
+
 # The `resnet-studio` console script is `resnet_studio.cli:main` (pyproject.toml); this is the
 # same call under the running interpreter, so the benchmark works from any virtualenv without
 # relying on the script being on PATH (`-m resnet_studio.cli.main` would import main twice).
@@ -63,49 +62,6 @@ CASES = (
     Case("resnet8-digits", "resnet8-digits", "digits", 0.97, 60.0,
          "sklearn digits (8x8, 1,797 images)"),
 )
-
-
-def machine_info() -> dict[str, Any]:
-    """CPU model and count, library versions: what the numbers were measured on."""
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        usable = os.cpu_count()
-    try:
-        load = [round(x, 2) for x in os.getloadavg()]
-    except (AttributeError, OSError):
-        load = None
-    versions = {}
-    for dist in ("tensorflow", "keras", "resnet-studio"):
-        try:
-            versions[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            versions[dist] = None
-    return {"cpu_model": model or platform.processor() or platform.machine(),
-            "cpu_count": os.cpu_count(), "cpus_usable": usable, "load_average": load,
-            "python": platform.python_version(), "platform": platform.platform(),
-            "tensorflow": versions["tensorflow"], "keras": versions["keras"],
-            "resnet_studio": versions["resnet-studio"], "git_commit": _git_commit(),
-            "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-
-
-def _git_commit() -> str | None:
-    try:  # read-only
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
-                             capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if out.returncode != 0:
-        return None
-    return out.stdout.strip() or None
 
 
 def run_case(case: Case, quiet: bool = False) -> dict[str, Any]:
