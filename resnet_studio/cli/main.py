@@ -73,7 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     from resnet_studio.cli import commands
 
     parser = CliParser(prog="resnet-studio",
-                       description="Build, train and understand residual networks.")
+                       description="Build, train and understand residual networks.",
+                       epilog="Without a COMMAND, opens the app: `resnet-studio --screenshot "
+                              "FILE` is `resnet-studio gui --screenshot FILE`.")
     parser.add_argument("--version", action="version", version=f"resnet-studio {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.register_all(sub)
@@ -85,8 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ INFO lines are noise
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    if not argv:
-        argv = ["gui"]  # `resnet-studio` alone opens the app
+    if not argv or _gui_option(parser, argv[0]):
+        argv = ["gui", *argv]  # `resnet-studio` alone (or with gui options) opens the app
     try:
         args = parser.parse_args(argv)
     except SystemExit as e:  # argparse: --help/--version (0) or bad flags (2)
@@ -115,6 +117,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         _report(f"internal error: {type(e).__name__}: {e} (set RESNET_STUDIO_DEBUG=1 for the "
                 "traceback)", as_json, "internal")
         return EXIT_FAILED
+
+
+def _gui_option(parser: argparse.ArgumentParser, arg: str) -> bool:
+    """Whether `arg` is an option of `gui` (e.g. --screenshot) and not a top-level one."""
+    if not arg.startswith("--"):
+        return False
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    gui = sub.choices["gui"]
+    name = arg.split("=", 1)[0]
+    top = {o for a in parser._actions for o in a.option_strings}
+    return name not in top and any(name in a.option_strings for a in gui._actions)
 
 
 def _report(message: str, as_json: bool, kind: str) -> None:

@@ -50,10 +50,12 @@ def make_application() -> QApplication:
         app.setApplicationDisplayName(APP_NAME)
         app.setOrganizationName(ORGANIZATION)
         app.setApplicationVersion(__version__)
-        app.setDesktopFileName("resnet-studio")
+        # The .desktop file's id (packaging/): on Wayland the window's app id, which is how the
+        # desktop finds the launcher's name and icon.
+        app.setDesktopFileName(icons.APP_ID)
         theme.setup_style(app)
         theme.apply_appearance(app, Settings().appearance())
-        app.setWindowIcon(icons.icon("app"))
+        app.setWindowIcon(icons.app_icon())
     return app
 
 

@@ -2,7 +2,9 @@
 
 Icons are drawn with `currentColor`; it is replaced by the palette's text colour (action
 icons, so they follow light/dark) or by a family colour (palette and cards). The files are
-read through importlib.resources, so they are found in an installed package too.
+read through importlib.resources, so they are found in an installed package and in the
+PyInstaller bundle too. The application icon is the exception: full colour, never tinted, and
+made of the PNG renderings in resources/icons/hicolor (packaging/render_icons.py).
 """
 
 from __future__ import annotations
@@ -17,6 +19,11 @@ from PySide6.QtSvg import QSvgRenderer
 from resnet_studio.gui import theme
 
 SIZES = (16, 20, 24, 32, 48)
+# The desktop id: the .desktop file's and the AppStream component's name (packaging/), the
+# icon's name in the hicolor theme, and QGuiApplication.desktopFileName (Wayland app id).
+APP_ID = "io.github.resnetstudio.ResNetStudio"
+# Sizes of the committed PNG renderings of app.svg (resources/icons/hicolor/NxN/apps/).
+APP_ICON_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
 
 
 @cache
@@ -63,7 +70,12 @@ _cache: dict[tuple[str, str], QIcon] = {}
 
 
 def icon(name: str, color: QColor | str | None = None) -> QIcon:
-    """A QIcon with pixmaps at the usual sizes (and a greyed one for disabled actions)."""
+    """A QIcon with pixmaps at the usual sizes (and a greyed one for disabled actions).
+
+    `icon("app")` is app_icon(): the application icon is full colour, never tinted.
+    """
+    if name == "app":
+        return app_icon()
     c = QColor(color) if color is not None else _text_color()
     key = (name, c.name(QColor.NameFormat.HexArgb))
     if key not in _cache:
@@ -74,6 +86,27 @@ def icon(name: str, color: QColor | str | None = None) -> QIcon:
             ic.addPixmap(pixmap(name, s, disabled), QIcon.Mode.Disabled)
         _cache[key] = ic
     return _cache[key]
+
+
+@cache
+def app_icon() -> QIcon:
+    """The application and window icon: the PNG renderings of app.svg at APP_ICON_SIZES, so
+    task bars, switchers and docks get a pixel-exact image at the sizes they ask for most
+    (Qt scales the nearest one for any other size). Only PNGs: adding the SVG as well would
+    switch Qt to its SVG icon engine, which hides the PNG sizes (availableSizes() is empty)."""
+    base = resources.files("resnet_studio").joinpath("resources/icons/hicolor")
+    ic = QIcon()
+    for s in APP_ICON_SIZES:
+        pm = QPixmap()
+        try:
+            data = base.joinpath(f"{s}x{s}/apps/{APP_ID}.png").read_bytes()
+        except OSError:
+            continue
+        if pm.loadFromData(data, "PNG"):
+            ic.addPixmap(pm)
+    if ic.isNull():  # PNGs missing (a broken install): still show the vector icon
+        ic.addPixmap(pixmap("app", 64, "#000000"))  # colour unused: none is currentColor
+    return ic
 
 
 def family_icon(family: str) -> QIcon:
