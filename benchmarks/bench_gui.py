@@ -323,8 +323,9 @@ def run_stalls(preset: str, seconds: float, log: Any, diagnose: bool = False,
         return any(-0.05 <= t - e <= 0.5 for e in state["epoch_ends"])
 
     big = [i for i in range(len(ms)) if ms[i] > STALL_P99_MS]
-    # The first epoch ends with the first validation, whose test function is traced then
-    # (seconds of Python holding the GIL in the training thread): reported apart.
+    # Reported apart: the first epoch's end (first validation, first checkpoint) used to
+    # hold the worst stall, when Keras traced the test function there; the Trainer now
+    # traces it while preparing (Trainer._trace_validation).
     first_epoch = state["epoch_ends"][0] if state["epoch_ends"] else recorded
     later = [m for m, t in zip(ms, probe.at, strict=True) if t > first_epoch]
     redraws, gradient_redraws = state["redraws"], state["gradient_redraws"]

@@ -78,7 +78,10 @@ def show(self):
     def on_backend(_info):
         mark("backend")
         if mode == "train":
+            # The Training tab's view exists by now (made before the import started); asking
+            # for it before the first paint would make it there and delay the window.
             window.training_view.panel.set_value("epochs", 1)
+            window.training_view.run_finished.connect(lambda _f: quit_soon())
             window.start_training()
             window.training_view.session.event.connect(on_event)
 
@@ -104,8 +107,6 @@ def show(self):
     self.installEventFilter(probe)
     self.tf_loader.ready.connect(on_backend)
     self.summary_ready.connect(on_summary)
-    if mode == "train":
-        self.training_view.run_finished.connect(lambda _f: quit_soon())
     _show(self)
 
 _mw.MainWindow.show = show

@@ -72,7 +72,7 @@ if TYPE_CHECKING:  # imported when their tabs are built (see _LAZY_TABS)
 APP_NAME = "ResNet Studio"
 FILE_FILTER = "ResNet Studio architectures (*.json);;All files (*)"
 MAX_PROBLEMS_SHOWN = 8
-# The tabs whose views are made after the window appears (MainWindow.build_views).
+# The tabs whose views are made after the window appears, when first needed (MainWindow._view).
 _LAZY_TABS = ("training", "compare", "runs")
 _TAB_TITLES = {"training": "Training", "compare": "Compare", "runs": "Runs"}
 _TAB_ICONS = {"training": "train", "compare": "shortcut", "runs": "runs"}
@@ -137,8 +137,8 @@ class MainWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.scroll, icons.icon("family-containers"), "Architecture")
         # The Training, Compare and Runs tabs start as empty pages; each view (and with it
-        # pyqtgraph) is made when first needed or, once the window has appeared, by
-        # start_backend(). Made at once they held the first paint back by ~0.6 s
+        # pyqtgraph) is made when first needed, the Training one by start_backend() once the
+        # window has appeared. Made at once they held the first paint back by ~0.6 s
         # (benchmarks/bench_startup.py).
         self._views: dict[str, QWidget] = {}
         self._backend_info: BackendInfo | None = None
@@ -480,7 +480,9 @@ class MainWindow(QMainWindow):
     def _make_training_view(self) -> TrainingView:
         from resnet_studio.gui.training.view import TrainingView
 
-        tv = TrainingView(self.doc, self)
+        # Dataset previews wait until the TensorFlow import has ended (PreviewLoader.hold).
+        tv = TrainingView(self.doc, self,
+                          hold_previews=self.tf_loader.state in ("idle", "loading"))
         tv.setObjectName("trainingView")
         tv.error.connect(self._on_training_error)
         tv.run_started.connect(self._on_run_started)
@@ -528,14 +530,15 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ background
     def start_backend(self) -> None:
-        """Makes the other tabs' views, one per turn of the event loop, then starts importing
-        TensorFlow. Call once the window has been shown: either would hold its first paint
-        back (the import holds the GIL for seconds; the views import pyqtgraph)."""
+        """Makes the Training tab's view (Train needs it), then starts importing TensorFlow in
+        the next turn of the event loop. Call once the window has been shown: either would
+        hold its first paint back (the import holds the GIL for seconds; the view imports
+        pyqtgraph). The Compare and Runs views are made when first opened (~0.2 s each):
+        made here, they delayed the import, and so the first training step, as much."""
         if self._closing:
             return
-        missing = [key for key in _LAZY_TABS if key not in self._views]
-        if missing:
-            self._view(missing[0])
+        if self._built("training") is None:
+            self._view("training")
             QTimer.singleShot(0, self, self.start_backend)
             return
         self.tf_loader.start()
@@ -567,6 +570,7 @@ class MainWindow(QMainWindow):
     def _apply_backend_info(view: TrainingView, info: BackendInfo) -> None:
         view.panel.set_gpu_available(info.gpus > 0, info.device)
         view.panel.set_devices(list(info.devices))
+        view.panel.loader.release()
 
     @Slot(str)
     def _on_backend_failed(self, error: str) -> None:
@@ -576,6 +580,9 @@ class MainWindow(QMainWindow):
         self.summary_view.set_failed_backend(error)
         self._set_status(self.build_icon, self.build_status, "warning", "Cannot build",
                          theme.ERROR_COLOR)
+        view = self._built("training")
+        if view is not None:  # the previews do not need TensorFlow for built-in datasets
+            view.panel.loader.release()
 
     @Slot(int)
     def _on_building(self, _generation: int) -> None:
@@ -911,7 +918,7 @@ class MainWindow(QMainWindow):
             self._editing_docks = None
         page = self.tabs.widget(index)
         key = next((k for k in _LAZY_TABS if page.objectName() == f"{k}Page"), None)
-        if key is not None:  # a tab opened before build_views() made its view
+        if key is not None:  # a tab opened for the first time: its view is made now
             self._view(key)
         elif page is self._built("runs"):
             page.refresh()

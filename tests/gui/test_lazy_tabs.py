@@ -72,20 +72,41 @@ def test_views_made_late_get_the_devices_and_compare_state_found_before(qtbot, s
                                          ("CPU:0", "GPU:0", "GPU:1")))
     assert window._built("training") is None
     assert window.training_view.panel.devices() == ["CPU:0", "GPU:0", "GPU:1"]
+    assert not window.training_view.panel.loader.held  # TensorFlow was there: previews load
     ok, _tip = window._compare_enabled
     assert ok  # resnet8-digits has shortcuts: its plain twin differs
     assert window.compare_view.empty_button.isEnabled() == ok
     window.doc.undo_stack.setClean()
 
 
-def test_start_backend_makes_every_view_then_imports_tensorflow(qtbot, styled_qapp):
+def test_start_backend_makes_the_training_view_then_imports_tensorflow(qtbot, styled_qapp):
     window = MainWindow(restore_layout=False)
     qtbot.addWidget(window)
     window.show()
     with qtbot.waitSignal(window.tf_loader.ready, timeout=180_000):
         window.start_backend()
-        assert window.tf_loader.state == "idle"  # views first, one per event-loop turn
-    assert all(window._built(k) is not None for k in ("training", "compare", "runs"))
-    assert [window.tabs.widget(i).objectName() for i in range(1, 4)] == \
-        ["trainingView", "compareView", "runsView"]
+        assert window.tf_loader.state == "idle"  # the view first, in this turn
+        assert window._built("training") is not None
+    assert window.tabs.widget(1).objectName() == "trainingView"
+    # Compare and Runs wait to be opened: made before the import, they delayed it.
+    assert window._built("compare") is None and window._built("runs") is None
+    window.tabs.setCurrentIndex(2)
+    assert window.tabs.currentWidget() is window._built("compare") is not None
+    window.tabs.setCurrentIndex(0)
+    window.doc.undo_stack.setClean()
+
+
+def test_dataset_previews_wait_for_the_tensorflow_import(qtbot, styled_qapp):
+    """A preview imports scikit-learn and SciPy: made during the TensorFlow import it delayed
+    the first training step by about a second. The view asks for it at once; it loads when
+    the import has ended."""
+    window = MainWindow(restore_layout=False)
+    qtbot.addWidget(window)
+    panel = window.training_view.panel
+    assert panel.loader.held and not panel.loader.busy
+    assert panel.preview is not None and panel.preview.info is None  # asked, not loaded
+    with qtbot.waitSignal(panel.loader.loaded, timeout=120_000) as blocker:
+        window._on_backend_ready(BackendInfo("2.21.0", "3.15.1", "CPU", 0, ("CPU:0",)))
+    assert not panel.loader.held
+    assert blocker.args[0].name == "digits" and blocker.args[0].info.num_classes == 10
     window.doc.undo_stack.setClean()

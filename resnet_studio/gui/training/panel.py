@@ -86,7 +86,8 @@ class TrainPanel(QWidget):
     resume_requested = Signal()
     dataset_changed = Signal(str)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, *, hold_previews: bool = False) -> None:
+        """hold_previews: dataset previews wait for loader.release() (PreviewLoader.hold)."""
         super().__init__(parent)
         self.preset_training: dict[str, Any] = {}
         self.overrides: dict[str, Any] = {}
@@ -95,6 +96,8 @@ class TrainPanel(QWidget):
         self.state = "idle"
         self.preview: Preview | None = None
         self.loader = PreviewLoader(self)
+        if hold_previews:
+            self.loader.hold()
         self.loader.loaded.connect(self._on_preview)
 
         outer = QVBoxLayout(self)

@@ -64,14 +64,40 @@ class PreviewLoader(QObject):
         super().__init__(parent)
         self._generation = 0
         self._threads: list[threading.Thread] = []
+        self._held: list[tuple[str, str | None]] | None = None  # requests while on hold
         self._result.connect(self._on_result)
 
+    def hold(self) -> None:
+        """Keeps requests until release(). The window holds them while TensorFlow imports:
+        a preview imports scikit-learn and SciPy (~1.5 s holding the GIL), which delayed the
+        import, and so the first training step, by about a second
+        (benchmarks/bench_startup.py)."""
+        if self._held is None:
+            self._held = []
+
+    def release(self) -> None:
+        """Loads the newest request made while on hold."""
+        held, self._held = self._held, None
+        if held:
+            self.request(*held[-1])
+
+    @property
+    def held(self) -> bool:
+        return self._held is not None
+
     def request(self, name: str, data_dir: str | None = None) -> None:
+        if self._held is not None:
+            self._held.append((name, data_dir))
+            return
         self._generation += 1
         generation = self._generation
 
         def work() -> None:
-            self._result.emit(generation, load_preview(name, data_dir))
+            preview = load_preview(name, data_dir)
+            try:
+                self._result.emit(generation, preview)
+            except RuntimeError:  # the panel was deleted meanwhile: nobody to show it to
+                pass
 
         thread = threading.Thread(target=work, name=f"preview-{name}", daemon=True)
         self._threads = [t for t in self._threads if t.is_alive()] + [thread]

@@ -51,13 +51,16 @@ class TrainingView(QWidget):
         alert_banner: the gradient alerts of the run in view.
         run_guard: called with an action ("start a run") before a run starts; False
             cancels (the window asks to stop a comparison there).
+
+    hold_previews: the panel's dataset previews wait for `panel.loader.release()`.
     """
 
     run_started = Signal(str)
     run_finished = Signal(object)
     error = Signal(str, str, str)
 
-    def __init__(self, document: Document, parent: QWidget | None = None) -> None:
+    def __init__(self, document: Document, parent: QWidget | None = None, *,
+                 hold_previews: bool = False) -> None:
         super().__init__(parent)
         self.doc = document
         self.session: TrainingSession | None = None
@@ -70,7 +73,7 @@ class TrainingView(QWidget):
         self._resuming = False
         self.run_guard: Callable[[str], bool] | None = None
 
-        self.panel = TrainPanel(self)
+        self.panel = TrainPanel(self, hold_previews=hold_previews)
         self.panel.setObjectName("trainPanel")
         self.plots = TrainingPlots(self)
         self.plots.setObjectName("trainingPlots")
