@@ -7,6 +7,7 @@ tf_loader), so the editor appears in about a second. Screenshot mode renders the
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import sys
@@ -151,13 +152,32 @@ def lower_background_priority(gui_thread: int) -> int:
     return changed
 
 
+def freeze_heap(_run_dir: str = "") -> None:
+    """Moves every object the garbage collector tracks to its permanent generation
+    (gc.freeze). A full collection walks every tracked object while holding the GIL, in
+    whichever thread triggers it: with TensorFlow, Keras and a model loaded (~500,000 objects)
+    that froze the window for 100-220 ms every few seconds, even with the GUI thread idle
+    (benchmarks/bench_gui.py). Frozen objects are not walked any more; what a run creates
+    still is. Called when a run starts (its model is built); thaw_heap() when it ends."""
+    gc.freeze()
+
+
+def thaw_heap() -> None:
+    """Gives the frozen objects back to the collector (gc.unfreeze), so that a finished run's
+    model, in reference cycles, can be freed by a later collection."""
+    gc.unfreeze()
+
+
 def keep_gui_responsive(window: MainWindow) -> None:
     """Lowers the background threads' priority whenever new ones have appeared: once
     TensorFlow is imported (its thread pools) and whenever a run starts (its thread and data
-    pipeline). Call from the GUI thread."""
+    pipeline); keeps full garbage collections short while a run trains (freeze_heap). Call
+    from the GUI thread."""
     gui_thread = threading.get_native_id()
     window.tf_loader.ready.connect(lambda _info: lower_background_priority(gui_thread))
     window.run_started.connect(lambda _run_dir: lower_background_priority(gui_thread))
+    window.run_started.connect(freeze_heap)
+    window.run_finished.connect(thaw_heap)
 
 
 class _AfterFirstPaint(QObject):

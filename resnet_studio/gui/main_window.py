@@ -107,6 +107,7 @@ class MainWindow(QMainWindow):
     train_requested = Signal()
     summary_ready = Signal(object)
     run_started = Signal(str)  # a training or comparison run's folder, as it starts
+    run_finished = Signal()  # a training run or a whole comparison has ended
 
     def __init__(self, spec: ArchitectureSpec | None = None, path: str | None = None, *,
                  restore_layout: bool = True) -> None:
@@ -881,6 +882,7 @@ class MainWindow(QMainWindow):
     def _on_run_finished(self, _finished: object) -> None:
         self._update_training_actions()
         self._refresh_runs()
+        self.run_finished.emit()
 
     @Slot(str, str)
     def _on_compare_run_started(self, _role: str, run_dir: str) -> None:

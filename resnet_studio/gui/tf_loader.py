@@ -7,6 +7,8 @@ device training will use: the first GPU's name, or "CPU".
 
 from __future__ import annotations
 
+import gc
+import sys
 from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
@@ -56,11 +58,26 @@ class _Importer(QObject):
 
     @Slot()
     def run(self) -> None:
+        # No garbage collection during the import: the growing heap made full collections of
+        # 40-220 ms (holding the GIL, so freezing the window) six times in a row, ~0.5 s in
+        # all (benchmarks/bench_gui.py). The modules' objects live as long as the process:
+        # they go to the collector's permanent generation (gc.freeze), never walked again.
+        # The import's own garbage (~4,000 cycles) goes there too, not collected (that would
+        # be one 0.27 s pause) until the end of the first run thaws it (gui.app.thaw_heap).
+        importing = "tensorflow" not in sys.modules  # else (a second window) nothing to do
+        enabled = gc.isenabled()
+        if importing:
+            gc.disable()
         try:
             info = probe_backend()
         except BaseException as e:  # ImportError, a broken CUDA install…: report, never raise
             self.failed.emit(f"{type(e).__name__}: {e}")
             return
+        finally:
+            if importing:
+                gc.freeze()
+                if enabled:
+                    gc.enable()
         self.loaded.emit(info)
 
 

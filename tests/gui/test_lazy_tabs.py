@@ -4,11 +4,13 @@ is made on the spot, and what the window learnt meanwhile reaches the views it m
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
 import sys
 
+from resnet_studio.gui.app import keep_gui_responsive
 from resnet_studio.gui.main_window import MainWindow
 from resnet_studio.gui.tf_loader import BackendInfo
 
@@ -88,6 +90,7 @@ def test_start_backend_makes_the_training_view_then_imports_tensorflow(qtbot, st
         assert window.tf_loader.state == "idle"  # the view first, in this turn
         assert window._built("training") is not None
     assert window.tabs.widget(1).objectName() == "trainingView"
+    assert gc.isenabled()
     # Compare and Runs wait to be opened: made before the import, they delayed it.
     assert window._built("compare") is None and window._built("runs") is None
     window.tabs.setCurrentIndex(2)
@@ -110,3 +113,45 @@ def test_dataset_previews_wait_for_the_tensorflow_import(qtbot, styled_qapp):
     assert not panel.loader.held
     assert blocker.args[0].name == "digits" and blocker.args[0].info.num_classes == 10
     window.doc.undo_stack.setClean()
+
+
+def test_a_run_freezes_the_heap_until_it_ends(qtbot, styled_qapp):
+    """Full garbage collections walk every object holding the GIL (100-220 ms with TensorFlow
+    loaded): while a run trains, the objects that existed when it started are frozen out of
+    their way, and given back when it ends so that its model can be freed."""
+    window = MainWindow(restore_layout=False)
+    qtbot.addWidget(window)
+    keep_gui_responsive(window)
+    gc.unfreeze()
+    try:
+        window.run_started.emit("/runs/x")  # as _on_run_started / _on_compare_run_started
+        assert gc.get_freeze_count() > 1000
+        window._on_run_finished(None)
+        assert gc.get_freeze_count() == 0
+    finally:
+        gc.unfreeze()
+    window.doc.undo_stack.setClean()
+
+
+IMPORT_WITHOUT_COLLECTIONS = r"""
+import gc, json
+from resnet_studio.gui.tf_loader import _Importer
+collections = []
+gc.callbacks.append(lambda phase, info: phase == "start" and collections.append(info))
+importer = _Importer()
+importer.run()
+print(json.dumps({"collections": len(collections), "enabled": gc.isenabled(),
+                  "frozen": gc.get_freeze_count()}))
+"""
+
+
+def test_tensorflow_is_imported_without_garbage_collections(tmp_path):
+    """Full collections during the import froze the window (40-220 ms each, six of them);
+    the imported objects then leave the collector's way for good (gc.freeze)."""
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.run([sys.executable, "-c", IMPORT_WITHOUT_COLLECTIONS],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["collections"] == 0 and result["enabled"]
+    assert result["frozen"] > 100_000
