@@ -547,3 +547,18 @@ def test_bars_axis_holds_noisy_norms_and_bars_start_at_its_bottom(plots):
     assert lo <= tops.min() and tops.max() <= hi and hi - lo <= 7
     np.testing.assert_array_equal(plots.bars.opts["y0"], np.full(30, lo))
     np.testing.assert_allclose(plots.bars.opts["y1"], tops)
+
+
+def test_smoothed_curves_get_a_point_per_pixel_noisy_ones_two(plots):
+    """Noisy per-batch values keep a min and a max per pixel (spikes survive); smoothed
+    curves look the same with one point per pixel and cost half as much to paint."""
+    layers, blocks, loss, norms = synthetic(n_steps=5000, n_layers=4)
+    feed(plots, layers, blocks, loss, norms)
+    draw(plots)
+    width = int(plots.loss_plot.vb.width())
+    assert width > 300  # wide enough that the budget is the width, not MIN_POINTS
+    raw, smooth = len(data(plots.loss_raw)[0]), len(data(plots.loss_smooth)[0])
+    assert 1.8 * width <= raw <= 2.2 * width + 4
+    assert 0.9 * width <= smooth <= 1.1 * width + 4
+    x, y = data(plots.loss_raw)
+    assert y.max() == pytest.approx(loss.max()) and y.min() == pytest.approx(loss.min())

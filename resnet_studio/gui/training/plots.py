@@ -55,7 +55,7 @@ REDRAW_MS = 100
 # single redraw holds the event loop for long.
 GRADIENT_REDRAW_MS = 300
 EMA_WEIGHT = 0.95  # ~20-batch window: the trend of a noisy per-batch loss without much lag
-MIN_POINTS = 400  # decimation budget before a plot has been laid out (no width yet)
+MIN_POINTS = 300  # decimation budget before a plot has been laid out (no width yet)
 # Points each step series keeps (4 MiB per series): runs up to 262,144 steps are plotted
 # exactly; longer ones keep their older part as a min/max envelope (history.Series), so the
 # plots' memory and redraw cost stop growing with the run (benchmarks/bench_gui.py).
@@ -477,6 +477,9 @@ class TrainingPlots(QWidget):
                      for name in ("left", "bottom")] + [self.colorbar.axis]:
             axis.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
             axis.setStyle(autoReduceTextSpace=False)
+        # Legends too (their samples and labels were painted anew at every redraw, ~0.4 ms).
+        for legend in (self.loss_legend, self.metric_legend, self.picked_legend):
+            legend.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self._configure_task()
 
     def _curve(self, plot: pg.PlotItem, symbol: str | None = None, *,
@@ -727,9 +730,12 @@ class TrainingPlots(QWidget):
     def _on_resized(self, *_args: Any) -> None:
         self._mark_dirty()  # the point budget follows the width in pixels
 
-    def _view(self, series: Series, plot: pg.PlotItem, follow: bool
+    def _view(self, series: Series, plot: pg.PlotItem, follow: bool, per_pixel: int = 2
               ) -> tuple[np.ndarray, np.ndarray]:
-        points = max(MIN_POINTS, 2 * int(plot.vb.width()))
+        """The series decimated to `per_pixel` points per pixel of the plot's width: 2 (a
+        min and a max per pixel) for noisy per-batch values, 1 for smoothed curves, which
+        look the same with half the points, and cost half as much to paint."""
+        points = max(MIN_POINTS, per_pixel * int(plot.vb.width()))
         if follow:
             return series.view(-math.inf, math.inf, points)
         lo, hi = plot.vb.viewRange()[0]
@@ -774,28 +780,28 @@ class TrainingPlots(QWidget):
 
         show(self.loss_raw, self.loss_plot, self._view(self.loss_history, self.loss_plot, follow))
         show(self.loss_smooth, self.loss_plot,
-             self._view(self.smooth_loss_history, self.loss_plot, follow), line=True)
+             self._view(self.smooth_loss_history, self.loss_plot, follow, 1), line=True)
         show(self.val_loss_curve, self.loss_plot,
              (self.val_loss_history.x.copy(), self.val_loss_history.y.copy()))
         if lm:
             x, y = self._view(self.loss_history, self.metric_plot, follow)
             show(self.metric_raw, self.metric_plot, (x, _exp(y)))
-            x, y = self._view(self.smooth_loss_history, self.metric_plot, follow)
+            x, y = self._view(self.smooth_loss_history, self.metric_plot, follow, 1)
             show(self.metric_train, self.metric_plot, (x, _exp(y)), line=True)
             show(self.val_metric_curve, self.metric_plot,
                  (self.val_loss_history.x.copy(), _exp(self.val_loss_history.y)))
         else:
             self.metric_raw.setData([], [])
             show(self.metric_train, self.metric_plot,
-                 self._view(self.accuracy_history, self.metric_plot, follow), line=True)
+                 self._view(self.accuracy_history, self.metric_plot, follow, 1), line=True)
             show(self.val_metric_curve, self.metric_plot,
                  (self.val_accuracy_history.x.copy(), self.val_accuracy_history.y.copy()))
-        show(self.lr_curve, self.lr_plot, self._view(self.lr_history, self.lr_plot, follow),
+        show(self.lr_curve, self.lr_plot, self._view(self.lr_history, self.lr_plot, follow, 1),
              line=True)
         for ov in self._overlays:
             loss = ov.data["smooth_loss"] if len(ov.data["smooth_loss"]) else \
                 ov.data["train_loss"]
-            show(ov.loss_item, self.loss_plot, self._view(loss, self.loss_plot, follow),
+            show(ov.loss_item, self.loss_plot, self._view(loss, self.loss_plot, follow, 1),
                  line=True)
             if lm:
                 source = ov.data["val_loss"] if len(ov.data["val_loss"]) else loss
