@@ -103,6 +103,7 @@ class CompareSession(WorkerSession):
         worker = CompareWorker(request)  # may raise CompareError: no thread yet
         super().__init__(worker, f"compare-{request.spec.name}", parent)
         self.request = request
+        worker.event.connect(self._on_event)
 
     @property
     def dirs(self) -> dict[str, Path]:

@@ -148,8 +148,9 @@ class WorkerSession(QObject):
     The worker has signals `event`, `failed(str, str)` and `done(object)` and a slot `run`,
     and quits its own thread after `done`. Signals are re-emitted from slots of this object,
     which lives in the GUI thread, so whoever connects to them runs in the GUI thread
-    whatever they connect. Subclasses declare `event` with their worker's arguments and
-    re-emit it from `_on_event`, and say how to stop, pause and resume.
+    whatever they connect. Subclasses declare `event` with their worker's arguments, connect
+    the worker's `event` to a slot of theirs that re-emits it, and say how to stop, pause and
+    resume when the worker's own methods are not the way.
 
     Signals:
         failed(str, str): as the worker's.
@@ -167,7 +168,6 @@ class WorkerSession(QObject):
         self.worker = worker
         worker.moveToThread(self.thread)
         self.thread.started.connect(worker.run)
-        worker.event.connect(self._on_event)
         worker.failed.connect(self._on_failed)
         worker.done.connect(self._on_done)
         self._running = False
@@ -211,9 +211,6 @@ class WorkerSession(QObject):
                 QCoreApplication.sendPostedEvents(receiver)
         return ended
 
-    def _on_event(self, *args: Any) -> None:
-        raise NotImplementedError
-
     @Slot(str, str)
     def _on_failed(self, message: str, details: str) -> None:
         self.failed.emit(message, details)
@@ -239,6 +236,7 @@ class TrainingSession(WorkerSession):
     def __init__(self, request: RunRequest, parent: QObject | None = None) -> None:
         super().__init__(TrainingWorker(request), f"training-{request.run_dir.name}", parent)
         self.request = request
+        self.worker.event.connect(self._on_event)
 
     @Slot(object)
     def _on_event(self, event: Any) -> None:
