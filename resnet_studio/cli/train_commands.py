@@ -20,7 +20,13 @@ def add_training_flags(p: argparse.ArgumentParser, *, preset_optional: bool = Fa
     Args:
         preset_optional: `train --resume RUN_DIR` takes the architecture from the run.
     """
-    from resnet_studio.core.training.config import OPTIMIZERS, SCHEDULES  # no TensorFlow
+    from resnet_studio.core.training.config import (  # no TensorFlow
+        AUGMENTATIONS,
+        OPTIMIZERS,
+        SCHEDULES,
+        WEIGHT_DECAY_MODES,
+        WEIGHT_DECAY_TARGETS,
+    )
 
     if preset_optional:
         p.add_argument("preset", nargs="?", help="preset name or file (not with --resume)")
@@ -32,7 +38,19 @@ def add_training_flags(p: argparse.ArgumentParser, *, preset_optional: bool = Fa
     p.add_argument("--optimizer", help=" | ".join(OPTIMIZERS))
     p.add_argument("--lr", type=float, dest="learning_rate", help="(peak) learning rate")
     p.add_argument("--schedule", help=" | ".join(SCHEDULES))
-    p.add_argument("--weight-decay", type=float, dest="weight_decay")
+    p.add_argument("--weight-decay", type=float, dest="weight_decay", help="λ (0 = off)")
+    p.add_argument("--weight-decay-mode", dest="weight_decay_mode", choices=WEIGHT_DECAY_MODES,
+                   help="l2: λ/2·‖w‖² in the loss, λ·w added to the gradient before momentum "
+                        "(He et al., PyTorch SGD); decoupled: w ← w − lr·λ·w after each step "
+                        "(AdamW)")
+    p.add_argument("--weight-decay-on", dest="weight_decay_on", choices=WEIGHT_DECAY_TARGETS,
+                   help="weights: kernels and embeddings only (no biases, no normalization "
+                        "γ/β); all: every parameter")
+    p.add_argument("--augment", type=_names, help="comma-separated: " + ", ".join(
+        AUGMENTATIONS) + ' ("" = none)')
+    p.add_argument("--image-size", type=int, dest="image_size",
+                   help="side of the training image for tfds:/folder: data (0 = the preset's "
+                        "input with a crop augmentation, else the dataset's)")
     p.add_argument("--seed", type=int, help="seed for weights, batch order and augmentation")
     p.add_argument("--grad-norm-every", type=int, dest="grad_norm_every",
                    help="record per-layer gradient norms every k steps (default 1)")
@@ -56,7 +74,13 @@ def add_training_flags(p: argparse.ArgumentParser, *, preset_optional: bool = Fa
 
 
 OVERRIDES = ("epochs", "batch_size", "optimizer", "learning_rate", "schedule", "weight_decay",
+             "weight_decay_mode", "weight_decay_on", "augment", "image_size",
              "seed", "grad_norm_every", "precision", "strategy", "devices", "sync_batch_norm")
+
+
+def _names(text: str) -> list[str]:
+    """'scale_crop,flip' -> ['scale_crop', 'flip'] (checked with the training settings)."""
+    return [t.strip() for t in text.split(",") if t.strip()]
 
 
 def register(sub: Any) -> None:

@@ -117,6 +117,36 @@ class MonitoredModel(KerasDistributeFixes, keras.Model):
         self._groups = list(groups)
         self._norm_every = max(1, int(every))
 
+    def set_l2(self, l2: float, variables: Sequence[Any] = ()) -> None:
+        """Adds the L2 term λ/2·‖w‖² of `variables` to the loss the step differentiates.
+
+        Its gradient λ·w is added to the loss's gradient after the cross-replica sum (so
+        once, not once per replica) and before the optimizer: momentum and adaptive scaling
+        see it, as in He et al. 2016 and PyTorch's SGD `weight_decay`. The gradient norms the
+        step reports include it. The logged loss stays the data loss.
+        """
+        self._l2 = float(l2)
+        wanted = {id(v) for v in variables}
+        self._l2_indices = frozenset(i for i, v in enumerate(self.trainable_weights)
+                                     if id(v) in wanted)
+
+    def _with_l2(self, grads: Sequence[Any], weights: Sequence[Any]) -> list[Any]:
+        l2, indices = getattr(self, "_l2", 0.0), getattr(self, "_l2_indices", frozenset())
+        if not l2 or not indices:
+            return list(grads)
+        # Under mixed precision the gradients are those of the scaled loss: scale λ·w too.
+        scale = getattr(self.optimizer, "dynamic_scale", None)
+        out = []
+        for i, (g, w) in enumerate(zip(grads, weights, strict=True)):
+            if g is not None and i in indices:
+                g = tf.convert_to_tensor(g)  # embeddings' IndexedSlices become dense
+                term = tf.cast(w, g.dtype) * tf.cast(l2, g.dtype)
+                if scale is not None:
+                    term = term * tf.cast(scale, g.dtype)
+                g = g + term
+            out.append(g)
+        return out
+
     def _gradient_norms(self, grads: Sequence[Any]) -> tf.Tensor:
         def compute() -> tf.Tensor:
             norms = group_norms(grads, self._groups)
@@ -156,6 +186,7 @@ class MonitoredModel(KerasDistributeFixes, keras.Model):
         overflow = None
         if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
             overflow = tf.logical_not(self.optimizer.check_finite(grads))
+        grads = self._with_l2(grads, trainable_weights)
         norms = self._gradient_norms(grads)
         if replica is not None and replica.num_replicas_in_sync > 1:
             apply_reduced_gradients(self.optimizer, grads, trainable_weights)

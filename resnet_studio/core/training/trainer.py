@@ -156,7 +156,11 @@ class Trainer:
         from resnet_studio.core.training.devices import configure_devices, mixed_precision_policy
         from resnet_studio.core.training.distribute import DistributionError, make_distribution
         from resnet_studio.core.training.monitored import MonitoredModel, layer_groups
-        from resnet_studio.core.training.optim import make_loss, make_optimizer
+        from resnet_studio.core.training.optim import (
+            decayed_variables,
+            make_loss,
+            make_optimizer,
+        )
 
         cfg = self.config
         self.device = configure_devices()
@@ -206,7 +210,11 @@ class Trainer:
                 self.data, batch_size=cfg.batch_size, seed=cfg.seed, augment=cfg.augment or ())
             if self.steps_per_epoch > 0:  # epochs that depend on (seed, epoch) only: see _fit
                 self.train_ds = self._training_stream(0)
-            optimizer = make_optimizer(cfg, max(1, self.steps_per_epoch))
+            if cfg.weight_decay and cfg.weight_decay_mode == "l2":
+                self.model.set_l2(cfg.weight_decay, decayed_variables(
+                    self.model.trainable_weights, cfg.weight_decay_on))
+            optimizer = make_optimizer(cfg, max(1, self.steps_per_epoch),
+                                       self.model.trainable_weights)
             if policy != "float32":
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
             self.model.compile(optimizer=optimizer, loss=make_loss(cfg, info.num_classes),

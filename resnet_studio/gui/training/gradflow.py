@@ -39,7 +39,8 @@ LABEL_PX_PER_CHAR = 6.5  # rough width of a tick label character at the axis fon
 LABEL_OVERHANG = 48  # px a block name may extend past the right end of the axis
 TITLE_SIZE = "9pt"
 CAPTION = ("Gradient norm of every weighted layer, input (left) → output (right), log scale. "
-           "Solid: geometric mean over the last recorded steps; dashed: the latest step.")
+           "Solid: geometric mean over the last recorded steps; dashed: the latest step. With "
+           "weight_decay_mode l2 the norms include the L2 term λ·w.")
 
 
 def log10_norms(norms: ArrayLike) -> np.ndarray:

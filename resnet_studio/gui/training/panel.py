@@ -47,7 +47,7 @@ from resnet_studio.gui.training.preview import (
 )
 
 MAIN_SETTINGS = ("optimizer", "learning_rate", "schedule", "epochs", "batch_size",
-                 "weight_decay", "augment", "seed")
+                 "weight_decay", "weight_decay_mode", "weight_decay_on", "augment", "seed")
 # Edited in the Devices group (a strategy choice and a list of the detected devices).
 DEVICE_SETTINGS = ("strategy", "devices")
 STRATEGY_TEXT = {

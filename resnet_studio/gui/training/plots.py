@@ -80,6 +80,12 @@ CYCLE_COLORS = (theme.FAMILY_COLORS["Transformer"], theme.FAMILY_COLORS["Contain
                 theme.FAMILY_COLORS["Layers"], theme.OK_COLOR)
 
 
+# What "gradient norm" means in every gradient plot (the tooltip of the plots).
+GRADIENT_NORM_NOTE = ("Gradient norms: per layer, of the gradient the optimizer receives: the "
+                      "loss's gradient, including the L2 term λ·w when weight_decay_mode is "
+                      "l2. Decoupled weight decay acts outside the gradient and is not in "
+                      "them. The loss curve is the data loss, without the L2 term.")
+
 def _cycle(i: int) -> tuple[str, Qt.PenStyle]:
     """The i-th colour of the cycle; past its end the same colours come back dashed."""
     style = Qt.PenStyle.SolidLine if i < len(CYCLE_COLORS) else Qt.PenStyle.DashLine
@@ -382,6 +388,7 @@ class TrainingPlots(QWidget):
         self._empty.setFont(font)
         self.graphics = pg.GraphicsLayoutWidget(self)
         self.graphics.setObjectName("plotsGraphics")
+        self.graphics.setToolTip(GRADIENT_NORM_NOTE)
         self._stack = QStackedLayout(self)
         self._stack.addWidget(self._empty)
         self._stack.addWidget(self.graphics)
