@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # PyInstaller (the `package` extra), installed only by the packaging targets.
 PACKAGE_STAMP := $(VENV)/.installed-package
 
-.PHONY: run test lint bench screenshots clean package package-check
+.PHONY: run test test-fast lint bench screenshots clean package package-check
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ run: $(STAMP)
 test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -q -p no:cacheprovider
 	$(VENV)/bin/ruff check resnet_studio tests docs benchmarks packaging
+
+# The edit-test loop: every test not marked slow (no training, no subprocess, no TensorFlow
+# trace beyond a model build); under 2 minutes on 2 cores. `make test` (what CI runs) is all of them.
+test-fast: $(STAMP)
+	QT_QPA_PLATFORM=offscreen TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -q -p no:cacheprovider -m "not slow"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check resnet_studio tests docs benchmarks packaging

@@ -94,6 +94,7 @@ def test_broken_files_exit_2_with_a_message_and_no_traceback(capsys, tmp_path, c
         assert "Traceback" not in err and str(path) in err
 
 
+@pytest.mark.slow
 def test_console_script_subprocess_exit_codes(tmp_path):
     """The installed entry point itself: exit 2 and a one-line message on stderr."""
     path = tmp_path / "empty.json"

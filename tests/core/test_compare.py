@@ -45,6 +45,7 @@ def sigmoid_lab(tmp_path_factory):
     return results, events
 
 
+@pytest.mark.slow
 def test_twins_share_initial_weights_and_batch_order(tmp_path):
     spec = load_preset("resnet8-digits")  # projection shortcuts: layers only the residual has
     cmp = Comparison(spec, "digits", TrainingConfig.from_sources({"batch_size": 16}),
@@ -67,6 +68,7 @@ def test_twins_share_initial_weights_and_batch_order(tmp_path):
     assert len(np.unique(np.concatenate(first_labels))) > 1
 
 
+@pytest.mark.slow
 def test_compare_records_partners_and_summaries(sigmoid_lab):
     results, _ = sigmoid_lab
     res, plain = results["residual"], results["plain"]
@@ -82,6 +84,7 @@ def test_compare_records_partners_and_summaries(sigmoid_lab):
     assert res["params"] == plain["params"]  # identity shortcuts have no parameters
 
 
+@pytest.mark.slow
 def test_gradient_ratio_equals_a_computation_by_hand(sigmoid_lab):
     results, _ = sigmoid_lab
     for r in results.values():
@@ -102,6 +105,7 @@ def test_gradient_ratio_equals_a_computation_by_hand(sigmoid_lab):
     assert results["residual"]["gradient_ratio"] > 1e-2
 
 
+@pytest.mark.slow
 def test_vanishing_alert_fires_on_the_plain_twin_only(sigmoid_lab):
     results, events = sigmoid_lab
     assert results["plain"]["alerts"] == ["vanishing"]
@@ -183,6 +187,7 @@ def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+@pytest.mark.slow
 def test_cli_compare_json_and_bad_input(capsys, tmp_path):
     code, out, err = run_cli(capsys, "compare", "lab-sigmoid-mlp", "--dataset", "digits",
                              "--epochs", "1", "--limit", "64", "--json",
@@ -208,6 +213,7 @@ def test_cli_compare_json_and_bad_input(capsys, tmp_path):
     assert code == 2 and "no preset named" in err
 
 
+@pytest.mark.slow
 def test_cli_compare_exit_1_when_a_run_fails(capsys, tmp_path):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(32, 8)).astype("float32")

@@ -6,6 +6,8 @@ import pkgutil
 import subprocess
 import sys
 
+import pytest
+
 import resnet_studio.core
 
 SCRIPT = r"""
@@ -30,6 +32,7 @@ print("ok")
 """
 
 
+@pytest.mark.slow
 def test_core_imports_and_builds_without_qt():
     modules = [m.name for m in pkgutil.walk_packages(resnet_studio.core.__path__,
                                                      "resnet_studio.core.")]
@@ -40,6 +43,7 @@ def test_core_imports_and_builds_without_qt():
     assert result.stdout.strip().endswith("ok")
 
 
+@pytest.mark.slow
 def test_block_registry_imports_without_tensorflow():
     """The GUI palette reads block schemas before TensorFlow has loaded."""
     script = ("import sys, resnet_studio.core.blocks as b, resnet_studio.core.spec, "

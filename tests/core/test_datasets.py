@@ -40,6 +40,7 @@ def _batches(ds, n: int) -> list[tuple[np.ndarray, np.ndarray]]:
 # ------------------------------------------------------------------------------- registry
 
 
+@pytest.mark.slow
 def test_metadata_does_not_import_tensorflow() -> None:
     code = (
         "import sys\n"

@@ -191,6 +191,7 @@ def float16_on_cpu(monkeypatch):
     keras.config.set_dtype_policy("float32")  # the Trainer set it for this thread
 
 
+@pytest.mark.slow
 def test_loss_scale_overflow_skips_steps_instead_of_failing_the_run(float16_on_cpu, tmp_path):
     from resnet_studio.core.presets import load_preset
     from resnet_studio.core.training import events as ev
@@ -220,6 +221,7 @@ def mirrored_check(processes) -> dict:
     return last_json(out)
 
 
+@pytest.mark.slow
 def test_mirrored_training_matches_one_device_on_the_same_global_batch(mirrored_check):
     r = mirrored_check
     assert r["status"] == ["completed", "completed"]
@@ -235,6 +237,7 @@ def test_mirrored_training_matches_one_device_on_the_same_global_batch(mirrored_
     assert r["test_accuracy"][0] == pytest.approx(r["test_accuracy"][1])
 
 
+@pytest.mark.slow
 def test_loss_scaled_norms_are_unscaled_and_applied_once(mirrored_check):
     ls = mirrored_check["loss_scale"]
     assert ls["norm"] > 0.1  # a real gradient, not 1024 times one, not half of one
@@ -242,6 +245,7 @@ def test_loss_scaled_norms_are_unscaled_and_applied_once(mirrored_check):
     assert ls["update_diff"] < 1e-6  # the optimizer did not sum the sum again
 
 
+@pytest.mark.slow
 def test_keras_still_needs_the_distribute_workarounds(mirrored_check):
     """When this fails, Keras changed what distribute.py works around
     (tensorflow/tensorflow#72388): re-check both workarounds, then update or drop them."""
@@ -254,6 +258,7 @@ def test_keras_still_needs_the_distribute_workarounds(mirrored_check):
 
 
 # ------------------------------------------------------------------ two workers, 127.0.0.1
+@pytest.mark.slow
 def test_two_workers_train_in_lockstep_and_only_the_chief_keeps_the_run(processes, capsys):
     outputs = [processes.wait(f"worker{index}") for index in range(2)]
     for code, _, err in outputs:

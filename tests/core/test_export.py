@@ -24,6 +24,9 @@ from resnet_studio.core.export import FORMATS, ExportError, export_model, python
 from resnet_studio.core.presets import load_preset
 from resnet_studio.core.spec import spec_from_dict
 
+# Trains, exports or spawns processes: not in `make test-fast`.
+pytestmark = pytest.mark.slow
+
 TINY_CNN = {
     "schema_version": 1, "name": "tiny-res", "input": {"kind": "image", "shape": [8, 8, 3]},
     "blocks": [

@@ -21,6 +21,7 @@ from resnet_studio.core.training.runstore import RunWriter
 from resnet_studio.core.training.trainer import Trainer
 
 
+@pytest.mark.slow
 def test_next_lr_in_the_logs_is_what_the_optimizer_reports_after_the_step():
     keras.utils.set_random_seed(0)
     built = build_model(load_preset("resnet8-digits"))
@@ -88,6 +89,7 @@ def test_tensorboard_scalars_equal_what_tf_summary_scalar_writes(tmp_path):
                                       [v for _, v, _ in theirs[tag]], err_msg=tag)
 
 
+@pytest.mark.slow
 def test_the_train_step_is_traced_once():
     """The optimizer and metric variables exist before the first trace (built from the data's
     element spec), so TensorFlow does not trace the train step a second time."""
@@ -114,6 +116,7 @@ def test_the_train_step_is_traced_once():
     assert np.isfinite(history.history["loss"]).all() and "val_accuracy" in history.history
 
 
+@pytest.mark.slow
 def test_validation_is_traced_while_preparing_and_only_once(tmp_path, monkeypatch):
     """Keras's test function is traced on one validation batch before the first training
     step (a trace in the first epoch's validation held the GIL long enough to freeze the

@@ -18,6 +18,13 @@ REQUIRED = {"resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resne
             "plain20-cifar", "plain56-cifar", "preact-resnet18", "resnet8-digits",
             "resnet1d-mnist1d", "residual-gru-mnist1d", "transformer-mnist1d", "gpt-char",
             "vit-tiny", "lab-sigmoid-mlp"}
+# Seconds to build each on 2 cores: in `make test`, not in `make test-fast`.
+BIG = {"resnet101", "resnet152"}
+
+
+def _slow_if_big(name: str, *values):
+    return pytest.param(*values, marks=pytest.mark.slow) if name in BIG else \
+        pytest.param(*values)
 
 
 def test_required_presets_ship_and_the_package_sees_the_folder():
@@ -27,7 +34,8 @@ def test_required_presets_ship_and_the_package_sees_the_folder():
     assert DEFAULT_PRESET in on_disk
 
 
-@pytest.mark.parametrize("path", sorted(PRESETS_DIR.glob("*.json")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", [_slow_if_big(p.stem, p) for p in
+                                  sorted(PRESETS_DIR.glob("*.json"))], ids=lambda p: p.stem)
 def test_preset_validates_builds_and_round_trips(path, tmp_path):
     spec = load_spec(path)
     assert spec.name == path.stem
@@ -49,7 +57,8 @@ CIFAR = {"resnet20-cifar": 0.27e6, "resnet32-cifar": 0.46e6, "resnet44-cifar": 0
          "resnet56-cifar": 0.85e6, "resnet110-cifar": 1.7e6}
 
 
-@pytest.mark.parametrize("name,count", sorted(IMAGENET.items()))
+@pytest.mark.parametrize("name,count", [_slow_if_big(n, n, c) for n, c in
+                                        sorted(IMAGENET.items())])
 def test_imagenet_resnets_have_the_published_parameter_counts(name, count):
     summary = build_model(load_preset(name)).summary
     assert summary.total_params == count

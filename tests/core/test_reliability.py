@@ -164,6 +164,7 @@ def test_cli_refuses_a_too_large_model_naming_file_and_block(capsys, tmp_path):
 
 
 # --------------------------------------------------------------------------- training faults
+@pytest.mark.slow
 def test_out_of_memory_fails_the_run_suggesting_a_smaller_batch(capsys, tmp_path, monkeypatch):
     def exhausted(self, *args, **kwargs):
         raise tf.errors.ResourceExhaustedError(
@@ -183,6 +184,7 @@ def test_out_of_memory_fails_the_run_suggesting_a_smaller_batch(capsys, tmp_path
     assert run.status == "failed" and run.meta["error"] == message
 
 
+@pytest.mark.slow
 def test_a_non_finite_gradient_fails_the_run_naming_step_and_layer(tmp_path, monkeypatch):
     """A gradient that turns non-finite while the loss stays finite (injected into the
     per-layer norms of step 3, layer 2) stops the run at that step, naming the layer."""
@@ -240,6 +242,7 @@ def _tree_digest(folder: Path) -> dict[str, str]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+@pytest.mark.slow
 def test_export_faults_leave_no_partial_output_and_the_run_untouched(capsys, tmp_path,
                                                                      monkeypatch):
     run_dir = tmp_path / "run"

@@ -31,6 +31,9 @@ from resnet_studio.core.training.config import TrainingConfig
 from resnet_studio.core.training.runstore import read_gradients, read_metrics, read_run
 from resnet_studio.core.training.trainer import Trainer
 
+# Trains, exports or spawns processes: not in `make test-fast`.
+pytestmark = pytest.mark.slow
+
 # Adam + cosine schedule, augmentation and dropout: every kind of state a resume must restore.
 OVERRIDES = {"epochs": 3, "batch_size": 16, "seed": 11, "learning_rate": 0.003}
 LIMIT = 640  # 640 training digits: 40 steps per epoch, under a second each

@@ -44,6 +44,7 @@ class Recorder:
         return [e for e in self.events if isinstance(e, cls)]
 
 
+@pytest.mark.slow
 def test_gradient_norms_equal_an_independent_gradient_tape():
     keras.utils.set_random_seed(3)
     built = build_model(load_preset("resnet8-digits"))
@@ -88,6 +89,7 @@ def small_config(**kw) -> TrainingConfig:
     return TrainingConfig.from_sources({**base, **kw})
 
 
+@pytest.mark.slow
 def test_a_run_writes_its_folder_and_emits_events(tmp_path):
     rec = Recorder()
     trainer = Trainer(load_preset("resnet8-digits"), "synthetic-images", small_config(),
@@ -127,6 +129,7 @@ def test_a_run_writes_its_folder_and_emits_events(tmp_path):
     assert [r.dir for r in list_runs(tmp_path)] == [tmp_path / "run"]
 
 
+@pytest.mark.slow
 def test_stop_pause_and_resume_from_another_thread(tmp_path):
     paused_at = threading.Event()
     held: list[tuple[int, int]] = []
@@ -169,6 +172,7 @@ def _checkpoint_bytes(folder):
             for f in sorted(folder.rglob("*")) if f.is_file()}
 
 
+@pytest.mark.slow
 def test_nan_in_the_data_fails_the_run_naming_the_step(tmp_path):
     """The promise, whichever of the loss or a gradient turns non-finite first: the run
     fails, the message names the step and the loss or the layer, and the last good checkpoint
@@ -217,6 +221,7 @@ def test_nan_in_the_data_fails_the_run_naming_the_step(tmp_path):
     assert rec.of(ev.Finished)[0].status == "failed"
 
 
+@pytest.mark.slow
 def test_language_model_run_reports_perplexity(tmp_path):
     spec = spec_from_dict({
         "name": "tiny-gpt", "input": {"kind": "tokens", "shape": [16], "vocab_size": 8},

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QPalette
 from PySide6.QtWidgets import QApplication
@@ -30,6 +31,7 @@ def _env(tmp_path: Path) -> dict[str, str]:
                 RESNET_STUDIO_HOME=str(tmp_path / "home"))
 
 
+@pytest.mark.slow
 def test_the_window_appears_before_tensorflow_is_imported(tmp_path):
     """Building the whole window (and running its event loop) imports no TensorFlow/Keras:
     only the background threads do, once started."""
@@ -55,6 +57,7 @@ print("ok")
     assert result.stdout.strip().endswith("ok")
 
 
+@pytest.mark.slow
 def test_screenshot_mode_writes_a_1400x900_png_and_exits_0(tmp_path):
     out = tmp_path / "shots" / "digits.png"
     result = subprocess.run([*STUDIO, "gui", "resnet8-digits", "--screenshot", str(out)],
@@ -89,6 +92,7 @@ def test_layout_and_recent_files_are_remembered(qtbot, tmp_path, styled_qapp):
     assert Path(os.environ["RESNET_STUDIO_HOME"], "settings.ini").exists()
 
 
+@pytest.mark.slow
 def test_autosave_and_recovery_after_a_crash(make_window, qtbot, tmp_path):
     window = make_window("resnet20-cifar", wait=False)
     assert not window.autosaver.save_now()  # nothing unsaved: nothing written

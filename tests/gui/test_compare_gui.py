@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PySide6.QtWidgets import QMessageBox
 
 from resnet_studio.core.training.runstore import read_gradients, read_metrics, read_run
@@ -62,6 +63,7 @@ def check_view_matches_disk(view, dirs: dict[str, Path]) -> None:
         np.testing.assert_allclose(plot.latest_curve.yData, np.log10(norms[-1]), rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_compare_with_plain_twin_trains_both_and_shows_the_evidence(make_window, qtbot):
     window = make_window(PRESET)
     view = window.compare_view
@@ -118,6 +120,7 @@ def test_compare_with_plain_twin_trains_both_and_shows_the_evidence(make_window,
     assert "plain twin's first block (embed) receives" in view.headline.text()
 
 
+@pytest.mark.slow
 def test_stop_and_close_during_a_comparison_end_it_cleanly(make_window, qtbot, monkeypatch):
     window = make_window(PRESET)
     view = window.compare_view
@@ -163,6 +166,7 @@ def test_stop_and_close_during_a_comparison_end_it_cleanly(make_window, qtbot, m
     assert read_run(view.runs["residual"].run_dir).status == "stopped"
 
 
+@pytest.mark.slow
 def test_training_tab_shows_gradient_flow_and_the_alert_banner(make_window, qtbot):
     window = make_window(PRESET)
     view = window.training_view

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -33,6 +34,7 @@ app.exec()
 """
 
 
+@pytest.mark.slow
 def test_an_edit_survives_sigkill_and_the_next_session_recovers_it(qtbot, styled_qapp):
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")  # RESNET_STUDIO_HOME: this test's
     child = subprocess.Popen([sys.executable, "-c", EDITOR], env=env, stdout=subprocess.PIPE,

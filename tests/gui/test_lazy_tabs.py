@@ -10,6 +10,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from resnet_studio.gui.app import keep_gui_responsive
 from resnet_studio.gui.main_window import MainWindow
 from resnet_studio.gui.tf_loader import BackendInfo
@@ -33,6 +35,7 @@ print(json.dumps(loaded))
 """
 
 
+@pytest.mark.slow
 def test_a_shown_window_has_not_imported_the_plot_tabs_nor_tensorflow(tmp_path):
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", RESNET_STUDIO_HOME=str(tmp_path))
     proc = subprocess.run([sys.executable, "-c", WINDOW_IMPORTS], capture_output=True,
@@ -145,6 +148,7 @@ print(json.dumps({"collections": len(collections), "enabled": gc.isenabled(),
 """
 
 
+@pytest.mark.slow
 def test_tensorflow_is_imported_without_garbage_collections(tmp_path):
     """Full collections during the import froze the window (40-220 ms each, six of them);
     the imported objects then leave the collector's way for good (gc.freeze)."""

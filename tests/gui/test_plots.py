@@ -259,6 +259,7 @@ def test_smooth_ema_edge_cases():
         smooth_ema([1.0], 1.0)
 
 
+@pytest.mark.slow
 def test_history_module_is_qt_free():
     script = (
         "import sys\n"

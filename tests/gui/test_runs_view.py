@@ -94,6 +94,7 @@ def make_view(qtbot, styled_qapp):
 
 
 # --------------------------------------------------------------------------- listing
+@pytest.mark.slow
 def test_runs_are_listed_with_their_columns(make_view, real_run, tmp_path):
     root = tmp_path / "runs"
     real = copy_run(real_run, root)
@@ -247,6 +248,7 @@ def test_double_click_and_open_request_the_run(make_view, qtbot, tmp_path):
 
 
 # --------------------------------------------------------------------------- results
+@pytest.mark.slow
 def test_results_panel_shows_test_metrics_and_the_confusion_matrix(make_view, real_run,
                                                                    tmp_path):
     root = tmp_path / "runs"
@@ -389,6 +391,7 @@ def make_dialog(qtbot, run) -> ExportDialog:
     return dialog
 
 
+@pytest.mark.slow
 def test_export_dialog_follows_the_format(qtbot, styled_qapp, run_copy):
     dialog = make_dialog(qtbot, run_copy)
     exports = run_copy.dir / "exports"
@@ -410,6 +413,7 @@ def test_export_dialog_follows_the_format(qtbot, styled_qapp, run_copy):
     dialog.close()
 
 
+@pytest.mark.slow
 def test_export_a_savedmodel_of_a_real_run(qtbot, styled_qapp, run_copy):
     dialog = make_dialog(qtbot, run_copy)
     with qtbot.waitSignal(dialog.exported, timeout=EXPORT_TIMEOUT_MS) as blocker:
@@ -432,6 +436,7 @@ def test_export_a_savedmodel_of_a_real_run(qtbot, styled_qapp, run_copy):
     dialog.close()
 
 
+@pytest.mark.slow
 def test_exporting_to_an_existing_target_shows_an_error_and_keeps_it(qtbot, styled_qapp,
                                                                      run_copy, tmp_path):
     before = sorted(p.relative_to(run_copy.dir) for p in run_copy.dir.rglob("*"))
@@ -470,6 +475,7 @@ def theme_error_name(widget) -> str:
     return theme.error_color(widget.palette()).name()
 
 
+@pytest.mark.slow
 def test_closing_the_dialog_while_exporting_leaves_no_running_thread(qtbot, styled_qapp,
                                                                       run_copy, tmp_path):
     dialog = make_dialog(qtbot, run_copy)

@@ -19,6 +19,9 @@ from PySide6.QtWidgets import QMessageBox
 from resnet_studio.core.training.events import Log
 from resnet_studio.core.training.runstore import read_gradients, read_metrics, read_run
 
+# Trains, exports or spawns processes: not in `make test-fast`.
+pytestmark = pytest.mark.slow
+
 RUN_TIMEOUT_MS = 240_000
 
 

@@ -145,6 +145,7 @@ def test_frozen_launcher_runs_python_c_like_the_interpreter(monkeypatch, capsys)
     assert capsys.readouterr().err == "bad\n"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("desktop-file-validate") is None,
                     reason="desktop-file-validate not installed (apt: desktop-file-utils)")
 def test_desktop_file_validates():
@@ -154,6 +155,7 @@ def test_desktop_file_validates():
     assert "error" not in result.stdout.lower(), result.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("appstreamcli") is None,
                     reason="appstreamcli not installed (apt: appstream)")
 def test_metainfo_validates_with_the_desktop_file_and_icons(tmp_path):
