@@ -40,8 +40,8 @@ from resnet_studio.core.builder import block_names
 from resnet_studio.core.params import Param
 from resnet_studio.core.spec import INPUT_KINDS, INPUT_RANKS, NAME_RE, validate
 from resnet_studio.gui import icons, theme
-from resnet_studio.gui.canvas import SHORTCUT_TEXT, format_count, format_shape, format_value
 from resnet_studio.gui.document import Document
+from resnet_studio.gui.formatting import SHORTCUT_TEXT, format_count, format_shape, format_value
 from resnet_studio.gui.summary_worker import SummaryResult, problems_by_block
 
 Path = editing.Path

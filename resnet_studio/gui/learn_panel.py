@@ -8,7 +8,7 @@ updates it at once (it is a few labels and one small QPainter drawing).
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPalette, QPen
 from PySide6.QtWidgets import (
     QDialog,
@@ -231,7 +231,7 @@ class BlockDiagram(QWidget):
         p.drawPath(path)
 
 
-class LearnPanel(QWidget):
+class LearnPanel(theme.FollowsPalette, QWidget):
     """What the selected block computes. With no single block selected: the overview.
 
     Signals:
@@ -350,11 +350,6 @@ class LearnPanel(QWidget):
     def formula_text(self) -> str:
         """The formula label's text without markup (tests)."""
         return _plain(self.formula_label.text())
-
-    def changeEvent(self, event: QEvent) -> None:
-        super().changeEvent(event)
-        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
-            self._apply_palette()
 
     def _apply_palette(self) -> None:
         dim = theme.dim_text(self.palette())

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 from resnet_studio.core import editing
 from resnet_studio.core.builder import BlockSummary
 from resnet_studio.gui import icons, theme
-from resnet_studio.gui.canvas import format_shape
+from resnet_studio.gui.formatting import format_shape
 from resnet_studio.gui.summary_worker import SummaryResult
 
 PATH_ROLE = Qt.ItemDataRole.UserRole

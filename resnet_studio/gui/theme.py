@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QColor, QFont, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication
 
@@ -32,6 +32,23 @@ ERROR_COLOR = "#DC2626"
 OK_COLOR = "#16A34A"
 
 _system_palette: QPalette | None = None
+_PALETTE_EVENTS = (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange)
+
+
+def is_palette_change(event: QEvent) -> bool:
+    """The palette of a widget or of the application changed (e.g. a light/dark switch)."""
+    return event.type() in _PALETTE_EVENTS
+
+
+class FollowsPalette:
+    """Mixin, listed before the Qt widget base, for widgets whose colours are computed from
+    the palette: after Qt has handled a palette change, the widget's `_apply_palette()`
+    recomputes them (every user of the mixin defines it)."""
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)  # type: ignore[misc]
+        if is_palette_change(event):
+            self._apply_palette()  # type: ignore[attr-defined]
 
 
 def family_color(family: str) -> QColor:
@@ -80,41 +97,36 @@ def monospace_font(point_size: float | None = None) -> QFont:
     return font
 
 
-def _light_palette() -> QPalette:
-    p = QPalette()
-    role, group = QPalette.ColorRole, QPalette.ColorGroup
-    colors = {
-        role.Window: "#EFF1F4", role.WindowText: "#1F2937", role.Base: "#FFFFFF",
-        role.AlternateBase: "#F5F6F8", role.ToolTipBase: "#FFFFFF", role.ToolTipText: "#1F2937",
-        role.Text: "#111827", role.Button: "#F3F4F6", role.ButtonText: "#1F2937",
-        role.BrightText: "#FFFFFF", role.Highlight: "#2563EB", role.HighlightedText: "#FFFFFF",
-        role.Link: "#2563EB", role.PlaceholderText: "#8A93A3", role.Light: "#FFFFFF",
-        role.Midlight: "#E5E7EB", role.Mid: "#C4C9D2", role.Dark: "#9CA3AF",
-        role.Shadow: "#6B7280",
-    }
-    for r, c in colors.items():
-        p.setColor(r, QColor(c))
-    for r in (role.Text, role.WindowText, role.ButtonText):
-        p.setColor(group.Disabled, r, QColor("#9CA3AF"))
-    return p
+# The fixed light and dark schemes: each role's colour, then the disabled text colour.
+_SCHEMES: dict[str, tuple[dict[str, str], str]] = {
+    "light": ({
+        "Window": "#EFF1F4", "WindowText": "#1F2937", "Base": "#FFFFFF",
+        "AlternateBase": "#F5F6F8", "ToolTipBase": "#FFFFFF", "ToolTipText": "#1F2937",
+        "Text": "#111827", "Button": "#F3F4F6", "ButtonText": "#1F2937",
+        "BrightText": "#FFFFFF", "Highlight": "#2563EB", "HighlightedText": "#FFFFFF",
+        "Link": "#2563EB", "PlaceholderText": "#8A93A3", "Light": "#FFFFFF",
+        "Midlight": "#E5E7EB", "Mid": "#C4C9D2", "Dark": "#9CA3AF", "Shadow": "#6B7280",
+    }, "#9CA3AF"),
+    "dark": ({
+        "Window": "#25272C", "WindowText": "#E5E7EB", "Base": "#1B1D21",
+        "AlternateBase": "#23262B", "ToolTipBase": "#2F3237", "ToolTipText": "#E5E7EB",
+        "Text": "#E8EAED", "Button": "#2F3237", "ButtonText": "#E5E7EB",
+        "BrightText": "#FFFFFF", "Highlight": "#3B82F6", "HighlightedText": "#FFFFFF",
+        "Link": "#60A5FA", "PlaceholderText": "#7B8190", "Light": "#45484F",
+        "Midlight": "#363940", "Mid": "#4B4F57", "Dark": "#16181B", "Shadow": "#0B0C0E",
+    }, "#6B7280"),
+}
 
 
-def _dark_palette() -> QPalette:
+def _scheme_palette(scheme: str) -> QPalette:
+    """The palette of a fixed scheme ("light" or "dark")."""
+    colors, disabled = _SCHEMES[scheme]
     p = QPalette()
     role, group = QPalette.ColorRole, QPalette.ColorGroup
-    colors = {
-        role.Window: "#25272C", role.WindowText: "#E5E7EB", role.Base: "#1B1D21",
-        role.AlternateBase: "#23262B", role.ToolTipBase: "#2F3237", role.ToolTipText: "#E5E7EB",
-        role.Text: "#E8EAED", role.Button: "#2F3237", role.ButtonText: "#E5E7EB",
-        role.BrightText: "#FFFFFF", role.Highlight: "#3B82F6", role.HighlightedText: "#FFFFFF",
-        role.Link: "#60A5FA", role.PlaceholderText: "#7B8190", role.Light: "#45484F",
-        role.Midlight: "#363940", role.Mid: "#4B4F57", role.Dark: "#16181B",
-        role.Shadow: "#0B0C0E",
-    }
-    for r, c in colors.items():
-        p.setColor(r, QColor(c))
+    for name, c in colors.items():
+        p.setColor(getattr(role, name), QColor(c))
     for r in (role.Text, role.WindowText, role.ButtonText):
-        p.setColor(group.Disabled, r, QColor("#6B7280"))
+        p.setColor(group.Disabled, r, QColor(disabled))
     return p
 
 
@@ -132,13 +144,13 @@ def apply_appearance(app: QApplication, appearance: str) -> None:
         appearance = "system"
     hints = app.styleHints()
     if appearance == "light":
-        app.setPalette(_light_palette())
+        app.setPalette(_scheme_palette("light"))
     elif appearance == "dark":
-        app.setPalette(_dark_palette())
+        app.setPalette(_scheme_palette("dark"))
     else:
         scheme = hints.colorScheme()
         if scheme == Qt.ColorScheme.Dark and not is_dark(_system_palette):
             # The platform says dark but gave Fusion no dark palette (common on Linux).
-            app.setPalette(_dark_palette())
+            app.setPalette(_scheme_palette("dark"))
         else:
             app.setPalette(_system_palette or app.style().standardPalette())

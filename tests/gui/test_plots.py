@@ -22,13 +22,12 @@ from resnet_studio.gui.training.history import (
     decimate,
     smooth_ema,
 )
+from resnet_studio.gui.training.plot_ranges import decade_tick_strings, sticky_range
 from resnet_studio.gui.training.plots import (
     EMA_WEIGHT,
     EMPTY_TEXT,
     TrainingPlots,
-    decade_tick_strings,
     parse_records,
-    sticky_range,
 )
 
 # <= MIN_POINTS steps, so every curve holds exactly the data (no decimation).

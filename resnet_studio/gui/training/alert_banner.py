@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 
-from PySide6.QtCore import QEvent, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication, QPalette
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
@@ -69,7 +69,7 @@ def alert_html(alert: AlertInfo) -> str:
     return f"{head}<br>{escape(message)}"
 
 
-class AlertBanner(QFrame):
+class AlertBanner(theme.FollowsPalette, QFrame):
     """The alerts of the run in view; hidden while there are none, unless a quiet text is
     set (the Compare tab says "no gradient alert" for a run beside one that has some).
 
@@ -149,11 +149,6 @@ class AlertBanner(QFrame):
             self.label.setText(escape(self.quiet_text))
         self.setVisible(bool(self.alerts or self.quiet_text))
         self._apply_palette()
-
-    def changeEvent(self, event: QEvent) -> None:
-        super().changeEvent(event)
-        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
-            self._apply_palette()
 
     def _apply_palette(self) -> None:
         # The application's palette, not this frame's: the style sheet below changes the

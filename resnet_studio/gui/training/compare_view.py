@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QColor, QFont, QPalette, QShowEvent
 from PySide6.QtWidgets import (
     QFrame,
@@ -52,7 +52,8 @@ from resnet_studio.gui import icons, theme
 from resnet_studio.gui.training.compare_worker import CompareRequest, CompareSession
 from resnet_studio.gui.training.gradflow import GradientFlowPanel
 from resnet_studio.gui.training.history import Ema, Series, smooth_ema
-from resnet_studio.gui.training.plots import EMA_WEIGHT, MAX_EXP, parse_records
+from resnet_studio.gui.training.plot_ranges import MAX_EXP
+from resnet_studio.gui.training.plots import EMA_WEIGHT, parse_records
 from resnet_studio.gui.training.worker import ask_to_stop
 
 ROLES = ("residual", "plain")
@@ -172,7 +173,7 @@ def headline_html(summaries: dict[str, dict[str, Any]]) -> str:
     return " ".join(parts)
 
 
-class CompareView(QWidget):
+class CompareView(theme.FollowsPalette, QWidget):
     """Signals:
         run_started(str, str): a run folder was created (role, run folder).
         finished(object): the comparison's thread ended ({role: summary}, or None when it
@@ -756,11 +757,6 @@ class CompareView(QWidget):
                                   "validation)", color=text, size=TITLE_SIZE)
 
     # ------------------------------------------------------------------ colours
-    def changeEvent(self, event: QEvent) -> None:
-        super().changeEvent(event)
-        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
-            self._apply_palette()
-
     def _apply_palette(self) -> None:
         pal = self.palette()
         base, text = pal.color(QPalette.ColorRole.Base), pal.color(QPalette.ColorRole.Text)

@@ -20,14 +20,14 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from numpy.typing import ArrayLike
-from PySide6.QtCore import QEvent, QPointF, Qt, QTimer, Signal
+from PySide6.QtCore import QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPalette, QShowEvent
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
 from resnet_studio.gui import theme
 from resnet_studio.gui.training.alert_banner import AlertBanner
 from resnet_studio.gui.training.history import block_runs
-from resnet_studio.gui.training.plots import decade_tick_strings, format_norm
+from resnet_studio.gui.training.plot_ranges import decade_tick_strings, format_norm
 
 REDRAW_MS = 100  # a depth profile changes once per step; 10 Hz reads as live
 MAX_WINDOW = 1000  # steps kept per run: the largest averaging window offered
@@ -313,7 +313,7 @@ class _Role:
     drawn_window: int = -1
 
 
-class GradientFlowPanel(QWidget):
+class GradientFlowPanel(theme.FollowsPalette, QWidget):
     """Depth profiles of one or more runs side by side, sharing the averaging window and
     the y range (so equal heights mean equal gradients).
 
@@ -522,11 +522,6 @@ class GradientFlowPanel(QWidget):
         self.hover_label.setText(" " if layer is None else self.hover_text(role, layer))
 
     # ------------------------------------------------------------------ colours
-    def changeEvent(self, event: QEvent) -> None:
-        super().changeEvent(event)
-        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
-            self._apply_palette()
-
     def _apply_palette(self) -> None:
         dim = theme.dim_text(self.palette())
         self.caption.setStyleSheet(f"color: {dim.name()};")

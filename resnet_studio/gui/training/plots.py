@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPalette, QShowEvent
 from PySide6.QtWidgets import QGraphicsItem, QLabel, QStackedLayout, QWidget
 
@@ -44,6 +44,15 @@ from resnet_studio.gui.training.history import (
     block_runs,
     decimate,
     smooth_ema,
+)
+from resnet_studio.gui.training.plot_ranges import (
+    clipped_exp,
+    data_extent,
+    decade_tick_strings,
+    format_norm,
+    heat_levels,
+    nice_ceiling,
+    sticky_range,
 )
 
 # Redraws are paced for a shared 2-core CPU (benchmarks/bench_gui.py): drawing the six plots
@@ -60,7 +69,6 @@ MIN_POINTS = 300  # decimation budget before a plot has been laid out (no width 
 # exactly; longer ones keep their older part as a min/max envelope (history.Series), so the
 # plots' memory and redraw cost stop growing with the run (benchmarks/bench_gui.py).
 MAX_SERIES_POINTS = 2**18
-MAX_EXP = 700.0  # exp() argument cap for perplexity: float64 overflows just above 709
 HEATMAP_COLORMAP = "viridis"  # perceptual and readable with colour-vision deficiencies
 LABEL_SPACING_PX = 14  # block names closer than about one text line would overlap
 LABEL_CHARS = 18  # longer block names are elided so the heatmap keeps its width
@@ -97,37 +105,6 @@ def _elide(name: str, chars: int = LABEL_CHARS) -> str:
         return name
     head = (chars - 1) // 2
     return f"{name[:head]}…{name[-(chars - 1 - head):]}"
-
-
-def format_norm(value: float) -> str:
-    """A gradient norm as hover text shows it: 3.2e-04; non-finite values spelled out."""
-    return f"{value:.1e}" if math.isfinite(value) else str(value)
-
-
-_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
-
-
-def decade_tick_strings(values: list[float], scale: float = 1.0,
-                        spacing: float = 1.0) -> list[str]:
-    """Tick labels of a log axis: 1, 10, 10², 10⁻³ at decades, none between them.
-
-    pyqtgraph's own ("%0.1g") mixes 0.001 with 10⁻⁵ on one axis. When no decade is in view,
-    every tick is labelled with two significant digits instead.
-    """
-    del spacing
-    decades = [abs(v - round(v)) < 1e-9 for v in values]
-    if not any(decades):
-        return [f"{10.0 ** v * scale:.2g}" for v in values]
-    out = []
-    for v, is_decade in zip(values, decades, strict=True):
-        k = round(v)
-        if not is_decade:
-            out.append("")
-        elif k in (0, 1):
-            out.append("1" if k == 0 else "10")
-        else:
-            out.append("10" + str(k).translate(_SUPERSCRIPT))
-    return out
 
 
 class _LogAxis(pg.AxisItem):
@@ -187,61 +164,6 @@ def parse_records(records: list[dict[str, Any]]) -> dict[str, tuple[np.ndarray, 
     return out
 
 
-_NICE = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
-
-
-def nice_ceiling(value: float) -> float:
-    """The smallest of 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 times a power of ten that is >=
-    value (at most 25 % more): the right end of a followed x range."""
-    if not value > 0 or not math.isfinite(value):
-        return 1.0
-    scale = 10.0 ** math.floor(math.log10(value))
-    for m in _NICE:
-        if m * scale >= value * (1 - 1e-12):
-            return m * scale
-    return 10.0 * scale
-
-
-def _nice_step(value: float) -> float:
-    """The smallest of 1, 2, 2.5, 5 times a power of ten that is >= value (> 0)."""
-    scale = 10.0 ** math.floor(math.log10(value))
-    for m in (1.0, 2.0, 2.5, 5.0):
-        if m * scale >= value * (1 - 1e-12):
-            return m * scale
-    return 10.0 * scale
-
-
-def quantized_range(lo: float, hi: float) -> tuple[float, float] | None:
-    """[lo, hi] widened outward to multiples of a round step of about a quarter of its span,
-    so that it changes only when the data crosses such a multiple (or changes scale)."""
-    if not (math.isfinite(lo) and math.isfinite(hi)) or hi < lo:
-        return None
-    span = hi - lo if hi > lo else (abs(hi) or 1.0)
-    step = _nice_step(span / 4)
-    a, b = math.floor(lo / step) * step, math.ceil(hi / step) * step
-    return (a, b) if b > a else (a, a + step)
-
-
-# A shown y range is kept while the data fills at least this share of it.
-MIN_FILL = 0.35
-
-
-def sticky_range(shown: tuple[float, float] | None, wanted: tuple[float, float] | None
-                 ) -> tuple[float, float] | None:
-    """The y range to show: `shown` while it holds `wanted` and `wanted` fills at least
-    MIN_FILL of it; else both together, unless `wanted` would fill too little of that (the
-    data's scale changed), then `wanted`. A range that only follows the data would change
-    whenever an extreme crossed a quantum of `quantized_range`, and a falling learning rate
-    or a noisy running accuracy does that several times a second early in a run."""
-    if wanted is None or shown is None:
-        return wanted
-    (a, b), (c, d) = shown, wanted
-    if a <= c and d <= b and d - c >= MIN_FILL * (b - a):
-        return shown
-    lo, hi = min(a, c), max(b, d)
-    return (lo, hi) if d - c >= MIN_FILL * (hi - lo) else wanted
-
-
 class _Bounds(pg.GraphicsObject):
     """Draws nothing; its data bounds are what a plot's auto-range shows (module doc)."""
 
@@ -272,50 +194,6 @@ class _Bounds(pg.GraphicsObject):
         pass
 
 
-def _extent(arrays: list[tuple[np.ndarray, np.ndarray]], log_y: bool, from_zero: bool = False
-            ) -> tuple[tuple[float, float] | None, tuple[float, float] | None]:
-    """(x range to the nice ceiling of the last x, quantized y range) of drawn data; with
-    from_zero the y range starts at 0 (or ends there, for negative data)."""
-    xs = [x for x, _ in arrays if len(x)]
-    if not xs:
-        return None, None
-    first = min(float(np.min(x)) for x in xs)
-    last = max(float(np.max(x)) for x in xs)
-    ys = []
-    for _, y in arrays:
-        y = np.asarray(y, dtype=np.float64)
-        if log_y:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                y = np.log10(y)
-        y = y[np.isfinite(y)]
-        if y.size:
-            ys.append((float(y.min()), float(y.max())))
-    if from_zero and ys:
-        ys.append((0.0, 0.0))
-    if not ys:
-        y_range = None
-    elif log_y:  # whole decades, as the bars: noisy norms gain or lose one rarely
-        lo, hi = math.floor(min(a for a, _ in ys)), math.ceil(max(b for _, b in ys))
-        y_range = (float(lo), float(max(hi, lo + 1)))
-    else:
-        y_range = quantized_range(min(a for a, _ in ys), max(b for _, b in ys))
-    return (first, max(first + 1.0, nice_ceiling(last))), y_range
-
-
-def _exp(y: np.ndarray) -> np.ndarray:
-    return np.exp(np.minimum(y, MAX_EXP))
-
-
-def _levels(matrix: np.ndarray) -> tuple[float, float]:
-    """Colour levels for log10 norms: the data range rounded out to half decades, so the
-    colours stay put while the range moves a little during a run."""
-    lo, hi = float(np.fmin.reduce(matrix, axis=None)), float(np.fmax.reduce(matrix, axis=None))
-    if not (math.isfinite(lo) and math.isfinite(hi)):
-        return -1.0, 0.0
-    lo, hi = math.floor(lo * 2) / 2, math.ceil(hi * 2) / 2
-    return (lo, hi) if hi > lo else (lo, lo + 0.5)
-
-
 @dataclass
 class _Overlay:
     """Another run's curves over this run's loss and metric plots."""
@@ -327,7 +205,7 @@ class _Overlay:
     index: int
 
 
-class TrainingPlots(QWidget):
+class TrainingPlots(theme.FollowsPalette, QWidget):
     """The live plots of one training run, fed by the GUI thread.
 
     Signals:
@@ -792,11 +670,11 @@ class TrainingPlots(QWidget):
              (self.val_loss_history.x.copy(), self.val_loss_history.y.copy()))
         if lm:
             x, y = self._view(self.loss_history, self.metric_plot, follow)
-            show(self.metric_raw, self.metric_plot, (x, _exp(y)))
+            show(self.metric_raw, self.metric_plot, (x, clipped_exp(y)))
             x, y = self._view(self.smooth_loss_history, self.metric_plot, follow, 1)
-            show(self.metric_train, self.metric_plot, (x, _exp(y)), line=True)
+            show(self.metric_train, self.metric_plot, (x, clipped_exp(y)), line=True)
             show(self.val_metric_curve, self.metric_plot,
-                 (self.val_loss_history.x.copy(), _exp(self.val_loss_history.y)))
+                 (self.val_loss_history.x.copy(), clipped_exp(self.val_loss_history.y)))
         else:
             self.metric_raw.setData([], [])
             show(self.metric_train, self.metric_plot,
@@ -813,7 +691,7 @@ class TrainingPlots(QWidget):
             if lm:
                 source = ov.data["val_loss"] if len(ov.data["val_loss"]) else loss
                 x, y = self._view(source, self.metric_plot, follow)
-                show(ov.metric_item, self.metric_plot, (x, _exp(y)))
+                show(ov.metric_item, self.metric_plot, (x, clipped_exp(y)))
             else:
                 source = ov.data["val_accuracy"] if len(ov.data["val_accuracy"]) else \
                     ov.data["accuracy"]
@@ -823,7 +701,7 @@ class TrainingPlots(QWidget):
             log_y = lm and plot is self.metric_plot
             # A learning rate is >= 0 and its schedule falls all run long: from zero, its
             # range changes only when the schedule rises above it (warm-up).
-            self._bounds[id(plot)].set(*_extent(drawn[id(plot)], log_y,
+            self._bounds[id(plot)].set(*data_extent(drawn[id(plot)], log_y,
                                                 from_zero=plot is self.lr_plot))
 
     def _draw_gradients(self) -> None:
@@ -846,7 +724,7 @@ class TrainingPlots(QWidget):
         matrix = g.matrix
         # Sticky too: the colours (and the colour bar's axis) stay put while the norms move
         # within the levels.
-        lo, hi = self._heat_levels = sticky_range(self._heat_levels, _levels(matrix))
+        lo, hi = self._heat_levels = sticky_range(self._heat_levels, heat_levels(matrix))
         steps = g.steps
         if n_cols > 1:
             pitch = float(steps[-1] - steps[0]) / (n_cols - 1)
@@ -873,7 +751,7 @@ class TrainingPlots(QWidget):
         for i, item in zip(self.picked_layers, self._picked_items, strict=True):
             picked.append(decimate(*g.series(i), points))
             item.setData(*picked[-1])
-        self._bounds[id(self.picked_plot)].set(*_extent(picked, log_y=True))
+        self._bounds[id(self.picked_plot)].set(*data_extent(picked, log_y=True))
         self._update_block_ticks()
 
     def _bar_tops(self) -> tuple[np.ndarray, np.ndarray, float]:
@@ -1058,11 +936,6 @@ class TrainingPlots(QWidget):
             self.toggle_layer(layer)
 
     # ------------------------------------------------------------------ colours
-    def changeEvent(self, event: QEvent) -> None:
-        super().changeEvent(event)
-        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
-            self._apply_palette()
-
     def _set_title(self, plot: pg.PlotItem, text: str) -> None:
         self._titles[id(plot)] = text
         plot.setTitle(text, color=self.palette().color(QPalette.ColorRole.Text).name(),

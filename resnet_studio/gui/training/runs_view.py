@@ -555,7 +555,7 @@ class RunResults(QWidget):
 
 
 # --------------------------------------------------------------------------- the view
-class RunsView(QWidget):
+class RunsView(theme.FollowsPalette, QWidget):
     """The runs found in the run store.
 
     Args:
@@ -836,14 +836,12 @@ class RunsView(QWidget):
         self.poll_timer.stop()
         super().hideEvent(event)
 
-    def changeEvent(self, event: QEvent) -> None:
+    def _apply_palette(self) -> None:
         # Icons are tinted with the palette's text colour, status colours adjusted for the
         # background: both follow a light/dark switch.
-        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
-            for action, name in self._icon_actions:
-                action.setIcon(icons.icon(name))
-            self.table.viewport().update()
-        super().changeEvent(event)
+        for action, name in self._icon_actions:
+            action.setIcon(icons.icon(name))
+        self.table.viewport().update()
 
     def build_context_menu(self) -> QMenu:
         menu = QMenu(self)
