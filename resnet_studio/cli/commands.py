@@ -44,6 +44,10 @@ def register_all(sub: Any) -> None:
 
     train_commands.register(sub)
 
+    from resnet_studio.cli import geometry_commands
+
+    geometry_commands.register(sub)
+
 
 def add_max_params_flag(p: argparse.ArgumentParser) -> None:
     """`--max-params N`: the model size limit (`summary`, `validate`, `train`, `compare`)."""

@@ -27,7 +27,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from resnet_studio.core.blocks import registry
-from resnet_studio.core.blocks.context import Binding, BlockBuildError, BlockRecord, BuildContext
+from resnet_studio.core.blocks.context import (
+    Binding,
+    BlockBuildError,
+    BlockRecord,
+    BuildContext,
+    UnitRecord,
+)
 from resnet_studio.core.params import Problem
 from resnet_studio.core.spec import ArchitectureSpec, BlockSpec, SpecError, validate
 
@@ -173,12 +179,14 @@ class BuiltModel:
         summary: Shapes and parameter counts per block.
         layer_block: Layer name -> name of the innermost block that created it.
         spec: The spec it was built from (after binding to the data).
+        units: Residual units in depth order (and their plain twins' branches).
     """
 
     model: Any
     summary: ModelSummary
     layer_block: dict[str, str]
     spec: ArchitectureSpec
+    units: list[UnitRecord] = field(default_factory=list)
 
 
 def block_names(spec: ArchitectureSpec) -> dict[str, str]:
@@ -258,20 +266,23 @@ def bind(spec: ArchitectureSpec, binding: Binding | None) -> ArchitectureSpec:
 
 
 def build_model(spec: ArchitectureSpec, binding: Binding | None = None, *,
-                max_params: int | str | None = None) -> BuiltModel:
+                max_params: int | str | None = None, lesion_gates: bool = False
+                ) -> BuiltModel:
     """Builds the Keras model for `spec`, refusing it before allocation when it is too large.
 
     Args:
         spec: A validated spec.
         binding: Dataset facts overriding the spec's input and head sizes.
         max_params: Parameter limit; None reads `max_params_limit()`.
+        lesion_gates: Put a BranchGate on every removable residual unit (lesion studies);
+            the layers keep their names, so trained weights copy over by layer name.
 
     Raises:
         SpecError: the spec itself is invalid (types, params).
         ModelTooLargeError: more parameters than the limit (nothing was allocated).
         BlockBuildError: a block cannot be built on its input; names the block.
     """
-    built = _build(spec, binding, max_params, allocate=True)
+    built = _build(spec, binding, max_params, allocate=True, lesion_gates=lesion_gates)
     assert built.model is not None
     return built
 
@@ -285,7 +296,7 @@ def summarize(spec: ArchitectureSpec, binding: Binding | None = None, *,
 
 
 def _build(spec: ArchitectureSpec, binding: Binding | None, max_params: int | str | None, *,
-           allocate: bool) -> BuiltModel:
+           allocate: bool, lesion_gates: bool = False) -> BuiltModel:
     import keras
 
     limit = max_params_limit(max_params)
@@ -295,7 +306,7 @@ def _build(spec: ArchitectureSpec, binding: Binding | None, max_params: int | st
     spec = bind(spec, binding)
     binding = binding or Binding()
     ctx = BuildContext(binding, spec.input.vocab_size, _residual_units(spec.blocks),
-                       block_names(spec))
+                       block_names(spec), lesion_gates=lesion_gates)
     with DeclaredVariables() as declared:
         try:
             dtype = "int32" if spec.input.kind == "tokens" else "float32"
@@ -308,10 +319,10 @@ def _build(spec: ArchitectureSpec, binding: Binding | None, max_params: int | st
             raise
     if not allocate:
         declared.discard()
-        return BuiltModel(None, summary, _layer_blocks(ctx), spec)
+        return BuiltModel(None, summary, _layer_blocks(ctx), spec, ctx.units)
     declared.allocate()
     model = keras.Model(inputs, outputs, name=_model_name(spec.name))
-    return BuiltModel(model, summary, _layer_blocks(ctx), spec)
+    return BuiltModel(model, summary, _layer_blocks(ctx), spec, ctx.units)
 
 
 def _check_size(summary: ModelSummary, limit: int) -> None:

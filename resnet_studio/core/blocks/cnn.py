@@ -96,11 +96,11 @@ def _stage(ctx: BuildContext, x: Any, p: dict[str, Any], branch: Callable[..., A
             changes = tuple(y.shape[1:]) != tuple(x.shape[1:])
             src = pre if (changes and mode == "projection") else x
             s = make_shortcut(ctx, src, tuple(y.shape), mode, prefix, norm=False)
-            x = merge(ctx, s, y, p, prefix, unit)
+            x = merge(ctx, s, y, p, prefix, unit, x)
         else:
             y = branch(x, stride, prefix)
             s = make_shortcut(ctx, x, tuple(y.shape), mode, prefix)
-            x = merge(ctx, s, y, p, prefix, unit)
+            x = merge(ctx, s, y, p, prefix, unit, x)
             x = activation(ctx, x, "relu", f"{prefix}out_relu")
     return x
 

@@ -45,6 +45,25 @@ class Binding:
 
 
 @dataclass
+class UnitRecord:
+    """One residual unit (one shortcut + branch merge, or its plain twin's branch).
+
+    Attributes:
+        name: Unit name, the prefix of its layers (`stage2_3`, `res1`, `enc_1_attn`).
+        block: Name of the spec block that built it (`stage2`).
+        residual: True when a shortcut is added to the branch; False in a plain network.
+        removable: Whether the unit can be deleted at test time: always with a shortcut;
+            in a plain network only where its output has its input's shape (then the unit
+            is replaced by the identity).
+    """
+
+    name: str
+    block: str
+    residual: bool
+    removable: bool
+
+
+@dataclass
 class BlockRecord:
     """Bookkeeping for one block while and after it is built."""
 
@@ -68,8 +87,12 @@ class BuildContext:
     """
 
     def __init__(self, binding: Binding, vocab_size: int, residual_units: int,
-                 names: dict[str, str]) -> None:
+                 names: dict[str, str], *, lesion_gates: bool = False) -> None:
         self.binding = binding
+        # Lesion studies (core/geometry/lesion.py): every removable unit gets a BranchGate
+        # whose value 1 keeps the unit and 0 deletes its branch at test time.
+        self.lesion_gates = lesion_gates
+        self.units: list[UnitRecord] = []
         self.names = names
         self.spec_vocab_size = vocab_size
         self.residual_units = max(residual_units, 1)

@@ -60,6 +60,38 @@ class ZeroPadShortcut(keras.layers.Layer):
         return config
 
 
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class BranchGate(keras.layers.Layer):
+    """Test-time switch of one residual unit, for lesion studies (Veit et al. 2016).
+
+    Holds one non-trainable scalar g (1 when built). Called on the branch F(x) alone it returns
+    g·F(x), to be added to the shortcut: g = 0 deletes the branch and leaves the shortcut. Called
+    on [x, F(x)] (a plain unit, no shortcut) it returns g·F(x) + (1 − g)·x: g = 0 replaces the
+    unit by the identity. Both are exact at g = 1 and g = 0 (a product by 0 or 1 and a sum
+    with 0 are exact in floating point), so a gated model with every gate at 1 computes what
+    the ungated model computes.
+
+    Example:
+    >>> gate = BranchGate()
+    >>> gate([keras.ops.ones((1, 2)), keras.ops.zeros((1, 2))])  # g = 1: the branch, zeros
+    """
+
+    def build(self, input_shape):
+        self.gate = self.add_weight(shape=(), initializer="ones", trainable=False, name="gate")
+
+    def call(self, inputs):
+        if isinstance(inputs, (list, tuple)):
+            x, branch = inputs
+            g = ops.cast(self.gate, branch.dtype)
+            return g * branch + (1.0 - g) * x
+        return inputs * ops.cast(self.gate, inputs.dtype)
+
+    def compute_output_shape(self, input_shape):
+        if isinstance(input_shape, (list, tuple)) and isinstance(input_shape[0], (list, tuple)):
+            return tuple(input_shape[1])
+        return tuple(input_shape)
+
+
 SCALINGS = ("none", "rezero", "layerscale", "fixed")
 
 

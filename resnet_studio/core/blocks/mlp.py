@@ -48,5 +48,5 @@ def build_residual_dense(ctx: BuildContext, x: Any, p: dict[str, Any], block: Bl
         h = activation(ctx, h, p["activation"], f"{prefix}act")
         mode = p["shortcut"] if j == 0 else ("none" if p["shortcut"] == "none" else "identity")
         s = make_shortcut(ctx, x, tuple(h.shape), mode, prefix, norm=False)
-        x = merge(ctx, s, h, p, prefix, unit)
+        x = merge(ctx, s, h, p, prefix, unit, x)
     return x

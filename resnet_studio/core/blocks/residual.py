@@ -119,18 +119,32 @@ def make_shortcut(ctx: BuildContext, x: Any, target_shape: tuple, mode: str, suf
 
 
 def merge(ctx: BuildContext, shortcut: Any, branch: Any, p: dict[str, Any], suffix: str,
-          unit: int) -> Any:
+          unit: int, block_input: Any = None) -> Any:
     """shortcut + scale(drop_path(branch)); the plain branch when there is no shortcut.
+
+    Records the unit in `ctx.units`; in a lesion build (`ctx.lesion_gates`) the branch of each
+    removable unit passes through a BranchGate.
 
     Args:
         unit: Index of this residual unit in depth order (for a rising drop-path rate).
+        block_input: The unit's input x: a plain unit whose output has x's shape can be
+            replaced by the identity in a lesion study.
     """
     import keras
 
+    from resnet_studio.core.blocks.context import UnitRecord
+    from resnet_studio.core.blocks.layers import BranchGate, DropPath, ResidualScale
+
+    unit_name = ctx.name(suffix).rstrip("_")
     if shortcut is None:
         # Plain block: scaling and drop-path only make sense on a residual branch.
+        removable = (block_input is not None
+                     and tuple(block_input.shape[1:]) == tuple(branch.shape[1:]))
+        ctx.units.append(UnitRecord(unit_name, ctx.current.name, False, removable))
+        if ctx.lesion_gates and removable:
+            return ctx.add(BranchGate(name=ctx.name(f"{suffix}gate")))([block_input, branch])
         return branch
-    from resnet_studio.core.blocks.layers import DropPath, ResidualScale
+    ctx.units.append(UnitRecord(unit_name, ctx.current.name, True, True))
 
     if p.get("scaling", "none") != "none":
         branch = ctx.add(ResidualScale(p["scaling"], p["scale"],
@@ -140,6 +154,8 @@ def merge(ctx: BuildContext, shortcut: Any, branch: Any, p: dict[str, Any], suff
         if p.get("drop_path_rising"):
             rate = rate * (unit + 1) / ctx.residual_units
         branch = ctx.add(DropPath(rate, name=ctx.name(f"{suffix}drop_path")))(branch)
+    if ctx.lesion_gates:
+        branch = ctx.add(BranchGate(name=ctx.name(f"{suffix}gate")))(branch)
     return ctx.add(keras.layers.Add(name=ctx.name(f"{suffix}add")))([shortcut, branch])
 
 
@@ -174,5 +190,5 @@ def build_residual(ctx: BuildContext, x: Any, p: dict[str, Any], block: BlockSpe
     branch = build_blocks(ctx, x, block.blocks, ctx.current.location + ".")
     s = make_shortcut(ctx, x, tuple(branch.shape), p["shortcut"], "",
                       force_projection=True)
-    y = merge(ctx, s, branch, p, "", unit)
+    y = merge(ctx, s, branch, p, "", unit, x)
     return activation(ctx, y, p["activation"], "out_act")

@@ -49,7 +49,7 @@ def _residual_rnn(ctx: BuildContext, x: Any, p: dict[str, Any], cls_name: str) -
             h = ctx.add(keras.layers.Dropout(p["dropout"], name=ctx.name(f"{prefix}drop")))(h)
         mode = p["shortcut"] if j == 0 else ("none" if p["shortcut"] == "none" else "identity")
         s = make_shortcut(ctx, x, tuple(h.shape), mode, prefix, norm=False)
-        x = merge(ctx, s, h, p, prefix, unit)
+        x = merge(ctx, s, h, p, prefix, unit, x)
         if p["norm"] and not v2:
             x = ctx.add(keras.layers.LayerNormalization(name=ctx.name(f"{prefix}ln")))(x)
     return x

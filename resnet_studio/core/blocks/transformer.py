@@ -61,7 +61,7 @@ def transformer_unit(ctx: BuildContext, x: Any, p: dict[str, Any], prefix: str, 
         h = body(h)
         h = ctx.add(L.Dropout(p["dropout"], name=ctx.name(f"{prefix}{name}_drop")))(h)
         s = make_shortcut(ctx, x, tuple(h.shape), mode, f"{prefix}{name}_")
-        y = merge(ctx, s, h, p, f"{prefix}{name}_", unit)
+        y = merge(ctx, s, h, p, f"{prefix}{name}_", unit, x)
         return y if v2 else norm(y)
 
     def attention(h: Any) -> Any:

@@ -350,6 +350,26 @@ def save_checkpoint(run_dir: Path, model: Any, state: dict[str, Any], name: str 
         raise
 
 
+INITIAL_WEIGHTS = "initial.weights.h5"  # in checkpoints/: the weights before the first step
+
+
+def save_initial_weights(run_dir: Path, model: Any) -> Path:
+    """Saves the model's weights before training as checkpoints/initial.weights.h5 (written to
+    a temporary file, then renamed). The loss landscape draws the line from these weights to
+    the trained ones (Goodfellow et al. 2015); they cost one copy of the weights."""
+    ckpt_root = Path(run_dir) / "checkpoints"
+    ckpt_root.mkdir(parents=True, exist_ok=True)
+    final = ckpt_root / INITIAL_WEIGHTS
+    tmp = ckpt_root / f".initial-{secrets.token_hex(4)}.weights.h5"
+    try:
+        model.save_weights(str(tmp))
+        os.replace(tmp, final)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return final
+
+
 def load_checkpoint(ckpt: Path, model: Any) -> dict[str, Any]:
     """Restores weights and optimizer state saved by `save_checkpoint`; returns its state."""
     ckpt = Path(ckpt)

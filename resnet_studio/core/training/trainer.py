@@ -255,6 +255,10 @@ class Trainer:
         self.writer = RunWriter(self.run_dir, meta, self.built.spec.to_dict(), layers, blocks,
                                 resume=self.resuming)
         self.alert_checker = self._alert_checker(layers, blocks)
+        if not self.resuming:  # the start of the run, for the loss landscape's line
+            from resnet_studio.core.training.runstore import save_initial_weights
+
+            save_initial_weights(self.run_dir, self.model)
         with self.distribution.scope():  # optimizer slots built by a restore are mirrored
             position = self._restore() if self.resuming else ResumePoint()
         initial_epoch, initial_step = position.epoch, position.step
