@@ -41,6 +41,10 @@ def register(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0, help="seeds directions and the subset")
     p.add_argument("--no-hessian", action="store_true", dest="no_hessian",
                    help="skip the eigenvalues")
+    p.add_argument("--hessian-samples", type=int, dest="hessian_samples",
+                   help="examples of the subset the Hessian uses (default min(samples, 512))")
+    p.add_argument("--iterations", type=int, default=200,
+                   help="power iterations at most, per eigenvalue (default 200)")
     p.add_argument("--force", action="store_true", help="recompute even if cached")
     p.add_argument("--json", action="store_true", help="last stdout line: one JSON object")
     p.set_defaults(handler=cmd_landscape)
@@ -128,8 +132,15 @@ def cmd_landscape(args: argparse.Namespace) -> int:
     _positive("--samples", args.samples)
     if not args.span > 0:
         raise UsageError(f"--span must be positive, got {args.span}")
+    _positive("--hessian-samples", args.hessian_samples)
+    _positive("--iterations", args.iterations, 2)
+    if args.grid % 2 == 0:
+        raise UsageError(f"--grid must be odd (the trained point is the centre), got "
+                         f"{args.grid}")
     settings = LandscapeSettings(grid=args.grid, span=args.span, samples=args.samples,
-                                 seed=args.seed, hessian=not args.no_hessian)
+                                 seed=args.seed, hessian=not args.no_hessian,
+                                 hessian_samples=args.hessian_samples,
+                                 iterations=args.iterations)
     try:
         result = landscape_study(args.run_dir, settings, progress=ProgressLine("landscape"),
                                  use_cache=not args.force)

@@ -200,3 +200,22 @@ def test_lesion_cli_names_a_folder_without_a_run(tmp_path, capsys):
     assert main(["lesion", str(tmp_path), "--json"]) == 2
     err = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["error"]
     assert str(tmp_path) in err and "run.json" in err
+
+
+@pytest.mark.slow
+def test_landscape_cli_json_line(sigmoid_run, capsys):
+    code = main(["landscape", str(sigmoid_run), "--grid", "3", "--samples", "32",
+                 "--hessian-samples", "16", "--iterations", "5", "--json"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert {"run_dir", "grid", "span", "center_loss", "radius_loss_rise", "lambda_max",
+            "lambda_min", "eigen_ratio", "file", "seconds"} <= set(out)
+    assert out["grid"] == 3 and out["span"] == 1.0
+    assert out["eigen_ratio"] == pytest.approx(abs(out["lambda_min"] / out["lambda_max"]))
+    assert (sigmoid_run / "geometry").is_dir() and out["file"].endswith(".npz")
+
+
+def test_landscape_cli_refuses_an_even_grid(tmp_path, capsys):
+    assert main(["landscape", str(tmp_path), "--grid", "4", "--json"]) == 2
+    err = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["error"]
+    assert "--grid" in err

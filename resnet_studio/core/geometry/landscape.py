@@ -80,8 +80,8 @@ class LandscapeSettings:
     hessian: bool = True
     radius: float | None = None
     hessian_samples: int | None = None
-    iterations: int = 100
-    tol: float = 1e-3
+    iterations: int = 200
+    tol: float = 1e-5
 
     def __post_init__(self) -> None:
         if self.grid < 3 or self.grid % 2 == 0:
