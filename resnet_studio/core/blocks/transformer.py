@@ -34,6 +34,10 @@ TRANSFORMER_PARAMS = (
     Param("activation", "choice", "gelu", "Feed-forward activation.", choices=("relu", "gelu")),
     Param("variant", "choice", "v2", "v1: post-norm, LN(x + F(x)) (Vaswani et al.; keras-hub's "
           "default); v2: pre-norm, x + F(LN(x)) (GPT-2, ViT).", choices=("v1", "v2")),
+    Param("layer_norm", "bool", True, "A LayerNorm in every sub-layer (where `variant` puts "
+          "it). Off with scaling rezero: ReZero as published, x + α·F(x) with α from 0 and no "
+          "normalization at all (Bachlechner et al. 2020). Off without a scaling: an "
+          "unnormalized residual stream, which diverges in deep stacks."),
     Param("layer_norm_epsilon", "float", 1e-5, "Layer norm epsilon.", minimum=0.0,
           maximum=1.0, exclusive_minimum=True),
     shortcut_param(("identity", "none")),
@@ -56,7 +60,12 @@ def transformer_unit(ctx: BuildContext, x: Any, p: dict[str, Any], prefix: str, 
     eps = p["layer_norm_epsilon"]
 
     def sublayer(x: Any, name: str, body) -> Any:
-        norm = ctx.add(L.LayerNormalization(epsilon=eps, name=ctx.name(f"{prefix}{name}_ln")))
+        if p["layer_norm"]:
+            norm = ctx.add(L.LayerNormalization(epsilon=eps,
+                                                name=ctx.name(f"{prefix}{name}_ln")))
+        else:
+            def norm(t: Any) -> Any:  # ReZero: the residual stream is never normalized
+                return t
         h = norm(x) if v2 else x
         h = body(h)
         h = ctx.add(L.Dropout(p["dropout"], name=ctx.name(f"{prefix}{name}_drop")))(h)
