@@ -43,6 +43,9 @@ def register_all(sub: Any) -> None:
     from resnet_studio.cli import train_commands
 
     train_commands.register(sub)
+    from resnet_studio.cli import compress_commands
+
+    compress_commands.register(sub)
 
     from resnet_studio.cli import geometry_commands
 

@@ -118,7 +118,10 @@ def register(sub: Any) -> None:
     p.add_argument("run_dir")
     p.add_argument("--format", required=True, choices=("savedmodel", "keras", "tflite", "python"))
     p.add_argument("--out", required=True, help="output path")
-    p.add_argument("--quantize", action="store_true", help="TFLite dynamic-range quantization")
+    p.add_argument("--quantize", nargs="?", const="dynamic", choices=("int8", "float16", "dynamic"),
+                   help="TFLite: int8 (full integer, calibrated on training inputs), float16, "
+                        "or dynamic (int8 weights; the default when no mode is given). TFLite "
+                        "exports report size, test accuracy and latency (docs/compression.md)")
     p.add_argument("--force", action="store_true", help="replace an existing output")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_export)
@@ -421,9 +424,14 @@ def cmd_export(args: argparse.Namespace) -> int:
     from resnet_studio.core.training.restore import export_run
 
     info = _read_checkpointed_run_or_usage(args.run_dir)
+    if args.quantize and args.format != "tflite":
+        raise UsageError(f"--quantize applies to --format tflite only, not {args.format}")
+    if args.format == "tflite":  # measured on the test split by the TFLite interpreter
+        from resnet_studio.cli.compress_commands import export_tflite
+
+        return export_tflite(info, args)
     try:
-        result = export_run(info, args.format, args.out, quantize=args.quantize,
-                            overwrite=args.force)
+        result = export_run(info, args.format, args.out, overwrite=args.force)
     except ExportError as e:
         raise UsageError(str(e)) from None
     if args.json:

@@ -23,7 +23,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -80,8 +79,9 @@ class ExportResult:
 
 
 def export_model(model: keras.Model, fmt: str, out: str | os.PathLike[str], *,
-                 sample: np.ndarray, quantize: bool = False, overwrite: bool = False,
-                 spec_name: str | None = None) -> ExportResult:
+                 sample: np.ndarray, quantize: bool | str = False, overwrite: bool = False,
+                 spec_name: str | None = None,
+                 representative: np.ndarray | None = None) -> ExportResult:
     """Writes `model` to `out` in format `fmt` and verifies the result.
 
     Args:
@@ -89,9 +89,11 @@ def export_model(model: keras.Model, fmt: str, out: str | os.PathLike[str], *,
         fmt: `savedmodel` (a folder), `keras` (a `.keras` file), `tflite` or `python`.
         out: Target path. Its parent folder is created if missing.
         sample: A small input batch of the model's input dtype, used for verification.
-        quantize: TFLite only: dynamic-range quantization of the weights.
+        quantize: TFLite only: `dynamic` (or True: int8 weights), `float16` or `int8`
+            (full integer, int8 input and output; core/compress/quantize.py).
         overwrite: Replace an existing `out` (only after the new export verified).
         spec_name: Architecture name, recorded in the details and the Python script.
+        representative: int8 only: training inputs that calibrate the activation ranges.
 
     Returns:
         What was written and how it verified.
@@ -116,7 +118,7 @@ def export_model(model: keras.Model, fmt: str, out: str | os.PathLike[str], *,
         artifact = work / ("export" + _SUFFIXES[fmt])
         try:
             max_diff, details = exporter(model, artifact, sample, work, quantize=quantize,
-                                         spec_name=spec_name)
+                                         spec_name=spec_name, representative=representative)
             if spec_name:
                 details["spec"] = spec_name
             _move_into_place(artifact, target, work, overwrite)
@@ -346,13 +348,21 @@ def _export_keras(model: keras.Model, path: Path, sample: np.ndarray, work: Path
     return diff, {"optimizer_saved": getattr(model, "optimizer", None) is not None}
 
 
-def _tflite_convert(saved_model: Path, quantize: bool) -> bytes:
+def _tflite_convert(saved_model: Path, quantize: bool | str, model: Any = None,
+                    representative: np.ndarray | None = None) -> bytes:
     import tensorflow as tf
 
+    from resnet_studio.core.compress.quantize import (
+        QuantizationError,
+        configure_converter,
+        quantization_mode,
+    )
+
     converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
-    if quantize:
-        # Dynamic-range quantization: int8 weights, float activations; no dataset needed.
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    try:
+        configure_converter(converter, quantization_mode(quantize), model, representative)
+    except QuantizationError as e:
+        raise ExportError(str(e)) from None
     try:
         return converter.convert()
     except Exception as e:
@@ -368,30 +378,20 @@ def _tflite_convert(saved_model: Path, quantize: bool) -> bytes:
 
 
 def _tflite_run(flatbuffer: bytes, sample: np.ndarray) -> list[np.ndarray]:
-    import tensorflow as tf
+    # int8 inputs/outputs are quantized/dequantized with their tensors' scales there.
+    from resnet_studio.core.compress.quantize import TFLiteRunner
 
-    with warnings.catch_warnings():
-        # TF 2.21 warns that tf.lite.Interpreter moves to the ai-edge-litert package; it
-        # is still the interpreter TensorFlow ships, and the one TF users have.
-        warnings.simplefilter("ignore", UserWarning)
-        interpreter = tf.lite.Interpreter(model_content=flatbuffer)
-    (inp,) = interpreter.get_input_details()
-    # The converter fixes the batch to 1; the signature keeps it dynamic, so resize.
-    interpreter.resize_tensor_input(inp["index"], list(sample.shape), strict=False)
-    interpreter.allocate_tensors()
-    interpreter.set_tensor(inp["index"], sample.astype(inp["dtype"]))
-    interpreter.invoke()
-    # Signature outputs are named output_0, output_1, ... in the model's output order.
-    outs = sorted(interpreter.get_output_details(), key=lambda d: d["name"])
-    return [np.array(interpreter.get_tensor(d["index"])) for d in outs]
+    return TFLiteRunner(flatbuffer)(sample)
 
 
 def _export_tflite(model: keras.Model, path: Path, sample: np.ndarray, work: Path, *,
-                   quantize: bool = False, **_: Any) -> tuple[float, dict[str, Any]]:
+                   quantize: bool | str = False, representative: np.ndarray | None = None,
+                   **_: Any) -> tuple[float, dict[str, Any]]:
     saved = work / "savedmodel"
     model.export(str(saved), format="tf_saved_model", verbose=False)
     float_fb = _tflite_convert(saved, quantize=False)
-    flatbuffer = _tflite_convert(saved, quantize=True) if quantize else float_fb
+    flatbuffer = _tflite_convert(saved, quantize, model, representative) if quantize \
+        else float_fb
     _write_bytes(path, flatbuffer)
     ref = _reference(model, sample)
     got = _tflite_run(path.read_bytes(), sample)
@@ -404,9 +404,10 @@ def _export_tflite(model: keras.Model, path: Path, sample: np.ndarray, work: Pat
                               "non-finite outputs")
     else:
         _require_close(diff, "the TFLite model")
-    details: dict[str, Any] = {"quantized": quantize, "float_bytes": len(float_fb),
+    details: dict[str, Any] = {"quantized": bool(quantize), "float_bytes": len(float_fb),
                                "input_shape": list(model.inputs[0].shape)}
     if quantize:
+        details["quantization"] = "dynamic" if quantize is True else quantize
         details["quantized_bytes"] = len(flatbuffer)
         details["size_reduction"] = round(1.0 - len(flatbuffer) / len(float_fb), 4)
     return diff, details

@@ -334,6 +334,11 @@ class Trainer:
 
     def _callbacks(self, callback: _StudioCallback) -> list[Any]:
         cbs: list[Any] = [callback]
+        pruning = self.writer.meta.get("pruning")
+        if pruning:  # a pruned run (fresh or resumed): its masks hold through every step
+            from resnet_studio.core.compress.finetune import PruningCallback
+
+            cbs.insert(0, PruningCallback(self.model, pruning))
         if self.config.schedule == "plateau":
             cbs.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.1,
                                                          patience=5, verbose=0))

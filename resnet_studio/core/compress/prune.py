@@ -1,0 +1,204 @@
+"""Pruning a trained run: masks from its weights, fine-tuning as a new run linked to it.
+
+A pruned model is trained by the ordinary `Trainer` (gradient monitoring, checkpoints,
+stop/resume, the run folder): the pruned run's run.json carries `parent` (the dense run's
+folder) and `pruning` (the settings), and the Trainer adds a `PruningCallback` whenever a
+run has a `pruning` section, so `train --resume` continues a killed pruned run like any run.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from resnet_studio.core.compress.masks import (
+    PruningError,
+    PruningSettings,
+    compute_masks,
+    sparsity_report,
+)
+from resnet_studio.core.training.events import Observer, ignore
+
+FINE_TUNE_LR_FACTOR = 0.1
+"""Fine-tuning starts at this fraction of the parent's learning rate: a pruned network is
+already near a good solution, and a full-size first step would undo much of its training."""
+GRADUAL_END = 0.5
+"""Gradual schedule: the final sparsity is reached after this share of the fine-tuning
+steps, leaving the rest to recover at fixed masks (Zhu & Gupta 2017 stop pruning well before
+the learning rate is small)."""
+GRADUAL_UPDATES = 8  # mask updates over the pruning phase
+
+
+@dataclass
+class PruneOutcome:
+    """One pruned model: requested and measured sparsity, test accuracy, its run."""
+
+    sparsity: float
+    structured: bool
+    scope: str
+    schedule: str
+    accuracy: float | None
+    accuracy_before_fine_tune: float
+    measured_sparsity: float
+    run_dir: str | None
+    status: str
+    error: str | None = None
+    layers: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class ParentModel:
+    """A trained run loaded once, pruned to several sparsities in turn.
+
+    Args:
+        run_dir: The dense (or already pruned) run with a checkpoint.
+    """
+
+    def __init__(self, run_dir: str | Path) -> None:
+        from resnet_studio.core.training.restore import load_run_model
+        from resnet_studio.core.training.runstore import read_run
+
+        self.info = read_run(run_dir)
+        self.trainer, self.data = load_run_model(self.info)
+        self.model = self.trainer.model
+        self.values = {v.path: v.numpy() for v in self.model.trainable_weights}
+        self._dense_accuracy: float | None = None
+
+    def evaluate(self) -> float:
+        from resnet_studio.core.training.evaluation import evaluate
+
+        info = self.data.info
+        return float(evaluate(self.model, self.trainer.test_ds, info.task,
+                              info.num_classes)["accuracy"])
+
+    @property
+    def dense_accuracy(self) -> float:
+        """The parent's test accuracy, measured here (same pipeline as the pruned ones)."""
+        if self._dense_accuracy is None:
+            self._dense_accuracy = self.evaluate()
+        return self._dense_accuracy
+
+    def masks(self, sparsity: float, structured: bool, scope: str) -> dict[str, np.ndarray]:
+        from resnet_studio.core.compress.finetune import output_kernel
+
+        exclude = (output_kernel(self.model),) if structured else ()
+        return compute_masks(self.values, sparsity, structured=structured, scope=scope,
+                             exclude=tuple(p for p in exclude if p))
+
+    def pruned_weights(self, masks: dict[str, np.ndarray]) -> tuple[dict[str, list[np.ndarray]],
+                                                                    float]:
+        """(layer name -> weights with the masks applied, test accuracy of that model)."""
+        variables = {v.path: v for v in self.model.trainable_weights}
+        try:
+            for path, mask in masks.items():
+                variables[path].assign(self.values[path] * mask)
+            weights = self.trainer.layer_weights()
+            accuracy = self.evaluate()
+        finally:
+            for path in masks:
+                variables[path].assign(self.values[path])
+        return weights, accuracy
+
+
+def prune_run(parent: ParentModel, sparsity: float, *, structured: bool = False,
+              scope: str = "global", schedule: str = "oneshot", fine_tune_epochs: int = 3,
+              learning_rate: float | None = None, run_dir: str | Path | None = None,
+              runs_root: str | Path | None = None, observer: Observer = ignore
+              ) -> PruneOutcome:
+    """Prunes `parent` to `sparsity` and fine-tunes the result as a new run.
+
+    Args:
+        parent: The loaded parent run.
+        sparsity: Fraction of prunable weights (or filters, `structured`) to zero.
+        structured: Remove whole filters/units (not the output layer's).
+        scope: `global` or `layer` (see `compute_masks`).
+        schedule: `oneshot` (prune, then fine-tune at fixed masks) or `gradual` (from the
+            dense weights, sparsity rising along Zhu & Gupta's cubic during fine-tuning).
+        fine_tune_epochs: Epochs of fine-tuning; 0 saves no run (the one-shot accuracy is
+            still measured).
+        learning_rate: Peak learning rate of the fine-tuning (default: the parent's × 0.1).
+        run_dir: Folder of the new run (default: a new one beside the parent).
+        runs_root: Where the default folder goes (default: the parent's folder's parent).
+        observer: Receives the fine-tuning run's events.
+
+    Returns:
+        The outcome; `status` is the fine-tuning run's (`completed`, `stopped`, `failed`).
+    """
+    from resnet_studio.core.spec import spec_from_dict
+    from resnet_studio.core.training.config import TrainingConfig
+    from resnet_studio.core.training.runstore import new_run_dir
+    from resnet_studio.core.training.trainer import Trainer
+
+    if fine_tune_epochs < 0:
+        raise PruningError(f"fine-tune epochs must be >= 0, received: {fine_tune_epochs}")
+    if schedule == "gradual" and fine_tune_epochs == 0:
+        raise PruningError("gradual pruning happens during fine-tuning: give at least one "
+                           "fine-tune epoch")
+    masks = parent.masks(sparsity, structured, scope)
+    weights, before = parent.pruned_weights(masks)
+    measured = {p: float(1.0 - m.mean()) for p, m in masks.items()}
+    total = sum(m.size for m in masks.values())
+    overall = float(sum((1.0 - m.mean()) * m.size for m in masks.values()) / max(1, total))
+    outcome = PruneOutcome(sparsity, structured, scope, schedule, None, before,
+                           round(overall, 6), None, "not_trained",
+                           layers={p: round(v, 6) for p, v in measured.items()})
+    if fine_tune_epochs == 0:
+        outcome.accuracy = before
+        return outcome
+
+    meta = parent.info.meta
+    steps_per_epoch = max(1, parent.trainer.steps_per_epoch)
+    total_steps = fine_tune_epochs * steps_per_epoch
+    settings = PruningSettings(sparsity, structured, scope, schedule)
+    if schedule == "gradual":
+        end = max(1, int(round(GRADUAL_END * total_steps)))
+        settings = PruningSettings(sparsity, structured, scope, schedule, begin_step=0,
+                                   end_step=end,
+                                   frequency=max(1, math.ceil(end / GRADUAL_UPDATES)))
+        weights = parent.trainer.layer_weights()  # dense: the schedule prunes as it trains
+    parent_cfg = meta.get("config") or {}
+    lr = learning_rate if learning_rate is not None else \
+        float(parent.trainer.config.learning_rate) * FINE_TUNE_LR_FACTOR
+    cfg = TrainingConfig.from_sources(parent_cfg, {
+        "epochs": fine_tune_epochs, "learning_rate": lr, "strategy": "default",
+        "devices": "", "early_stopping": 0})
+    spec = spec_from_dict(parent.trainer.built.spec.to_dict(), "architecture.json")
+    preset = str(meta.get("preset") or spec.name)
+    tag = f"{preset}-pruned{int(round(sparsity * 100))}{'f' if structured else ''}"
+    root = Path(runs_root) if runs_root else parent.info.dir.parent
+    target = Path(run_dir) if run_dir else new_run_dir(root, tag)
+    trainer = Trainer(spec, meta["dataset"], cfg, run_dir=target, observer=observer,
+                      data_dir=meta.get("data_dir"), limit=meta.get("limit"),
+                      initial_weights=weights, preset=preset,
+                      run_meta={"parent": str(parent.info.dir),
+                                "pruning": settings.to_dict()})
+    result = trainer.run()
+    report = sparsity_report({v.path: v.numpy() for v in trainer.model.trainable_weights
+                              if v.path in masks})
+    _record_sparsity(target, report)
+    outcome.run_dir = str(target)
+    outcome.status = result.status
+    outcome.error = result.error
+    outcome.accuracy = (result.test or {}).get("accuracy")
+    outcome.measured_sparsity = report["sparsity"]
+    outcome.layers = {p: d["sparsity"] for p, d in report["layers"].items()}
+    return outcome
+
+
+def _record_sparsity(run_dir: Path, report: dict[str, Any]) -> None:
+    """Adds the measured sparsity to the finished run's run.json."""
+    import json
+
+    from resnet_studio.core.spec import atomic_write_text
+
+    path = run_dir / "run.json"
+    meta = json.loads(path.read_text(encoding="utf-8"))
+    meta["sparsity"] = {"sparsity": report["sparsity"], "zeros": report["zeros"],
+                        "prunable": report["prunable"]}
+    atomic_write_text(path, json.dumps(meta, indent=2) + "\n", backup=False)

@@ -1,0 +1,221 @@
+"""Magnitude pruning: exact counts, masks that hold through fine-tuning, runs linked to their
+parent, the Zhu & Gupta schedule, and a pruned run resumed after SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from resnet_studio.cli import main
+from resnet_studio.core.compress.masks import (
+    PruningError,
+    PruningSettings,
+    compute_masks,
+    polynomial_sparsity,
+    sparsity_report,
+)
+from resnet_studio.core.spec import spec_from_dict
+from resnet_studio.core.training.config import TrainingConfig
+from resnet_studio.core.training.trainer import Trainer
+
+LIMIT = 320
+STUDIO = [sys.executable, "-c", "import sys; from resnet_studio.cli import main; sys.exit(main())"]
+
+
+def weights(seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {"conv_a/kernel": rng.normal(size=(3, 3, 4, 8)).astype(np.float32),
+            "conv_a/bias": rng.normal(size=(8,)).astype(np.float32),
+            "conv_b/kernel": rng.normal(size=(3, 3, 8, 16)).astype(np.float32) * 0.1,
+            "head/kernel": rng.normal(size=(16, 10)).astype(np.float32),
+            "bn/gamma": rng.normal(size=(16,)).astype(np.float32)}
+
+
+@pytest.mark.parametrize("sparsity", [0.1, 0.5, 0.8, 0.9, 0.333])
+def test_per_layer_fraction_equals_the_request_to_one_weight(sparsity):
+    w = weights()
+    masks = compute_masks(w, sparsity, scope="layer")
+    assert sorted(masks) == ["conv_a/kernel", "conv_b/kernel", "head/kernel"]  # kernels only
+    for path, mask in masks.items():
+        pruned = int((mask == 0).sum())
+        assert abs(pruned - sparsity * mask.size) <= 1, (path, pruned, mask.size)
+        # The pruned ones are the smallest: every kept |w| >= every pruned |w|.
+        a = np.abs(w[path])
+        assert a[mask == 1].min() >= a[mask == 0].max()
+
+
+def test_global_scope_prunes_small_layers_more_and_hits_the_total():
+    w = weights()
+    masks = compute_masks(w, 0.5, scope="global")
+    total = sum(m.size for m in masks.values())
+    pruned = sum(int((m == 0).sum()) for m in masks.values())
+    assert abs(pruned - 0.5 * total) <= 1
+    # One threshold for all layers: every kept |w| >= every pruned |w|, wherever they are.
+    kept = np.concatenate([np.abs(w[p])[m == 1] for p, m in masks.items()])
+    cut = np.concatenate([np.abs(w[p])[m == 0] for p, m in masks.items()])
+    assert kept.min() >= cut.max()
+    # conv_b's weights are 10x smaller: it loses far more of them than conv_a.
+    assert (masks["conv_b/kernel"] == 0).mean() > 0.6
+    assert (masks["conv_a/kernel"] == 0).mean() < 0.1
+
+
+def test_structured_masks_remove_whole_filters():
+    w = weights()
+    masks = compute_masks(w, 0.5, structured=True, scope="layer", exclude=("head/kernel",))
+    assert "head/kernel" not in masks
+    for mask in masks.values():
+        per_filter = mask.reshape(-1, mask.shape[-1])
+        assert np.all((per_filter == 0).all(axis=0) | (per_filter == 1).all(axis=0))
+        assert int((per_filter == 0).all(axis=0).sum()) == round(0.5 * mask.shape[-1])
+    # Global structured pruning never empties a layer.
+    masks = compute_masks(w, 0.9, structured=True, scope="global", exclude=("head/kernel",))
+    assert all(m.max() == 1 for m in masks.values())
+
+
+def test_pruning_again_keeps_earlier_cuts():
+    w = weights()
+    first = compute_masks(w, 0.5, scope="layer")
+    cut = {p: v * first[p] if p in first else v for p, v in w.items()}
+    second = compute_masks(cut, 0.8, scope="layer")
+    for p in first:
+        assert np.all(second[p][first[p] == 0] == 0)
+
+
+def test_polynomial_schedule_of_zhu_and_gupta():
+    s = [polynomial_sparsity(t, 0.8, 10, 110) for t in (0, 10, 60, 110, 500)]
+    assert s[0] == s[1] == 0.0 and s[3] == s[4] == pytest.approx(0.8)
+    assert s[2] == pytest.approx(0.8 - 0.8 * 0.5 ** 3)  # half-way: 7/8 of the target
+    cfg = PruningSettings(0.8, schedule="gradual", begin_step=0, end_step=10, frequency=4)
+    assert [t for t in range(15) if cfg.updates_at(t)] == [0, 4, 8, 10]
+    with pytest.raises(PruningError, match="sparsity"):
+        PruningSettings(1.0)
+
+
+# --------------------------------------------------------------------------- training
+def architecture():
+    return spec_from_dict({
+        "name": "prune-test", "input": {"kind": "image", "shape": [8, 8, 1]},
+        "blocks": [
+            {"type": "conv_stem", "params": {"filters": 8, "kernel_size": 3, "stride": 1,
+                                             "pool": False}},
+            {"type": "basic_block", "params": {"filters": 8, "shortcut": "identity"}},
+            {"type": "global_pool", "params": {}},
+            {"type": "classifier_head", "params": {"classes": 10}}],
+        "training": {"optimizer": "adam", "learning_rate": 0.01},
+        "dataset": "digits"})
+
+
+@pytest.fixture(scope="module")
+def parent_run(tmp_path_factory) -> Path:
+    run_dir = tmp_path_factory.mktemp("runs") / "parent"
+    cfg = TrainingConfig.from_sources(architecture().training,
+                                      {"epochs": 2, "batch_size": 32, "seed": 3})
+    result = Trainer(architecture(), "digits", cfg, run_dir=run_dir, limit=LIMIT).run()
+    assert result.status == "completed", result.error
+    return run_dir
+
+
+def kernels(run_dir: Path) -> dict[str, np.ndarray]:
+    """The prunable kernels of a run's last checkpoint, read from the weights file."""
+    from resnet_studio.core.training.restore import load_run_model
+    from resnet_studio.core.training.runstore import read_run
+
+    trainer, _ = load_run_model(read_run(run_dir))
+    return {v.path: v.numpy() for v in trainer.model.trainable_weights
+            if v.path.endswith("/kernel")}
+
+
+@pytest.mark.slow
+def test_masks_stay_zero_through_fine_tuning(parent_run, tmp_path):
+    from resnet_studio.core.compress.prune import ParentModel, prune_run
+
+    parent = ParentModel(parent_run)
+    masks = parent.masks(0.7, False, "layer")
+    outcome = prune_run(parent, 0.7, scope="layer", fine_tune_epochs=2,
+                        run_dir=tmp_path / "pruned")
+    assert outcome.status == "completed", outcome.error
+    after = kernels(tmp_path / "pruned")
+    before = parent.values
+    for path, mask in masks.items():
+        assert np.all(after[path][mask == 0] == 0), path  # exactly zero, every step
+        kept = mask == 1
+        # Fine-tuning did train the kept weights (a stub that only masks would fail here).
+        assert np.abs(after[path][kept] - before[path][kept]).max() > 1e-4, path
+        assert abs(int((mask == 0).sum()) - 0.7 * mask.size) <= 1
+    meta = json.loads((tmp_path / "pruned" / "run.json").read_text())
+    assert meta["parent"] == str(parent_run)
+    assert meta["pruning"]["sparsity"] == 0.7 and meta["pruning"]["scope"] == "layer"
+    assert meta["sparsity"]["sparsity"] == pytest.approx(outcome.measured_sparsity)
+    assert 0.69 <= outcome.measured_sparsity <= 0.71
+    assert 0.0 <= outcome.accuracy <= 1.0  # the numbers that matter: benchmarks/bench_compression.py
+
+
+@pytest.mark.slow
+def test_gradual_schedule_reaches_the_target_during_fine_tuning(parent_run, tmp_path):
+    from resnet_studio.core.compress.prune import ParentModel, prune_run
+
+    parent = ParentModel(parent_run)
+    outcome = prune_run(parent, 0.6, schedule="gradual", fine_tune_epochs=2,
+                        run_dir=tmp_path / "gradual")
+    assert outcome.status == "completed", outcome.error
+    report = sparsity_report(kernels(tmp_path / "gradual"))
+    assert abs(report["zeros"] - 0.6 * report["prunable"]) <= 1  # global scope, exact
+    assert outcome.measured_sparsity == pytest.approx(report["sparsity"])
+
+
+@pytest.mark.slow
+def test_a_pruned_run_resumes_after_sigkill(parent_run, tmp_path, capsys):
+    root = tmp_path / "runs"
+    root.mkdir()
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    child = subprocess.Popen([*STUDIO, "prune", str(parent_run), "--sparsity", "0.5",
+                              "--fine-tune-epochs", "3", "--runs-root", str(root)], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 300
+    try:  # kill the moment the pruned run's first checkpoint exists
+        while not list(root.glob("*/checkpoints/last/state.json")):
+            assert child.poll() is None, child.stderr.read().decode()[-2000:]
+            assert time.monotonic() < deadline, "no checkpoint within 5 minutes"
+            time.sleep(0.01)
+        child.send_signal(signal.SIGKILL)
+    finally:
+        if child.poll() is None:
+            child.kill()
+        child.wait(60)
+        child.stderr.close()
+    (run_dir,) = [p for p in root.iterdir() if (p / "run.json").exists()]
+    state = json.loads((run_dir / "checkpoints" / "last" / "state.json").read_text())
+    assert state["epoch"] >= 1
+    assert main(["runs", "--root", str(root), "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["runs"]
+    assert [r["status"] for r in listed] == ["interrupted"]
+
+    assert main(["train", "--resume", str(run_dir), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["status"] == "completed" and result["epochs_completed"] == 3
+    meta = json.loads((run_dir / "run.json").read_text())
+    assert meta["resumes"] == 1 and meta["parent"] == str(parent_run)
+    report = sparsity_report(kernels(run_dir))
+    assert abs(report["zeros"] - 0.5 * report["prunable"]) <= 1  # the masks held
+
+
+def test_prune_refuses_bad_input_with_exit_2(tmp_path, capsys):
+    cases = [(["prune", str(tmp_path), "--sparsity", "0.5,x"], "'x' is not a number"),
+             (["prune", str(tmp_path), "--sparsity", "1.2"], "outside [0, 1)"),
+             (["prune", str(tmp_path), "--sparsity", "0.5", "--fine-tune-epochs", "-1"],
+              ">= 0"),
+             (["prune", str(tmp_path), "--sparsity", "0.5", "--schedule", "gradual",
+               "--fine-tune-epochs", "0"], "gradual"),
+             (["prune", str(tmp_path / "none"), "--sparsity", "0.5"], "no run.json")]
+    for argv, fragment in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert fragment in err and "Traceback" not in err, (argv, err)

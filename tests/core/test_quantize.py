@@ -1,0 +1,118 @@
+"""Post-training quantization to TFLite: int8 tensors with calibrated scales, float16, and the
+measured `export --format tflite --quantize MODE --json` of a run."""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from resnet_studio.cli import main
+from resnet_studio.core.compress.quantize import (
+    QuantizationError,
+    TFLiteRunner,
+    make_interpreter,
+    quantization_mode,
+)
+from resnet_studio.core.export import ExportError, export_model
+
+
+@pytest.fixture(scope="module")
+def small():
+    """A conv + dense model with non-trivial weights, and inputs in [0, 1] like digits'."""
+    keras.utils.set_random_seed(5)
+    inp = keras.Input((8, 8, 1))
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(inp)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    out = keras.layers.Dense(10)(x)
+    model = keras.Model(inp, out)
+    rng = np.random.default_rng(0)
+    representative = rng.uniform(0, 1, size=(128, 8, 8, 1)).astype(np.float32)
+    test = rng.uniform(0, 1, size=(32, 8, 8, 1)).astype(np.float32)
+    return model, representative, test
+
+
+def test_int8_model_has_int8_edges_with_calibrated_scales(tmp_path, small):
+    model, representative, test = small
+    result = export_model(model, "tflite", tmp_path / "m.tflite", sample=test[:8],
+                          quantize="int8", representative=representative)
+    assert result.details["quantization"] == "int8" and result.details["quantized"] is True
+    interp = make_interpreter((tmp_path / "m.tflite").read_bytes())
+    (inp,), (out,) = interp.get_input_details(), interp.get_output_details()
+    assert inp["dtype"] == np.int8 and out["dtype"] == np.int8
+    # Input: the calibrated range [0, 1] (min <= 0 <= max) spread over 256 levels, 0 -> -128.
+    lo, hi = min(0.0, representative.min()), max(0.0, representative.max())
+    in_scale, in_zero = inp["quantization"]
+    assert in_scale == pytest.approx((hi - lo) / 255, rel=0.02)
+    assert in_zero == -128
+    # Output: the float model's logit range over the same calibration inputs.
+    ref = np.asarray(model(representative, training=False))
+    lo, hi = min(0.0, ref.min()), max(0.0, ref.max())
+    out_scale, out_zero = out["quantization"]
+    assert out_scale == pytest.approx((hi - lo) / 255, rel=0.05)
+    assert out_zero == int(round(-128 - lo / out_scale)) or abs(
+        out_zero - (-128 - lo / out_scale)) <= 1
+    # Dequantized int8 outputs follow the float model within a few quantization steps.
+    got = TFLiteRunner((tmp_path / "m.tflite").read_bytes())(test)[0]
+    want = np.asarray(model(test, training=False))
+    assert np.abs(got - want).max() <= 6 * out_scale
+    # (No size claim here: at 170 weights the file is all header; sizes: the run test below.)
+
+
+def test_float16_halves_the_weights_and_keeps_the_outputs(tmp_path, small):
+    model, _, test = small
+    result = export_model(model, "tflite", tmp_path / "h.tflite", sample=test[:8],
+                          quantize="float16")
+    interp = make_interpreter((tmp_path / "h.tflite").read_bytes())
+    assert interp.get_input_details()[0]["dtype"] == np.float32  # float16 weights only
+    got = TFLiteRunner((tmp_path / "h.tflite").read_bytes())(test)[0]
+    np.testing.assert_allclose(got, np.asarray(model(test, training=False)), atol=1e-2)
+    assert result.max_abs_diff < 1e-2
+
+
+def test_int8_needs_calibration_inputs_and_modes_are_checked(tmp_path, small):
+    model, _, test = small
+    with pytest.raises(ExportError, match="representative inputs"):
+        export_model(model, "tflite", tmp_path / "x.tflite", sample=test[:8], quantize="int8")
+    assert not (tmp_path / "x.tflite").exists()
+    assert quantization_mode(True) == "dynamic" and quantization_mode(False) is None
+    with pytest.raises(QuantizationError, match="int4"):
+        quantization_mode("int4")
+
+
+@pytest.mark.slow
+def test_cli_export_int8_reports_size_and_accuracy_on_the_test_split(tmp_path, capsys):
+    from resnet_studio.core.spec import spec_from_dict
+    from resnet_studio.core.training.config import TrainingConfig
+    from resnet_studio.core.training.restore import evaluate_run
+    from resnet_studio.core.training.runstore import read_run
+    from resnet_studio.core.training.trainer import Trainer
+
+    spec = spec_from_dict({
+        "name": "q-test", "input": {"kind": "image", "shape": [8, 8, 1]},
+        "blocks": [{"type": "conv_stem", "params": {"filters": 8, "kernel_size": 3,
+                                                    "stride": 1, "pool": False}},
+                   {"type": "basic_block", "params": {"filters": 8}},
+                   {"type": "global_pool", "params": {}},
+                   {"type": "classifier_head", "params": {"classes": 10}}],
+        "training": {"optimizer": "adam", "learning_rate": 0.01}, "dataset": "digits"})
+    cfg = TrainingConfig.from_sources(spec.training, {"epochs": 3, "batch_size": 32})
+    run_dir = tmp_path / "run"
+    assert Trainer(spec, "digits", cfg, run_dir=run_dir, limit=400).run().status == "completed"
+    out = tmp_path / "m-int8.tflite"
+    assert main(["export", str(run_dir), "--format", "tflite", "--quantize", "int8",
+                 "--out", str(out), "--json"]) == 0
+    r = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert r["quantization"] == "int8" and r["size_bytes"] == out.stat().st_size
+    assert r["size_bytes"] < r["float32_size_bytes"]
+    keras_test = evaluate_run(read_run(run_dir))
+    assert r["reference_accuracy"] == pytest.approx(keras_test["accuracy"])
+    assert r["test_examples"] == keras_test["examples"] and 0.0 <= r["accuracy"] <= 1.0
+    assert abs(r["accuracy"] - r["reference_accuracy"]) <= 0.1
+    assert r["latency_ms"] > 0
+    # --quantize with another format is bad input, not a traceback.
+    assert main(["export", str(run_dir), "--format", "keras", "--quantize", "int8",
+                 "--out", str(tmp_path / "m.keras")]) == 2
+    assert "tflite only" in capsys.readouterr().err
