@@ -34,6 +34,7 @@ def small():
     return model, representative, test
 
 
+@pytest.mark.slow
 def test_int8_model_has_int8_edges_with_calibrated_scales(tmp_path, small):
     model, representative, test = small
     result = export_model(model, "tflite", tmp_path / "m.tflite", sample=test[:8],
@@ -61,6 +62,7 @@ def test_int8_model_has_int8_edges_with_calibrated_scales(tmp_path, small):
     # (No size claim here: at 170 weights the file is all header; sizes: the run test below.)
 
 
+@pytest.mark.slow
 def test_float16_halves_the_weights_and_keeps_the_outputs(tmp_path, small):
     model, _, test = small
     result = export_model(model, "tflite", tmp_path / "h.tflite", sample=test[:8],
@@ -72,6 +74,7 @@ def test_float16_halves_the_weights_and_keeps_the_outputs(tmp_path, small):
     assert result.max_abs_diff < 1e-2
 
 
+@pytest.mark.slow
 def test_int8_needs_calibration_inputs_and_modes_are_checked(tmp_path, small):
     model, _, test = small
     with pytest.raises(ExportError, match="representative inputs"):
