@@ -1,0 +1,158 @@
+"""Compression benchmark: what pruning and integer quantization do to resnet8-digits.
+
+Everything goes through the real command line in subprocesses, with a fresh temporary runs
+folder:
+
+1. `train resnet8-digits --json` with the preset's defaults (and, unless --no-twin, its plain
+   twin `--no-residual`, same seed and settings);
+2. `prune RUN --sparsity 0.5,0.8,0.9 --fine-tune-epochs 3 --json` on each (one-shot global
+   magnitude pruning of single weights, then fine-tuning at fixed masks), and with
+   `--structured` (whole filters) on the residual run;
+3. `export RUN --format tflite [--quantize int8|float16|dynamic] --json` of the dense
+   residual run: file size, test accuracy by the TFLite interpreter, latency (one example,
+   one thread, median of 200).
+
+Targets (issue: compression lab):
+  80 % unstructured sparsity, fine-tuned:  test accuracy >= dense - 1 point
+  int8 TFLite:  file <= 30 % of the float32 TFLite file, test accuracy >= Keras - 1 point
+
+Usage:
+  python benchmarks/bench_compression.py [--no-twin] [--json] [--quiet]
+
+Exit 0 when every target is met, 1 when one is missed (or a command fails). With --json the
+last stdout line is one JSON object {"machine", "dense", "curves", "tflite", "targets",
+"passed"}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import REPO, LoadSampler, machine_info, machine_line, table  # noqa: E402
+
+# The console script's call under this interpreter (see bench_accuracy.py).
+CLI = [sys.executable, "-c", "import sys; from resnet_studio.cli import main; sys.exit(main())"]
+PRESET = "resnet8-digits"
+SPARSITIES = "0.5,0.8,0.9"
+FINE_TUNE_EPOCHS = 3
+MAX_DROP = 0.01  # one point of test accuracy
+MAX_INT8_SIZE = 0.30
+
+
+def studio(args: list[str], runs: Path, quiet: bool) -> dict[str, Any]:
+    """Runs one `resnet-studio ... --json` command; returns its last stdout line."""
+    env = dict(os.environ, RESNET_STUDIO_HOME=str(runs.parent), TF_CPP_MIN_LOG_LEVEL="3",
+               PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    t0 = time.monotonic()
+    proc = subprocess.run([*CLI, *args, "--json"], env=env, capture_output=True, text=True,
+                          cwd=REPO)
+    seconds = time.monotonic() - t0
+    if not quiet:
+        print(f"  resnet-studio {' '.join(args)}  ({seconds:.0f} s)", file=sys.stderr)
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"resnet-studio {' '.join(args)} exited {proc.returncode}: "
+                           f"{proc.stderr.strip()[-1500:]}")
+    out = json.loads(lines[-1])
+    out["wall_seconds"] = round(seconds, 1)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--no-twin", action="store_true", help="skip the plain twin's curve")
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--quiet", action="store_true")
+    args = ap.parse_args(argv)
+    machine = machine_info()
+    with tempfile.TemporaryDirectory(prefix="bench-compression-") as tmp, \
+            LoadSampler() as load:
+        runs = Path(tmp) / "runs"
+        dense = {"residual": studio(["train", PRESET, "--run-dir", str(runs / "residual")],
+                                    runs, args.quiet)}
+        if not args.no_twin:
+            dense["plain"] = studio(["train", PRESET, "--no-residual", "--run-dir",
+                                     str(runs / "plain")], runs, args.quiet)
+        curves = {}
+        for role in dense:
+            curves[role] = studio(["prune", str(runs / role), "--sparsity", SPARSITIES,
+                                   "--fine-tune-epochs", str(FINE_TUNE_EPOCHS)], runs,
+                                  args.quiet)
+        curves["residual-filters"] = studio(
+            ["prune", str(runs / "residual"), "--sparsity", "0.25,0.5", "--structured",
+             "--fine-tune-epochs", str(FINE_TUNE_EPOCHS)], runs, args.quiet)
+        tflite = {}
+        for mode in ("none", "dynamic", "float16", "int8"):
+            q = [] if mode == "none" else ["--quantize", mode]
+            tflite[mode] = studio(["export", str(runs / "residual"), "--format", "tflite",
+                                   "--out", str(Path(tmp) / f"model-{mode}.tflite"), *q],
+                                  runs, args.quiet)
+    targets = check(curves, tflite)
+    result = {"machine": machine, "load_during": load.summary(), "dense": dense,
+              "curves": curves, "tflite": tflite, "targets": targets,
+              "passed": all(t["passed"] for t in targets)}
+    report(result)
+    if args.json:
+        print(json.dumps(result))
+    return 0 if result["passed"] else 1
+
+
+def check(curves: dict[str, Any], tflite: dict[str, Any]) -> list[dict[str, Any]]:
+    res = curves["residual"]
+    dense = res["dense"]["accuracy"]
+    at80 = next(r for r in res["results"] if r["sparsity"] == 0.8)
+    int8 = tflite["int8"]
+    ratio = int8["size_bytes"] / int8["float32_size_bytes"]
+    return [
+        {"target": "80 % unstructured, fine-tuned: accuracy >= dense - 1 point",
+         "value": f"{at80['accuracy']:.4f} vs dense {dense:.4f}",
+         "passed": at80["accuracy"] >= dense - MAX_DROP},
+        {"target": "int8 TFLite file <= 30 % of float32",
+         "value": f"{int8['size_bytes']:,} / {int8['float32_size_bytes']:,} B = {ratio:.1%}",
+         "passed": ratio <= MAX_INT8_SIZE},
+        {"target": "int8 TFLite accuracy >= Keras model - 1 point",
+         "value": f"{int8['accuracy']:.4f} vs {int8['reference_accuracy']:.4f}",
+         "passed": int8["accuracy"] >= int8["reference_accuracy"] - MAX_DROP},
+    ]
+
+
+def report(r: dict[str, Any]) -> None:
+    print(machine_line(r["machine"], r["load_during"]))
+    rows = []
+    for role, curve in r["curves"].items():
+        rows.append([role, "0 (dense)", "-", f"{curve['dense']['accuracy']:.4f}", "-"])
+        for x in curve["results"]:
+            rows.append([role, f"{x['sparsity']:g}" + (" filters" if x["structured"] else ""),
+                         f"{x['accuracy_before_fine_tune']:.4f}", f"{x['accuracy']:.4f}",
+                         f"{x['measured_sparsity']:.4f}"])
+    print(f"\nPruning (one-shot global magnitude, then {FINE_TUNE_EPOCHS} fine-tuning epochs "
+          "at 0.1x the learning rate; test split)")
+    print(table(["run", "sparsity", "acc pruned", "acc fine-tuned", "measured sparsity"],
+                rows))
+    rows = []
+    for mode, t in r["tflite"].items():
+        rows.append([mode if mode != "none" else "float32", f"{t['size_bytes']:,}",
+                     f"{t['size_bytes'] / t['float32_size_bytes']:.1%}", f"{t['accuracy']:.4f}",
+                     f"{t['reference_accuracy']:.4f}", f"{t['latency_ms']:.3f}",
+                     f"{t['latency_p90_ms']:.3f}"])
+    print("\nTFLite (resnet8-digits residual; accuracy by the interpreter on the test split; "
+          "latency: one example, one thread)")
+    print(table(["model", "bytes", "of float32", "accuracy", "Keras accuracy", "median ms",
+                 "p90 ms"], rows))
+    print("\nTargets")
+    print(table(["target", "measured", "met"],
+                [[t["target"], t["value"], "yes" if t["passed"] else "NO"]
+                 for t in r["targets"]]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
