@@ -528,7 +528,9 @@ def set_input(spec: ArchitectureSpec, kind: str, shape: Sequence[int], vocab_siz
         raise EditError(f"input.vocab_size: expected an integer from 0 to 10,000,000, got "
                         f"{vocab_size}")
     new = _copy(spec)
-    new.input = InputSpec(kind, shape, int(vocab_size))
+    # The tokenizer belongs to a tokens input: kept across edits of its shape.
+    tokenizer = spec.input.tokenizer if kind == "tokens" else ""
+    new.input = InputSpec(kind, shape, int(vocab_size), tokenizer)
     return new
 
 

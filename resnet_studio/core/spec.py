@@ -26,6 +26,10 @@ from resnet_studio.core.params import Problem, _show
 
 SCHEMA_VERSION = 1
 INPUT_KINDS = ("image", "sequence", "tokens", "vector")
+INPUT_FIELDS = ("kind", "shape", "vocab_size", "tokenizer")
+# The tokenizers a tokens input can name (core/data/tokenizers.py; repeated here so that
+# parsing a spec does not import the data package).
+TOKENIZERS = ("bytes", "wordpiece")
 # Rank of one example (no batch axis) for each input kind.
 INPUT_RANKS = {"image": 3, "sequence": 2, "tokens": 1, "vector": 1}
 MAX_INPUT_DIM = 16384
@@ -97,17 +101,24 @@ class InputSpec:
         kind: `image` (H, W, C), `sequence` (T, F) floats, `tokens` (T,) integer ids,
             `vector` (F,).
         shape: Shape of one example, without the batch axis.
-        vocab_size: Number of token ids, for `tokens` inputs (0 = from the dataset).
+        vocab_size: Number of token ids, for `tokens` inputs (0 = from the dataset); with the
+            `wordpiece` tokenizer, the size of the vocabulary to learn.
+        tokenizer: For text-classification data: `bytes` (UTF-8 bytes, the default) or
+            `wordpiece` (learnt from the training split). Part of how the data binds to the
+            model, so it lives with the input.
     """
 
     kind: str
     shape: tuple[int, ...]
     vocab_size: int = 0
+    tokenizer: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind, "shape": list(self.shape)}
         if self.vocab_size:
             out["vocab_size"] = self.vocab_size
+        if self.tokenizer:
+            out["tokenizer"] = self.tokenizer
         return out
 
 
@@ -189,9 +200,9 @@ def _parse_input(value: Any, problems: list[Problem]) -> InputSpec | None:
                                          f"{_show(value)}"))
         return None
     for key in value:
-        if key not in ("kind", "shape", "vocab_size"):
-            problems.append(Problem(f"input.{key}", "unknown field (known: kind, shape, "
-                                                    "vocab_size)"))
+        if key not in INPUT_FIELDS:
+            problems.append(Problem(f"input.{key}", f"unknown field (known: "
+                                                    f"{', '.join(INPUT_FIELDS)})"))
     kind = value.get("kind")
     if kind not in INPUT_KINDS:
         problems.append(Problem("input.kind", f"expected one of {', '.join(INPUT_KINDS)}, got "
@@ -213,7 +224,12 @@ def _parse_input(value: Any, problems: list[Problem]) -> InputSpec | None:
         problems.append(Problem("input.vocab_size", f"expected an integer from 0 to 10,000,000, "
                                                     f"got {_show(vocab)}"))
         vocab = 0
-    return InputSpec(kind=kind, shape=tuple(shape), vocab_size=vocab)
+    tokenizer = value.get("tokenizer", "")
+    if tokenizer not in ("", *TOKENIZERS) or (tokenizer and kind != "tokens"):
+        problems.append(Problem("input.tokenizer", f"expected one of {', '.join(TOKENIZERS)} "
+                                                   f"on a tokens input, got {_show(tokenizer)}"))
+        tokenizer = ""
+    return InputSpec(kind=kind, shape=tuple(shape), vocab_size=vocab, tokenizer=tokenizer)
 
 
 def _parse_block(value: Any, location: str, depth: int, problems: list[Problem]

@@ -17,7 +17,9 @@ from resnet_studio.core.data import DatasetError, load_dataset, make_pipelines
 from resnet_studio.core.data import builtin as builtin_mod
 from resnet_studio.core.data import tfds as tfds_mod
 
-BUILTINS = ["digits", "mnist1d", "python-docs", "synthetic-images", "synthetic-sequences"]
+BUILTINS = [
+    "digits", "mnist1d", "python-docs", "synthetic-images", "synthetic-sequences", "stdlib-docs",
+]
 REPO = Path(__file__).resolve().parents[2]
 
 

@@ -155,14 +155,24 @@ def build_bottleneck_block(ctx: BuildContext, x: Any, p: dict[str, Any], block: 
 
 
 @register("global_pool", family="Layers", title="Global pooling",
-          help="Averages (or maxes) over all positions: feature map or sequence -> vector.",
-          params=(Param("mode", "choice", "avg", "Average or max.", choices=("avg", "max")),),
+          help="Averages (or maxes) over all positions: feature map or sequence -> vector; "
+               "or, on a sequence, keeps the first position (the [CLS] token of BERT).",
+          params=(Param("mode", "choice", "avg", "Average, max, or (sequences) the first "
+                        "position.", choices=("avg", "max", "first")),),
           key_params=("mode",))
 def build_global_pool(ctx: BuildContext, x: Any, p: dict[str, Any], block: BlockSpec) -> Any:
     import keras
 
     rank = ctx.expect_rank(x, (3, 4), "The input is already a flat vector")
     L = keras.layers
+    if p["mode"] == "first":
+        if rank != 3:
+            raise ctx.error("mode 'first' keeps the first position of a sequence; this input "
+                            f"is an image {tuple(x.shape)}: use avg or max")
+        # Built from stock layers (no Lambda) so saved models load anywhere.
+        steps, width = int(x.shape[1]), int(x.shape[2])
+        x = ctx.add(L.Cropping1D((0, steps - 1), name=ctx.name("first")))(x)
+        return ctx.add(L.Reshape((width,), name=ctx.name("squeeze")))(x)
     cls = {(4, "avg"): L.GlobalAveragePooling2D, (4, "max"): L.GlobalMaxPooling2D,
            (3, "avg"): L.GlobalAveragePooling1D, (3, "max"): L.GlobalMaxPooling1D}
     return ctx.add(cls[(rank, p["mode"])](name=ctx.name("pool")))(x)

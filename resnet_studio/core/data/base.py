@@ -17,6 +17,8 @@ import numpy as np
 if TYPE_CHECKING:
     import tensorflow as tf
 
+    from .tokenizers import Tokenizer
+
 TASKS = ("classification", "language_model")
 INPUT_KINDS = ("image", "sequence", "tokens", "vector")
 SPLITS = ("train", "validation", "test")
@@ -98,6 +100,10 @@ class DatasetInfo:
         out["input_shape"] = list(self.input_shape)
         out["class_names"] = list(self.class_names) if self.class_names is not None else None
         out["sizes"] = dict(self.sizes)
+        if self.task == "classification" and self.input_kind == "tokens":
+            # What a user looks for in `datasets --json`; in code the task stays
+            # "classification" (same heads, losses and metrics as images).
+            out["task"] = "text-classification"
         return out
 
 
@@ -119,6 +125,9 @@ class Dataset:
         x_test: Test inputs.
         y_test: Test targets.
         vocabulary: For character-level corpora, the characters; index = token id.
+        tokenizer: For text classification, the fitted tokenizer (its vocabulary is stored in
+            the run folder and embedded in exports).
+        texts: For text classification, the raw texts of each split (previews, predictions).
         streams: For streamed sources, unbatched `(x, y)` datasets keyed by split name.
 
     Example:
@@ -137,6 +146,8 @@ class Dataset:
     y_test: np.ndarray | None = None
     vocabulary: list[str] | None = None
     streams: dict[str, tf.data.Dataset] | None = field(default=None, repr=False)
+    tokenizer: Tokenizer | None = field(default=None, repr=False)
+    texts: dict[str, list[str]] | None = field(default=None, repr=False)
 
     @property
     def in_memory(self) -> bool:

@@ -7,6 +7,7 @@
   (`pydoc_data.topics`).
 - `synthetic-images`, `synthetic-sequences`: tiny learnable sets generated from the seed, for
   smoke tests and first steps.
+- `stdlib-docs`: text classification of the standard library's docstrings (`stdlib_docs`).
 
 Metadata (`BUILTINS[name].describe`) is static or computed from tiny inputs: no TensorFlow,
 scikit-learn or generation happens until `load` is called.
@@ -24,6 +25,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from . import stdlib_docs
 from .base import Dataset, DatasetError, DatasetInfo, cache_dir, cap, standardize_channels
 
 DEFAULT_SEQUENCE_LENGTH = 128
@@ -46,12 +48,15 @@ class Builtin:
     Args:
         name: Dataset name.
         describe: `(validation_fraction, sequence_length) -> DatasetInfo` without loading.
-        load: `(seed, validation_fraction, sequence_length, limit) -> Dataset`.
+        load: `(seed, validation_fraction, sequence_length, limit) -> Dataset`; text sets
+            also take `tokenizer` and `vocab_size` keywords.
+        text: A text-classification set whose tokenizer the caller chooses.
     """
 
     name: str
     describe: Callable[[float, int | None], DatasetInfo]
-    load: Callable[[int, float, int | None, int | None], Dataset]
+    load: Callable[..., Dataset]
+    text: bool = False
 
 
 def held_out(n: int, fraction: float) -> int:
@@ -485,5 +490,6 @@ BUILTINS: dict[str, Builtin] = {
         Builtin("python-docs", _describe_python_docs, _load_python_docs),
         Builtin("synthetic-images", _describe_synthetic_images, _load_synthetic_images),
         Builtin("synthetic-sequences", _describe_synthetic_sequences, _load_synthetic_sequences),
+        Builtin(stdlib_docs.NAME, stdlib_docs.describe, stdlib_docs.load, text=True),
     )
 }

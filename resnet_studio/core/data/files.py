@@ -242,8 +242,12 @@ def load_folder(
     validation_fraction: float = 0.1,
     sequence_length: int | None = None,
     limit: int | None = None,
+    tokenizer: str = "bytes",
+    vocab_size: int = 0,
 ) -> Dataset:
     """Loads `folder:PATH` (see the module docstring).
+
+    Text folders use `tokenizer` (`tokenizers.fit_tokenizer`, fitted on the training files).
 
     Raises:
         DatasetError: Missing or empty folder, or an undecodable image.
@@ -255,8 +259,12 @@ def load_folder(
     sizes = {k: len(v[0]) for k, v in limited.items()}
     if kind == "text":
         length = sequence_length or DEFAULT_TEXT_LENGTH
-        arrays = {k: (_encode_texts(f, length), y) for k, (f, y) in limited.items()}
-        return in_memory(_folder_info(name, class_names, kind, (length,), sizes), arrays, None)
+        if tokenizer == "bytes":
+            arrays = {k: (_encode_texts(f, length), y) for k, (f, y) in limited.items()}
+            return in_memory(_folder_info(name, class_names, kind, (length,), sizes), arrays,
+                             None)
+        return _tokenized_texts(name, class_names, splits["train"][0], limited, length,
+                                tokenizer, vocab_size)
     shape = _image_geometry(*splits["train"])
     info = _folder_info(name, class_names, kind, shape, sizes)
     return Dataset(info=info, streams=_image_streams(limited, shape))
@@ -272,6 +280,34 @@ def _encode_texts(files: list[Path], length: int) -> np.ndarray:
         # Byte b -> token b + 1; 0 stays free for padding.
         out[i, : len(data)] = np.frombuffer(data, dtype=np.uint8).astype(np.int32) + 1
     return out
+
+
+def _tokenized_texts(name: str, class_names: list[str], train_files: list[Path],
+                     limited: dict[str, tuple[list[Path], np.ndarray]], length: int,
+                     tokenizer: str, vocab_size: int) -> Dataset:
+    """Text folders under a learnt tokenizer (fitted on every training file, before `limit`)."""
+    from dataclasses import replace
+
+    from .tokenizers import fit_tokenizer
+
+    def read(files: list[Path]) -> list[str]:
+        out = []
+        for path in files:
+            try:
+                out.append(path.read_text(encoding="utf-8", errors="replace"))
+            except OSError as exc:
+                raise DatasetError(f"folder: cannot read {path}: {exc.strerror}") from exc
+        return out
+
+    fitted = fit_tokenizer(tokenizer, read(train_files), vocab_size)
+    texts = {k: read(f) for k, (f, _) in limited.items()}
+    arrays = {k: (fitted.encode(texts[k], length), y) for k, (_, y) in limited.items()}
+    sizes = {k: len(v[0]) for k, v in limited.items()}
+    info = replace(_folder_info(name, class_names, "text", (length,), sizes),
+                   vocab_size=fitted.vocab_size)
+    data = in_memory(info, arrays, None)
+    data.tokenizer, data.texts = fitted, texts
+    return data
 
 
 def _image_streams(

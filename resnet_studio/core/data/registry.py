@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from . import builtin
 from .base import Dataset, DatasetError, DatasetInfo, check_load_args
+from .tokenizers import DEFAULT_TOKENIZER, check_tokenizer
 
 PATTERNS = ("tfds:NAME[/CONFIG]", "folder:PATH", "npz:PATH")
 _TFDS, _FOLDER, _NPZ = "tfds:", "folder:", "npz:"
@@ -69,6 +70,8 @@ def load_dataset(
     data_dir: str | None = None,
     sequence_length: int | None = None,
     limit: int | None = None,
+    tokenizer: str | None = None,
+    vocab_size: int = 0,
 ) -> Dataset:
     """Loads a dataset by name.
 
@@ -80,6 +83,9 @@ def load_dataset(
         sequence_length: Window length for `python-docs` (default 128) and token length for
             text classification (default 256); ignored by fixed-shape datasets.
         limit: Cap on the number of examples in each split (fast tests, quick looks).
+        tokenizer: For text classification: `"bytes"` (default) or `"wordpiece"` (learnt from
+            the training split; see `tokenizers`). Other datasets refuse `"wordpiece"`.
+        vocab_size: WordPiece vocabulary size (0 = the tokenizer's default).
 
     Returns:
         The loaded `Dataset`; `info.sizes` are the sizes after `limit`.
@@ -97,8 +103,16 @@ def load_dataset(
     if not isinstance(name, str):
         raise DatasetError(f"Expected a dataset name (str), received: name={name!r}")
     check_load_args(validation_fraction, sequence_length, limit)
-    if name in builtin.BUILTINS:
-        return builtin.BUILTINS[name].load(seed, validation_fraction, sequence_length, limit)
+    tokenizer = check_tokenizer(tokenizer)
+    source = builtin.BUILTINS.get(name)
+    if source is not None and source.text:
+        return source.load(seed, validation_fraction, sequence_length, limit,
+                           tokenizer=tokenizer, vocab_size=vocab_size)
+    if tokenizer != DEFAULT_TOKENIZER and not name.startswith(_FOLDER):
+        raise DatasetError(f"{name}: tokenizer={tokenizer!r} applies to text classification "
+                           f"sets only (stdlib-docs, a folder: of .txt files)")
+    if source is not None:
+        return source.load(seed, validation_fraction, sequence_length, limit)
     if name.startswith(_TFDS):
         from . import tfds
 
@@ -119,6 +133,8 @@ def load_dataset(
             validation_fraction=validation_fraction,
             sequence_length=sequence_length,
             limit=limit,
+            tokenizer=tokenizer,
+            vocab_size=vocab_size,
         )
     if name.startswith(_NPZ):
         from . import files

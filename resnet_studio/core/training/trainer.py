@@ -183,7 +183,8 @@ class Trainer:
         self.data = load_dataset(self.dataset_name, seed=cfg.seed,
                                  validation_fraction=cfg.validation_fraction,
                                  data_dir=self.data_dir, sequence_length=sequence_length,
-                                 limit=self.limit)
+                                 limit=self.limit, tokenizer=self.spec.input.tokenizer or None,
+                                 vocab_size=self._tokenizer_vocab())
         info = self.data.info
         # Model, optimizer and metrics are created under the strategy's scope (their
         # variables are then mirrored on every replica); a no-op for `default`.
@@ -219,6 +220,10 @@ class Trainer:
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
             self.model.compile(optimizer=optimizer, loss=make_loss(cfg, info.num_classes),
                                metrics=["accuracy"])
+
+    def _tokenizer_vocab(self) -> int:
+        # A learnt vocabulary's target size is the spec's vocab_size; bytes have a fixed one.
+        return self.spec.input.vocab_size if self.spec.input.tokenizer == "wordpiece" else 0
 
     def _load_initial_weights(self, weights: dict[str, list[np.ndarray]]) -> None:
         for layer in self.model.layers:

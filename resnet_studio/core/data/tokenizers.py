@@ -1,0 +1,164 @@
+"""Tokenizers that turn texts into fixed-length token ids, as part of a dataset's binding.
+
+- `bytes`: UTF-8 byte b is token b + 1, 0 pads (257 ids). Nothing to train or ship; every
+  language works; sequences are long for their content.
+- `wordpiece`: a WordPiece vocabulary (Wu et al. 2016, as in BERT) learnt from the *training*
+  split only, with keras-hub's `compute_word_piece_vocabulary`, and applied with keras-hub's
+  `WordPieceTokenizer`. Ids 0–4 are `[PAD] [UNK] [CLS] [SEP] [MASK]`; every sequence starts
+  with `[CLS]` (the token a BERT-style classifier pools) and ends with `[SEP]` when it fits.
+
+The vocabulary is plain data (`Tokenizer.vocabulary`, one token per id): the run folder stores
+it, exports embed it and the dataset preview shows the tokens of sample texts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .base import BYTE_VOCAB_SIZE, DatasetError
+
+TOKENIZERS = ("bytes", "wordpiece")
+DEFAULT_TOKENIZER = "bytes"
+# WordPiece vocabulary size when the spec leaves input.vocab_size at 0: enough for the
+# built-in text set's ~1,500 docstrings without most ids being seen once.
+DEFAULT_WORDPIECE_VOCAB = 2000
+MAX_WORDPIECE_VOCAB = 200_000
+RESERVED_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+PAD_ID, UNK_ID, CLS_ID, SEP_ID = 0, 1, 2, 3
+
+
+@dataclass(frozen=True)
+class Tokenizer:
+    """A fitted tokenizer: its kind and (WordPiece) its vocabulary.
+
+    Args:
+        kind: `"bytes"` or `"wordpiece"`.
+        vocabulary: WordPiece tokens, index = id; empty for `bytes`.
+        lowercase: WordPiece lower-cases and strips accents before splitting.
+    """
+
+    kind: str
+    vocabulary: tuple[str, ...] = ()
+    lowercase: bool = True
+    _layer: list[Any] = field(default_factory=list, compare=False, repr=False)
+
+    @property
+    def vocab_size(self) -> int:
+        """Number of token ids (the embedding's input range)."""
+        return BYTE_VOCAB_SIZE if self.kind == "bytes" else len(self.vocabulary)
+
+    def encode(self, texts: Sequence[str], length: int) -> np.ndarray:
+        """Returns `(len(texts), length)` int32 token ids, truncated or padded with 0.
+
+        Example:
+
+        >>> Tokenizer("bytes").encode(["hi"], 4).tolist()
+        [[105, 106, 0, 0]]
+        """
+        if self.kind == "bytes":
+            return encode_bytes([t.encode("utf-8") for t in texts], length)
+        ids = self._wordpiece()(list(texts))
+        out = np.zeros((len(texts), length), dtype=np.int32)
+        for i, row in enumerate(ids):
+            row = np.asarray(row, dtype=np.int32)[: length - 2]
+            seq = np.concatenate([[CLS_ID], row, [SEP_ID]])[:length]
+            out[i, : len(seq)] = seq
+        return out
+
+    def tokens(self, ids: Sequence[int]) -> list[str]:
+        """The tokens of `ids` as strings (for previews), padding left out."""
+        ids = [int(i) for i in ids if int(i) != PAD_ID]
+        if self.kind == "bytes":
+            return [bytes([i - 1]).decode("latin-1") for i in ids if 0 < i < BYTE_VOCAB_SIZE]
+        return [self.vocabulary[i] if i < len(self.vocabulary) else "[UNK]" for i in ids]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready description (the vocabulary is stored separately, one token a line)."""
+        return {"kind": self.kind, "vocab_size": self.vocab_size, "lowercase": self.lowercase}
+
+    def _wordpiece(self) -> Any:
+        # The keras-hub layer is made once per tokenizer and reused (it compiles a lookup).
+        if not self._layer:
+            import keras_hub
+
+            self._layer.append(keras_hub.tokenizers.WordPieceTokenizer(
+                vocabulary=list(self.vocabulary), lowercase=self.lowercase,
+                strip_accents=self.lowercase, dtype="int32"))
+        layer = self._layer[0]
+
+        def tokenize(texts: list[str]) -> list[list[int]]:
+            # keras-hub returns Python lists for list input (a ragged tensor otherwise).
+            out = layer(texts)
+            return out.to_list() if hasattr(out, "to_list") else out
+
+        return tokenize
+
+
+def encode_bytes(texts: Sequence[bytes], length: int) -> np.ndarray:
+    """Byte-level ids: byte b -> b + 1, 0 pads; each text truncated to `length` bytes."""
+    out = np.zeros((len(texts), length), dtype=np.int32)
+    for i, data in enumerate(texts):
+        data = data[:length]
+        out[i, : len(data)] = np.frombuffer(data, dtype=np.uint8).astype(np.int32) + 1
+    return out
+
+
+def check_tokenizer(kind: str | None) -> str:
+    """Returns the tokenizer name, `bytes` for None.
+
+    Raises:
+        DatasetError: An unknown name.
+    """
+    kind = kind or DEFAULT_TOKENIZER
+    if kind not in TOKENIZERS:
+        raise DatasetError(f"Expected a tokenizer in {TOKENIZERS}, received: tokenizer={kind!r}")
+    return kind
+
+
+def fit_tokenizer(kind: str | None, train_texts: Sequence[str], vocab_size: int = 0
+                  ) -> Tokenizer:
+    """Fits a tokenizer on the training texts (only WordPiece learns anything).
+
+    Args:
+        kind: `"bytes"` or `"wordpiece"` (None = bytes).
+        train_texts: The training split's texts; validation and test texts must not be used,
+            or their words would leak into the vocabulary.
+        vocab_size: WordPiece vocabulary size (0 = `DEFAULT_WORDPIECE_VOCAB`). When the texts
+            have fewer distinct pieces, the rest are `[unusedN]` placeholders.
+
+    Raises:
+        DatasetError: Unknown tokenizer or vocabulary size out of range.
+    """
+    kind = check_tokenizer(kind)
+    if kind == "bytes":
+        return Tokenizer("bytes")
+    size = vocab_size or DEFAULT_WORDPIECE_VOCAB
+    if not len(RESERVED_TOKENS) < size <= MAX_WORDPIECE_VOCAB:
+        raise DatasetError(f"Expected a WordPiece vocabulary size from {len(RESERVED_TOKENS) + 1} "
+                           f"to {MAX_WORDPIECE_VOCAB:,}, received: vocab_size={vocab_size}")
+    import keras_hub
+    import tensorflow as tf
+
+    # A list would be read as file names: the texts go in as a dataset.
+    texts = tf.data.Dataset.from_tensor_slices(list(train_texts)).batch(256)
+    vocab = keras_hub.tokenizers.compute_word_piece_vocabulary(
+        texts, vocabulary_size=size, lowercase=True, strip_accents=True,
+        reserved_tokens=list(RESERVED_TOKENS))
+    # Texts with fewer distinct pieces give a smaller vocabulary. Padded with never-seen
+    # "[unusedN]" entries (as BERT's vocabulary has) so the embedding has exactly the size the
+    # spec asked for and the editor's parameter count is the trained model's.
+    vocab = list(vocab) + [f"[unused{i}]" for i in range(size - len(vocab))]
+    return Tokenizer("wordpiece", tuple(vocab[:size]))
+
+
+def read_vocabulary(text: str) -> Tokenizer:
+    """A WordPiece tokenizer from a vocabulary file's text (one token a line, id = line)."""
+    vocab = tuple(line for line in text.split("\n") if line)
+    if vocab[: len(RESERVED_TOKENS)] != RESERVED_TOKENS:
+        raise DatasetError("vocabulary file: expected the reserved tokens "
+                           f"{' '.join(RESERVED_TOKENS)} on its first lines")
+    return Tokenizer("wordpiece", vocab)
