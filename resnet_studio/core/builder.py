@@ -26,6 +26,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from resnet_studio.core import keras_private
 from resnet_studio.core.blocks import registry
 from resnet_studio.core.blocks.context import (
     Binding,
@@ -341,8 +342,8 @@ class DeclaredVariables:
     thread-local list (`uninitialized_variables`) and allocates everything in it whenever an
     outermost stateless scope exits, which Keras's own shape inference does all the time: a
     refused model must therefore be taken off that list, or the next build would allocate
-    it after all. That list is Keras-internal (keras.src); tests/core/test_reliability.py
-    pins the behaviour this relies on.
+    it after all. That list is Keras-internal (keras.src, reached through
+    core/keras_private.py); tests/core/test_reliability.py pins the behaviour this relies on.
     """
 
     def __enter__(self) -> DeclaredVariables:
@@ -357,19 +358,16 @@ class DeclaredVariables:
         self._scope.__exit__(*exc)
 
     def _take(self) -> list[Any]:
-        from keras.src.backend.common import global_state
-
         pending = _pending_variables()
         ours = [v for v in pending if id(v) not in self._before]
-        global_state.set_global_attribute(
-            "uninitialized_variables", [v for v in pending if id(v) in self._before])
+        keras_private.set_pending_variables([v for v in pending if id(v) in self._before])
         return ours
 
     def allocate(self) -> None:
         """Allocates and initializes the declared variables, in the order they were declared
         (the order an eager build would have initialized them)."""
         for v in self._take():
-            v._deferred_initialize()
+            keras_private.allocate_declared(v)
 
     def discard(self) -> None:
         """Forgets the declared variables; nothing of them was ever allocated."""
@@ -377,9 +375,7 @@ class DeclaredVariables:
 
 
 def _pending_variables() -> list[Any]:
-    from keras.src.backend.common import global_state
-
-    return list(global_state.get_global_attribute("uninitialized_variables") or [])
+    return keras_private.pending_variables()
 
 
 def _model_name(name: str) -> str:

@@ -22,13 +22,15 @@ told not to all-reduce a second time (`apply_reduced_gradients`).
 
 Keras 3.15 `fit` needs two workarounds under tf.distribute (tensorflow/tensorflow#72388);
 both live here, in `KerasDistributeFixes`, and tests/core/test_distribute.py checks that
-Keras still behaves the way they assume (it fails when an upgrade changes it):
+Keras still behaves the way they assume (it fails when an upgrade changes it); the private
+Keras API they use is reached through core/keras_private.py:
 
 1. `_maybe_symbolic_build` MEAN-reduces the first data batch across replicas to build the
    model (under MultiWorkerMirroredStrategy that is a collective over the data, which
    fails) and consumes an iterator of the training data to get it (which advances a
    reshuffling dataset by one epoch, so a mirrored run would not see the batches a single
-   device sees). We build from the dataset's element spec instead: nothing is read.
+   device sees). We build from the dataset's element spec instead: nothing is read
+   (keras_private.BuildFromElementSpec, which does the same without a strategy).
 2. In multi-worker mode Keras reduces every log with `strategy.reduce("MEAN", v, axis=0)`,
    which fails for scalars. Each log leaves the step with a leading axis of size 1, which
    that reduction removes again (a vector of L gradient norms leaves as (1, L), arrives as
@@ -46,6 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from resnet_studio.core import keras_private
 from resnet_studio.core.training.config import STRATEGIES, parse_devices
 
 
@@ -221,13 +224,9 @@ def _mirrored_strategy(tf: Any, devices: tuple[str, ...]) -> Any:
     """
     strategy = _mirrored_strategies.get(devices)
     if strategy is None:
-        cls = tf.distribute.MirroredStrategy
-        base = cls._collective_key_base
-        cls._collective_key_base = 10_000 * (len(_mirrored_strategies) + 1)
-        try:
-            strategy = cls(devices=list(devices))
-        finally:
-            cls._collective_key_base = base
+        base = 10_000 * (len(_mirrored_strategies) + 1)
+        with keras_private.collective_key_base(tf.distribute.MirroredStrategy, base):
+            strategy = tf.distribute.MirroredStrategy(devices=list(devices))
         _mirrored_strategies[devices] = strategy
     return strategy
 
@@ -289,7 +288,7 @@ def synchronize_batch_norm(model: Any) -> int:
     Returns how many layers it changed."""
     import keras
 
-    layers = [layer for layer in model._flatten_layers(include_self=False)
+    layers = [layer for layer in keras_private.flatten_layers(model)
               if isinstance(layer, keras.layers.BatchNormalization)]
     for layer in layers:
         layer.synchronized = True
@@ -328,35 +327,19 @@ def all_reduce_gradients(grads: Sequence[Any]) -> list[Any]:
     return grads
 
 
-def _already_reduced(grads_and_vars: Any) -> list[Any]:
-    return list(grads_and_vars)
-
-
 def apply_reduced_gradients(optimizer: Any, grads: Sequence[Any], variables: Sequence[Any]
                             ) -> None:
     """Applies gradients that `all_reduce_gradients` already summed across replicas.
 
-    Keras's TF optimizer all-reduces in `_all_reduce_sum_gradients` (keras/src/backend/
-    tensorflow/optimizer.py); on this optimizer (and a LossScaleOptimizer's inner one) that
-    step becomes the identity, for good: the optimizer belongs to a model whose train step
-    always reduces first. Patching for the duration of the call would race: MirroredStrategy
-    traces each replica in its own thread.
+    Keras's optimizer would all-reduce them again: on this optimizer that step becomes the
+    identity, for good (keras_private.skip_gradient_all_reduce): the optimizer belongs to a
+    model whose train step always reduces first.
     """
-    opt = optimizer
-    while opt is not None:
-        if hasattr(opt, "_all_reduce_sum_gradients"):
-            opt._all_reduce_sum_gradients = _already_reduced
-        opt = getattr(opt, "inner_optimizer", None)
+    keras_private.skip_gradient_all_reduce(optimizer)
     optimizer.apply_gradients(zip(grads, variables, strict=True))
 
 
-def in_multi_worker_mode(strategy: Any) -> bool:
-    """True where Keras reduces logs with `strategy.reduce(MEAN, v, axis=0)` (the condition
-    of `_collective_all_reduce_multi_worker` in keras/src/backend/tensorflow/trainer.py)."""
-    import tensorflow as tf
-
-    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and bool(
-        strategy.extended._in_multi_worker_mode())
+in_multi_worker_mode = keras_private.in_multi_worker_mode
 
 
 def with_replica_axis(logs: dict[str, Any]) -> dict[str, Any]:
@@ -375,38 +358,18 @@ def _shard_datasets(data: Any) -> Any:
     return shard_by_data(data) if isinstance(data, tf.data.Dataset) else data
 
 
-def _element_spec(iterator: Any) -> Any:
-    """The (global-batch) element spec of the tf.data dataset behind a Keras epoch iterator,
-    or None when it cannot be found (then Keras's own build runs)."""
-    try:
-        return iterator.data_adapter.get_tf_dataset().element_spec
-    except AttributeError:
-        return None
-
-
-class KerasDistributeFixes:
+class KerasDistributeFixes(keras_private.BuildFromElementSpec):
     """Mixin for a keras.Model trained with `fit` under tf.distribute (Keras 3.15, TF
     backend): the workarounds described in the module docstring, and DATA sharding of the
-    tf.data datasets given to `fit` (`shard_by_data`). Without a strategy, Keras's own code
-    runs unchanged."""
+    tf.data datasets given to `fit` (`shard_by_data`). Without a strategy, only the early
+    build from the element spec applies (it saves the train step's second trace)."""
 
     def fit(self, x: Any = None, *args: Any, validation_data: Any = None, **kwargs: Any
             ) -> Any:
-        if getattr(self, "_distribute_strategy", None) is not None:
+        if keras_private.distribute_strategy(self) is not None:
             x, validation_data = _shard_datasets(x), _shard_datasets(validation_data)
         return super().fit(x, *args, validation_data=validation_data,  # type: ignore[misc]
                            **kwargs)
-
-    def _maybe_symbolic_build(self, iterator: Any = None, data_batch: Any = None) -> Any:
-        strategy = getattr(self, "_distribute_strategy", None)
-        spec = (_element_spec(iterator) if strategy is not None and iterator is not None
-                and data_batch is None else None)
-        if spec is None:
-            return super()._maybe_symbolic_build(iterator=iterator,  # type: ignore[misc]
-                                                 data_batch=data_batch)
-        with strategy.scope():
-            self._symbolic_build(data_batch=spec)  # type: ignore[attr-defined]
-        return None
 
     def test_step(self, data: Any) -> Any:
         return with_replica_axis(super().test_step(data))  # type: ignore[misc]

@@ -16,10 +16,8 @@ from typing import Any
 
 import keras
 import tensorflow as tf
-from keras.src import tree
-from keras.src.losses import loss as loss_module
-from keras.src.trainers.data_adapters import data_adapter_utils
 
+from resnet_studio.core import keras_private
 from resnet_studio.core.training.distribute import (
     KerasDistributeFixes,
     all_reduce_gradients,
@@ -92,26 +90,10 @@ class MonitoredModel(KerasDistributeFixes, keras.Model):
 
     Under a strategy with several replicas the gradients are summed across replicas first
     (`all_reduce_gradients`): the norms are those of the applied gradient, equal on every
-    replica, and the optimizer applies the sum without reducing again.
+    replica, and the optimizer applies the sum without reducing again. Before the first
+    trace, `fit` builds it from the data's element spec (keras_private.BuildFromElementSpec,
+    through KerasDistributeFixes): one trace of the train step instead of two.
     """
-
-    def _maybe_symbolic_build(self, iterator: Any = None, data_batch: Any = None) -> Any:
-        # Without a tf.distribute strategy, Keras (3.15, TF backend) builds the optimizer's
-        # and the compiled metrics' variables inside the first trace of the train function,
-        # and a tf.function that creates variables is traced a second time: seconds before the
-        # first step (resnet8-digits: 6.3 s -> 2.8 s from fit() to its first step on 2 cores;
-        # benchmarks/bench_startup.py). Build them first from the data's element spec, as
-        # Keras does under a strategy (KerasDistributeFixes handles that case).
-        if getattr(self, "_distribute_strategy", None) is None and data_batch is None \
-                and iterator is not None:
-            try:
-                spec = iterator.data_adapter.get_tf_dataset().element_spec
-            except AttributeError:
-                spec = None
-            if spec is not None:
-                self._symbolic_build(data_batch=spec)
-                return None
-        return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
     def set_layer_groups(self, groups: Sequence[LayerGroup], every: int = 1) -> None:
         self._groups = list(groups)
@@ -166,15 +148,15 @@ class MonitoredModel(KerasDistributeFixes, keras.Model):
     def train_step(self, data: Any) -> dict[str, Any]:
         # Mirrors keras/src/backend/tensorflow/trainer.py (Keras 3.15) train_step, including
         # the loss tracker update: a custom step that skips it reports a loss of 0.
-        x, y, sample_weight = data_adapter_utils.unpack_x_y_sample_weight(data)
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         with tf.GradientTape() as tape:
             y_pred = self(x, training=True)
-            loss = self._compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
-                                      training=True)
-            batch_loss = loss_module.unscale_loss_for_distribution(loss)
-            self._loss_tracker.update_state(
+            loss = keras_private.compute_loss(self, x, y, y_pred, sample_weight, training=True)
+            batch_loss = keras_private.unscale_loss_for_distribution(loss)
+            keras_private.loss_tracker(self).update_state(
                 batch_loss,
-                sample_weight=tf.shape(next(i for i in tree.flatten(x) if i is not None))[0],
+                sample_weight=tf.shape(next(i for i in keras.tree.flatten(x)
+                                            if i is not None))[0],
             )
             if self.optimizer is not None:
                 loss = self.optimizer.scale_loss(loss)
