@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from resnet_studio import __version__
+from resnet_studio.core.tf_quiet import TF_LOGS_ENV, quiet_python_warnings, quiet_tensorflow
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -79,12 +80,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"resnet-studio {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.register_all(sub)
+    for command in sub.choices.values():
+        command.add_argument("--verbose", action="store_true",
+                             help="show TensorFlow's own log lines and library warnings "
+                                  f"(also: {TF_LOGS_ENV}=1)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `resnet-studio` console script. Returns the exit code."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ INFO lines are noise
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     if not argv or _gui_option(parser, argv[0]):
@@ -94,6 +98,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as e:  # argparse: --help/--version (0) or bad flags (2)
         return int(e.code or 0)
     handler: Callable[[argparse.Namespace], int] = args.handler
+    # TensorFlow's C++ start-up lines and library warnings are noise to a user; --verbose
+    # (or RESNET_STUDIO_TF_LOGS=1) shows them. Before any command imports TensorFlow.
+    if quiet_tensorflow(verbose=bool(getattr(args, "verbose", False))):
+        quiet_python_warnings()
     as_json = bool(getattr(args, "json", False))
     try:
         return handler(args)

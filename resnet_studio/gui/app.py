@@ -21,6 +21,7 @@ from resnet_studio import __version__
 from resnet_studio.cli.main import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from resnet_studio.core.presets import load_preset, preset_names
 from resnet_studio.core.spec import ArchitectureSpec, SpecError
+from resnet_studio.core.tf_quiet import quiet_tensorflow
 from resnet_studio.gui import icons, theme
 from resnet_studio.gui.main_window import APP_NAME, MainWindow, format_problems
 from resnet_studio.gui.settings import APPLICATION, ORGANIZATION, Settings
@@ -220,7 +221,9 @@ def run_app(preset: str | None = None, screenshot: str | None = None) -> int:
         preset: A shipped preset name or a preset file; None opens the default preset.
         screenshot: Render the window to this PNG file and exit instead of running.
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # TensorFlow's C++ start-up lines off the terminal (the import runs in gui/tf_loader.py's
+    # thread); RESNET_STUDIO_TF_LOGS=1 or `resnet-studio gui --verbose` shows them.
+    quiet_tensorflow()
     app = make_application()
     try:
         spec, path = resolve_preset(preset)
