@@ -29,7 +29,7 @@ the monitored arm, the checkpoint: per-epoch costs). The clock overrides no batc
 hook, so plain `fit` keeps Keras's asynchronous batch-end dispatch.
 
 The RunWriter's periodic flush (metrics.jsonl, norms.bin, run.json, TensorBoard) normally
-runs in a background thread every `runstore.FLUSH_SECONDS`; here that thread is idled and
+runs in a background thread every `core.runs.writer.FLUSH_SECONDS`; here that thread is idled and
 the same flush runs at a monitored hand-over whenever `FLUSH_SECONDS` have passed, timed on
 its own, and its process CPU time is spread over the monitored steps (`flush ms/step`), so
 it is charged to the monitored arm and never leaks into plain steps. CPU time, not
@@ -274,7 +274,7 @@ def run_case(case: Case, turns: int, steps_per_turn: int, quiet: bool) -> dict[s
 
     from resnet_studio.core.builder import build_model
     from resnet_studio.core.presets import load_preset
-    from resnet_studio.core.training import runstore
+    from resnet_studio.core.runs import writer as run_writer
     from resnet_studio.core.training.config import TrainingConfig
     from resnet_studio.core.training.optim import make_loss, make_optimizer
     from resnet_studio.core.training.trainer import Trainer, binding_for
@@ -307,7 +307,7 @@ def run_case(case: Case, turns: int, steps_per_turn: int, quiet: bool) -> dict[s
         cfg = TrainingConfig.from_sources(spec.training, {"epochs": epochs,
                                                           "batch_size": case.batch_size})
         observer = GuiLikeObserver()
-        flusher = PeriodicFlush(runstore.FLUSH_SECONDS)
+        flusher = PeriodicFlush(run_writer.FLUSH_SECONDS)
 
         def monitored() -> None:
             try:
@@ -366,14 +366,14 @@ def run_case(case: Case, turns: int, steps_per_turn: int, quiet: bool) -> dict[s
             f"{case.batch_size}, {e} steps per epoch")
         threads = [threading.Thread(target=fn, name=f"arm-{fn.__name__}")
                    for fn in (monitored, plain)]
-        period, runstore.FLUSH_SECONDS = runstore.FLUSH_SECONDS, 1e9  # idles the writer thread
+        period, run_writer.FLUSH_SECONDS = run_writer.FLUSH_SECONDS, 1e9  # idles the writer thread
         try:
             for t in threads:
                 t.start()
             for t in threads:
                 t.join()
         finally:
-            runstore.FLUSH_SECONDS = period
+            run_writer.FLUSH_SECONDS = period
         observer.close()
         if errors:
             raise errors[0]

@@ -34,23 +34,10 @@ class CliParser(argparse.ArgumentParser):
 
 def emit_json(obj: dict[str, Any]) -> None:
     """Prints the one JSON object that is the last stdout line."""
-    sys.stdout.write(json.dumps(obj, default=_json_default) + "\n")
+    from resnet_studio.core.jsonio import to_jsonable
+
+    sys.stdout.write(json.dumps(obj, default=to_jsonable) + "\n")
     sys.stdout.flush()
-
-
-def _json_default(o: Any) -> Any:
-    try:
-        import numpy as np
-
-        if isinstance(o, np.generic):
-            return o.item()
-        if isinstance(o, np.ndarray):
-            return o.tolist()
-    except ImportError:  # pragma: no cover - numpy is a dependency
-        pass
-    if isinstance(o, (set, tuple)):
-        return list(o)
-    return str(o)
 
 
 def _bad_input_types() -> tuple[type[BaseException], ...]:

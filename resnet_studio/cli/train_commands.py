@@ -206,7 +206,7 @@ def _fmt_seconds(s: float) -> str:
 
 
 def _runs_root(args: argparse.Namespace) -> Path:
-    from resnet_studio.core.training.runstore import default_runs_root
+    from resnet_studio.core.runs import default_runs_root
 
     return Path(args.runs_root) if getattr(args, "runs_root", None) else default_runs_root()
 
@@ -215,7 +215,7 @@ def _runs_root(args: argparse.Namespace) -> Path:
 def cmd_train(args: argparse.Namespace) -> int:
     from resnet_studio.core.builder import plain_twin
     from resnet_studio.core.presets import load_preset
-    from resnet_studio.core.training.runstore import new_run_dir
+    from resnet_studio.core.runs import is_run_dir, new_run_dir
 
     resume = bool(args.resume)
     if resume:
@@ -233,7 +233,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise UsageError(f"{args.preset}: no dataset in the preset; pass --dataset NAME")
         preset = spec.name
         run_dir = Path(args.run_dir) if args.run_dir else new_run_dir(_runs_root(args), preset)
-        if (run_dir / "run.json").exists():
+        if is_run_dir(run_dir):
             raise UsageError(f"{run_dir} already holds a run; choose another --run-dir or use "
                              "--resume")
         limit, data_dir = args.limit, args.data_dir
@@ -245,36 +245,24 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _resume_target(args: argparse.Namespace) -> tuple[Any, ...]:
     """(spec, dataset, config, run dir, preset, limit, data dir) of a run to resume, or a
     UsageError saying why it cannot be resumed."""
-    import json
-
-    from resnet_studio.core.spec import spec_from_dict
-    from resnet_studio.core.training.config import TrainingConfig
+    from resnet_studio.core.runs import NotResumable, resume_target
+    from resnet_studio.core.spec import SpecError
 
     if args.preset or args.dataset or args.no_residual or args.run_dir or \
             args.limit is not None:
         raise UsageError("--resume continues a run with its own architecture, data and "
                          "folder: drop PRESET, --dataset, --limit, --no-residual and --run-dir")
-    info = _read_run_or_usage(args.resume)
-    if info.status not in ("stopped", "interrupted", "failed"):
-        raise UsageError(f"{args.resume}: status is {info.status}; only stopped, "
-                         "interrupted or failed runs can be resumed")
-    if not (info.dir / "checkpoints" / "last" / "state.json").is_file():
-        raise UsageError(f"{info.dir}: no checkpoint to resume from (the run ended before "
-                         "its first epoch); start a new run instead")
-    arch = info.dir / "architecture.json"
-    try:
-        data = json.loads(arch.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise UsageError(f"{arch}: unreadable ({e})") from None
-    spec = spec_from_dict(data, str(arch))
-    meta = info.meta
     overrides = {k: getattr(args, k, None) for k in OVERRIDES}
     try:
-        cfg = TrainingConfig.from_sources(meta.get("config") or {}, overrides)
-    except ValueError as e:
+        target = resume_target(args.resume, overrides)
+    except SpecError:  # exit 2 with the file and field, like a bad preset
+        raise
+    except NotResumable as e:
+        raise UsageError(str(e)) from None
+    except ValueError as e:  # an override out of range: named as the flag
         raise UsageError(str(e).replace("training.", "--").replace("_", "-")) from None
-    return (spec, meta.get("dataset"), cfg, info.dir, meta.get("preset"), meta.get("limit"),
-            meta.get("data_dir"))
+    return (target.spec, target.dataset, target.config, target.run_dir, target.preset,
+            target.limit, target.data_dir)
 
 
 @obeys_max_params
@@ -338,7 +326,7 @@ def compare_table(results: dict[str, dict[str, Any]]) -> str:
 
 
 def _read_run_or_usage(run_dir: str) -> Any:
-    from resnet_studio.core.training.runstore import read_run
+    from resnet_studio.core.runs import read_run
 
     try:
         return read_run(run_dir)
@@ -348,8 +336,10 @@ def _read_run_or_usage(run_dir: str) -> Any:
 
 def _read_checkpointed_run_or_usage(run_dir: str) -> Any:
     """A run with a checkpoint to evaluate or export; checked before TensorFlow is loaded."""
+    from resnet_studio.core.runs import checkpoint_complete
+
     info = _read_run_or_usage(run_dir)
-    if not (info.dir / "checkpoints" / "last" / "model.weights.h5").is_file():
+    if not checkpoint_complete(info.dir):
         raise UsageError(f"{info.dir}: no checkpoint (the run ended before its first epoch "
                          "completed): nothing to evaluate or export")
     return info
@@ -460,7 +450,7 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from resnet_studio.core.training.runstore import default_runs_root, list_runs
+    from resnet_studio.core.runs import default_runs_root, list_runs
 
     root = Path(args.root) if args.root else default_runs_root()
     runs = list_runs(root)

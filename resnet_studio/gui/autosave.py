@@ -17,8 +17,8 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer
 
 from resnet_studio.core.spec import ArchitectureSpec, SpecError, atomic_write_text, spec_from_dict
+from resnet_studio.core.userdata import studio_home
 from resnet_studio.gui.document import Document
-from resnet_studio.gui.settings import studio_home
 
 # Often enough that a crash loses little, rarely enough that writing never shows.
 AUTOSAVE_SECONDS = 30

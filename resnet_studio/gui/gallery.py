@@ -31,8 +31,8 @@ from PySide6.QtWidgets import (
 from resnet_studio.core.blocks import registry
 from resnet_studio.core.presets import DEFAULT_PRESET, list_presets, load_preset, preset_text
 from resnet_studio.core.spec import ArchitectureSpec, atomic_write_text
+from resnet_studio.core.userdata import studio_home
 from resnet_studio.gui import icons, theme
-from resnet_studio.gui.settings import studio_home
 from resnet_studio.gui.summary_worker import SummaryService
 
 NAME_ROLE = Qt.ItemDataRole.UserRole

@@ -49,8 +49,8 @@ from resnet_studio import __version__
 from resnet_studio.core import editing
 from resnet_studio.core.blocks import registry
 from resnet_studio.core.presets import DEFAULT_PRESET, load_preset, preset_names
+from resnet_studio.core.runs import RunInfo
 from resnet_studio.core.spec import ArchitectureSpec, SpecError
-from resnet_studio.core.training.runstore import RunInfo
 from resnet_studio.gui import icons, theme
 from resnet_studio.gui.autosave import Autosaver, Recoverable, find_recoverable
 from resnet_studio.gui.canvas import ArchitectureCanvas
@@ -781,7 +781,7 @@ class MainWindow(QMainWindow):
         """Compares the open architecture with its plain twin, with the Training tab's
         settings and dataset (Train → Compare with Plain Twin). Shows the Compare tab; asks
         before stopping a run in progress."""
-        from resnet_studio.core.training.runstore import default_runs_root
+        from resnet_studio.core.runs import default_runs_root
 
         if not self.actions["compare"].isEnabled():
             self.statusBar().showMessage(COMPARE_DISABLED_TIP, 6000)
@@ -838,7 +838,7 @@ class MainWindow(QMainWindow):
 
     def export_model(self) -> None:
         """Exports the run selected in the Runs tab, else the latest run of this window."""
-        from resnet_studio.core.training.runstore import read_run
+        from resnet_studio.core.runs import read_run
 
         runs = self._built("runs")
         selected = runs.selected_runs() if runs is not None and \
@@ -898,7 +898,7 @@ class MainWindow(QMainWindow):
     @Slot(list)
     def _on_runs_selected(self, runs: list) -> None:
         """Selected runs' curves overlay the training plots (the shown run excluded)."""
-        from resnet_studio.core.training.runstore import read_metrics
+        from resnet_studio.core.runs import read_metrics
 
         shown = self.training_view.last_run_dir
         overlays = [(r.id, read_metrics(r.dir)) for r in runs[:8] if r.dir != shown]

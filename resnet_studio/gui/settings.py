@@ -11,22 +11,13 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from resnet_studio.core.userdata import HOME_ENV
+
 ORGANIZATION = "ResNet Studio"
 APPLICATION = "resnet-studio"
-HOME_ENV = "RESNET_STUDIO_HOME"
 MAX_RECENT = 10
 # Bumped when the dock layout changes incompatibly: an old saved state would misplace docks.
 LAYOUT_VERSION = 1
-
-
-def studio_home() -> Path:
-    """$RESNET_STUDIO_HOME, else the platform's user-data folder for resnet-studio."""
-    home = os.environ.get(HOME_ENV)
-    if home:
-        return Path(home)
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("resnet-studio", appauthor=False))
 
 
 class Settings:

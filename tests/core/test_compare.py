@@ -13,6 +13,7 @@ import pytest
 from resnet_studio.cli import main
 from resnet_studio.core.builder import build_model
 from resnet_studio.core.presets import load_preset
+from resnet_studio.core.runs import read_gradients, read_run
 from resnet_studio.core.spec import spec_from_dict
 from resnet_studio.core.training import events as ev
 from resnet_studio.core.training.alerts import GradientAlerts
@@ -27,7 +28,6 @@ from resnet_studio.core.training.compare import (
 )
 from resnet_studio.core.training.config import TrainingConfig
 from resnet_studio.core.training.monitored import layer_groups
-from resnet_studio.core.training.runstore import read_gradients, read_run
 
 
 def config(**kw) -> TrainingConfig:

@@ -194,8 +194,8 @@ def float16_on_cpu(monkeypatch):
 @pytest.mark.slow
 def test_loss_scale_overflow_skips_steps_instead_of_failing_the_run(float16_on_cpu, tmp_path):
     from resnet_studio.core.presets import load_preset
+    from resnet_studio.core.runs import read_gradients
     from resnet_studio.core.training import events as ev
-    from resnet_studio.core.training.runstore import read_gradients
     from resnet_studio.core.training.trainer import Trainer
 
     seen = []

@@ -35,16 +35,16 @@ from resnet_studio.core.builder import (
 )
 from resnet_studio.core.data import load_dataset, training_stream
 from resnet_studio.core.presets import load_preset
-from resnet_studio.core.spec import SpecError, load_spec, save_spec, spec_from_dict
-from resnet_studio.core.training import monitored
-from resnet_studio.core.training.config import TrainingConfig
-from resnet_studio.core.training.monitored import MonitoredModel
-from resnet_studio.core.training.runstore import (
+from resnet_studio.core.runs import (
     read_gradients,
     read_metrics,
     read_run,
     truncate_records,
 )
+from resnet_studio.core.spec import SpecError, load_spec, save_spec, spec_from_dict
+from resnet_studio.core.training import monitored
+from resnet_studio.core.training.config import TrainingConfig
+from resnet_studio.core.training.monitored import MonitoredModel
 from resnet_studio.core.training.trainer import Trainer
 
 # Every value is within its own range, yet the dense layer after flattening a 16384² image of

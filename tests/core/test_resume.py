@@ -25,10 +25,10 @@ import numpy as np
 import pytest
 
 from resnet_studio.cli import main
+from resnet_studio.core.runs import read_gradients, read_metrics, read_run
 from resnet_studio.core.spec import save_spec, spec_from_dict
 from resnet_studio.core.training import events as ev
 from resnet_studio.core.training.config import TrainingConfig
-from resnet_studio.core.training.runstore import read_gradients, read_metrics, read_run
 from resnet_studio.core.training.trainer import Trainer
 
 # Trains, exports or spawns processes: not in `make test-fast`.

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
-from resnet_studio.core.training.runstore import read_gradients, read_metrics, read_run
+from resnet_studio.core.runs import read_gradients, read_metrics, read_run
 from resnet_studio.gui.learn import IDENTITY_GRADIENT
 from resnet_studio.gui.training.compare_view import ROLES
 

@@ -18,7 +18,8 @@ import pytest
 from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtWidgets import QMessageBox
 
-from resnet_studio.core.training.runstore import _process_start, read_run
+from resnet_studio.core.runs import default_runs_root, read_run
+from resnet_studio.core.runs.store import process_start
 from resnet_studio.gui.training import runs_view as rv
 from resnet_studio.gui.training.export_dialog import ExportDialog
 from resnet_studio.gui.training.runs_view import RunsView
@@ -72,7 +73,7 @@ def fake_run(root: Path, name: str, status: str = "completed", *, checkpoint: bo
 def running_here(root: Path, name: str, **meta) -> Path:
     """A run whose run.json says running in this very process (alive)."""
     return fake_run(root, name, "running", host=socket.gethostname(), pid=os.getpid(),
-                    pid_start=_process_start(os.getpid()), **meta)
+                    pid_start=process_start(os.getpid()), **meta)
 
 
 def row_texts(view: RunsView, run_dir: Path) -> list[str]:
@@ -155,7 +156,7 @@ def test_empty_store_shows_the_empty_state_and_new_runs_appear(make_view, qtbot,
     assert view.empty_label.text() == rv.EMPTY_TEXT
     assert not view.results_scroll.isVisibleTo(view)
 
-    root = rv.default_runs_root()
+    root = default_runs_root()
     first = fake_run(root, "a", "completed")
     view.refresh()  # the default root is read at refresh time
     assert [r.dir for r in view.runs()] == [first]

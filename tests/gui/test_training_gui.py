@@ -16,8 +16,8 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
+from resnet_studio.core.runs import read_gradients, read_metrics, read_run
 from resnet_studio.core.training.events import Log
-from resnet_studio.core.training.runstore import read_gradients, read_metrics, read_run
 
 # Trains, exports or spawns processes: not in `make test-fast`.
 pytestmark = pytest.mark.slow

@@ -276,9 +276,9 @@ def landscape_study(run_dir: str | os.PathLike[str], settings: LandscapeSettings
 def _initial_weights(run: RunModel) -> list[np.ndarray] | None:
     """The run's trainable weights before training, or None (runs made before they were
     saved). Loaded into the rebuilt model, read, and the trained weights put back."""
-    from resnet_studio.core.training.runstore import INITIAL_WEIGHTS
+    from resnet_studio.core.runs.checkpoints import initial_weights_path
 
-    path = Path(run.run_dir) / "checkpoints" / INITIAL_WEIGHTS
+    path = initial_weights_path(run.run_dir)
     if not path.is_file():
         return None
     model = run.trainer.model

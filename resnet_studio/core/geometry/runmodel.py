@@ -83,14 +83,15 @@ def open_run(run_dir: str | os.PathLike[str]) -> RunModel:
     Raises:
         GeometryError: no run, no checkpoint, or not a classification/language-model run.
     """
+    from resnet_studio.core.runs import checkpoint_complete, is_run_dir, read_run
+    from resnet_studio.core.runs.checkpoints import checkpoint_step
+    from resnet_studio.core.runs.layout import RUN_JSON
     from resnet_studio.core.training.restore import load_run_model
-    from resnet_studio.core.training.runstore import read_run
 
     path = Path(run_dir)
-    if not (path / "run.json").is_file():
-        raise GeometryError(f"{path}: not a run folder (no run.json)")
-    ckpt = path / "checkpoints" / "last"
-    if not (ckpt / "model.weights.h5").is_file():
+    if not is_run_dir(path):
+        raise GeometryError(f"{path}: not a run folder (no {RUN_JSON})")
+    if not checkpoint_complete(path):
         raise GeometryError(f"{path}: the run has no checkpoint (it ended before its first "
                             "epoch); train it first")
     try:
@@ -100,10 +101,7 @@ def open_run(run_dir: str | os.PathLike[str]) -> RunModel:
         raise GeometryError(f"{path}: cannot read the run ({e})") from None
     if data.info.task not in ("classification", "language_model"):
         raise GeometryError(f"{path}: the {data.info.task} task has no cross-entropy loss")
-    try:
-        step = int(json.loads((ckpt / "state.json").read_text("utf-8")).get("step", 0))
-    except (OSError, ValueError):
-        step = 0
+    step = checkpoint_step(path)
     residual = any(u.residual for u in trainer.built.units)
     return RunModel(path, trainer, residual, step)
 

@@ -100,13 +100,9 @@ class BlockMap:
 
 def read_block_map(run_dir: Any) -> BlockMap:
     """The BlockMap of a run folder (architecture.json + gradients/layers.json)."""
-    import json
-    from pathlib import Path
+    from resnet_studio.core.runs import read_architecture
+    from resnet_studio.core.runs.records import read_gradient_layers
 
-    from resnet_studio.core.spec import spec_from_dict
-
-    d = Path(run_dir)
-    arch_path, layers_path = d / "architecture.json", d / "gradients" / "layers.json"
-    spec = spec_from_dict(json.loads(arch_path.read_text(encoding="utf-8")), str(arch_path))
-    meta = json.loads(layers_path.read_text(encoding="utf-8"))
-    return BlockMap.from_spec(spec, list(meta["layers"]), list(meta["blocks"]))
+    spec = read_architecture(run_dir)
+    layers, blocks = read_gradient_layers(run_dir)
+    return BlockMap.from_spec(spec, layers, blocks)

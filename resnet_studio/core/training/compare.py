@@ -26,12 +26,12 @@ from typing import Any
 
 import numpy as np
 
+from resnet_studio.core.runs.pairs import ROLES
 from resnet_studio.core.spec import ArchitectureSpec
 from resnet_studio.core.training.blocknorms import read_block_map
 from resnet_studio.core.training.config import TrainingConfig
 from resnet_studio.core.training.events import Event
 
-ROLES = ("residual", "plain")
 CompareObserver = Callable[[str, Event], None]
 
 
@@ -65,7 +65,7 @@ def block_norms(run_dir: str | Path) -> tuple[list[str], np.ndarray, np.ndarray]
 
     A block's norm at a step is sqrt(sum of its layers' squared norms) (blocknorms.py).
     """
-    from resnet_studio.core.training.runstore import read_gradients
+    from resnet_studio.core.runs import read_gradients
 
     bmap = read_block_map(run_dir)
     _, _, steps, norms = read_gradients(run_dir)
@@ -79,7 +79,7 @@ def gradient_ratio(run_dir: str | Path) -> float | None:
     None when the architecture has fewer than two weighted non-head blocks, or when no step
     was recorded. Steps where the last block's gradient is exactly 0 are left out.
     """
-    from resnet_studio.core.training.runstore import read_gradients
+    from resnet_studio.core.runs import read_gradients
 
     bmap = read_block_map(run_dir)
     if bmap.ratio_blocks is None:
@@ -146,9 +146,10 @@ class Comparison:
     # -- the runs (owning thread)
     def _trainer(self, role: str, spec: ArchitectureSpec,
                  initial_weights: dict[str, list[np.ndarray]] | None) -> Any:
+        from resnet_studio.core.runs import pair_meta
         from resnet_studio.core.training.trainer import Trainer
 
-        partner = self.dirs["plain" if role == "residual" else "residual"].name
+        partner = self.dirs["plain" if role == "residual" else "residual"]
         observer = self.observer
 
         def forward(event: Event) -> None:
@@ -158,7 +159,7 @@ class Comparison:
         return Trainer(spec, self.dataset, self.config, run_dir=self.dirs[role],
                        observer=forward, data_dir=self.data_dir, limit=self.limit,
                        initial_weights=initial_weights, preset=spec.name,
-                       run_meta={"compare": {"role": role, "partner": partner}})
+                       run_meta=pair_meta(role, partner))
 
     def prepare_residual(self) -> Any:
         """The residual Trainer, prepared (data loaded, model built, weights initialised)."""
@@ -212,7 +213,7 @@ class Comparison:
 
 def summarize(result: Any) -> dict[str, Any]:
     """One role's entry of the comparison result, from a Trainer's RunResult."""
-    from resnet_studio.core.training.runstore import read_run
+    from resnet_studio.core.runs import read_run
 
     run_dir = Path(result.run_dir)
     try:

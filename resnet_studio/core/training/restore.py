@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from resnet_studio.core.training.runstore import RunInfo, load_checkpoint
+from resnet_studio.core.runs import RunInfo, checkpoint_dir, read_architecture, write_final
+from resnet_studio.core.runs.checkpoints import load_checkpoint
 
 
 def load_run_model(info: RunInfo, checkpoint: str = "last") -> tuple[Any, Any]:
@@ -15,13 +15,11 @@ def load_run_model(info: RunInfo, checkpoint: str = "last") -> tuple[Any, Any]:
     dataset from run.json, loaded with the run's seed and split settings so the test split
     is the one the run was evaluated on.
     """
-    from resnet_studio.core.spec import spec_from_dict
     from resnet_studio.core.training.config import TrainingConfig
     from resnet_studio.core.training.trainer import Trainer
 
     meta = info.meta
-    spec = spec_from_dict(json.loads((info.dir / "architecture.json").read_text("utf-8")),
-                          f"{info.dir}/architecture.json")
+    spec = read_architecture(info.dir)
     # Evaluating or exporting needs no strategy: however the run trained (several GPUs, or
     # machines that a TF_CONFIG described), its checkpoint loads on one device.
     cfg = TrainingConfig.from_sources(meta.get("config", {}), {"strategy": "default",
@@ -29,7 +27,7 @@ def load_run_model(info: RunInfo, checkpoint: str = "last") -> tuple[Any, Any]:
     trainer = Trainer(spec, meta["dataset"], cfg, run_dir=info.dir, limit=meta.get("limit"),
                       data_dir=meta.get("data_dir"), preset=meta.get("preset"))
     trainer.prepare()
-    ckpt = info.dir / "checkpoints" / checkpoint
+    ckpt = checkpoint_dir(info.dir, checkpoint)
     if not ckpt.exists():
         raise FileNotFoundError(f"{info.dir}: no checkpoint '{checkpoint}' (the run ended "
                                 "before its first epoch)")
@@ -38,13 +36,12 @@ def load_run_model(info: RunInfo, checkpoint: str = "last") -> tuple[Any, Any]:
 
 
 def evaluate_run(info: RunInfo) -> dict[str, Any]:
-    """Evaluates the last checkpoint on the test split; writes final.json."""
+    """Evaluates the last checkpoint on the test split; writes the run's final metrics."""
     from resnet_studio.core.training.evaluation import evaluate
-    from resnet_studio.core.training.runstore import _write_json
 
     trainer, data = load_run_model(info)
     test = evaluate(trainer.model, trainer.test_ds, data.info.task, data.info.num_classes)
-    _write_json(info.dir / "final.json", {"test": test, "run_id": info.id})
+    write_final(info.dir, {"test": test, "run_id": info.id})
     return test
 
 

@@ -242,7 +242,7 @@ class Trainer:
         t0 = time.time()
         if self.model is None:
             self.prepare()
-        from resnet_studio.core.training.runstore import RunWriter
+        from resnet_studio.core.runs.writer import RunWriter
 
         cfg, info = self.config, self.data.info
         summary = self.built.summary
@@ -261,7 +261,7 @@ class Trainer:
                                 resume=self.resuming)
         self.alert_checker = self._alert_checker(layers, blocks)
         if not self.resuming:  # the start of the run, for the loss landscape's line
-            from resnet_studio.core.training.runstore import save_initial_weights
+            from resnet_studio.core.runs.checkpoints import save_initial_weights
 
             save_initial_weights(self.run_dir, self.model)
         with self.distribution.scope():  # optimizer slots built by a restore are mirrored
@@ -358,9 +358,10 @@ class Trainer:
         that drives the learning-rate schedule, random-generator state) and returns where
         training stopped. Records written after that checkpoint by a killed process are cut
         off, so the run's history stays one continuous, duplicate-free sequence of steps."""
-        from resnet_studio.core.training.runstore import load_checkpoint, truncate_records
+        from resnet_studio.core.runs import checkpoint_dir, truncate_records
+        from resnet_studio.core.runs.checkpoints import load_checkpoint
 
-        ckpt = self.run_dir / "checkpoints" / "last"
+        ckpt = checkpoint_dir(self.run_dir)
         if not ckpt.exists():
             raise FileNotFoundError(f"{self.run_dir}: no checkpoint to resume from")
         state = load_checkpoint(ckpt, self.model)
@@ -441,7 +442,7 @@ class Trainer:
         self.model.evaluate(val.take(1), verbose=0)
 
     def _checkpoint(self, callback: _StudioCallback, name: str) -> None:
-        from resnet_studio.core.training.runstore import save_checkpoint
+        from resnet_studio.core.runs.checkpoints import save_checkpoint
 
         save_checkpoint(self.run_dir, self.model,
                         {"epoch": callback.epochs_completed, "step": callback.step,

@@ -109,8 +109,8 @@ class RoleRun:
 
 def summary_from_disk(run_dir: Path) -> dict[str, Any]:
     """The headline's facts about one stored run (status, ratio, final loss, block names)."""
+    from resnet_studio.core.runs import read_run
     from resnet_studio.core.training.compare import gradient_ratio
-    from resnet_studio.core.training.runstore import read_run
 
     info = read_run(run_dir)
     meta = info.meta
@@ -618,28 +618,26 @@ class CompareView(theme.FollowsPalette, QWidget):
         """Shows a stored comparison from either of its run folders (when none is running).
 
         Returns False (after an `error`) when the folder is not part of a comparison."""
-        from resnet_studio.core.training.runstore import read_run
+        from resnet_studio.core.runs import is_run_dir, pair_dirs, read_run
 
         if self.running:
             return False
         d = Path(run_dir)
         try:
-            meta = read_run(d).meta
+            info = read_run(d)
         except (OSError, ValueError) as e:
             self.error.emit("Cannot Open Comparison", f"Cannot read the run in {d}.", str(e))
             return False
-        pair = meta.get("compare")
-        if not isinstance(pair, dict) or pair.get("role") not in ROLES:
+        meta, dirs = info.meta, pair_dirs(info)
+        if dirs is None:
             self.error.emit("Cannot Open Comparison", f"The run {d.name} is not part of a "
                             "comparison with a plain twin.", "")
             return False
-        other = "plain" if pair["role"] == "residual" else "residual"
-        dirs = {pair["role"]: d, other: d.parent / str(pair.get("partner", ""))}
         self._reset()
         self.session = None
         missing = []
         for role in ROLES:
-            if not (dirs[role] / "run.json").is_file():
+            if not is_run_dir(dirs[role]):
                 missing.append(role)
                 self.flow.set_caption(role, "run folder not found")
                 continue
@@ -674,7 +672,7 @@ class CompareView(theme.FollowsPalette, QWidget):
         return True
 
     def _load_role(self, role: str, run_dir: Path) -> None:
-        from resnet_studio.core.training.runstore import read_gradients, read_metrics, read_run
+        from resnet_studio.core.runs import read_gradients_or_empty, read_metrics, read_run
 
         info = read_run(run_dir)
         run = self.runs[role]
@@ -689,10 +687,7 @@ class CompareView(theme.FollowsPalette, QWidget):
         run.val_loss.extend(*parsed["val_loss"])
         run.val_accuracy.extend(*parsed["val_accuracy"])
         run.batches = len(run.loss)
-        try:
-            layers, blocks, steps, norms = read_gradients(run_dir)
-        except (OSError, ValueError, KeyError):
-            layers, blocks, steps, norms = [], [], np.zeros(0, np.int64), np.zeros((0, 0))
+        layers, blocks, steps, norms = read_gradients_or_empty(run_dir)
         self.flow.load(role, layers, blocks, steps, norms)
         run.grad_events = int(len(steps))
         banner = self.flow.banner(role)

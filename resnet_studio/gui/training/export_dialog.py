@@ -38,8 +38,8 @@ from PySide6.QtWidgets import (
 )
 
 from resnet_studio.core.export import ExportError, ExportResult
+from resnet_studio.core.runs import RunInfo, exports_dir
 from resnet_studio.core.training import restore
-from resnet_studio.core.training.runstore import RunInfo
 from resnet_studio.gui import theme
 
 # (format key, label in the combo box, default file or folder name under <run>/exports/)
@@ -309,7 +309,7 @@ class ExportDialog(QDialog):
 
     def browse(self) -> None:
         fmt = self.current_format()
-        start = str(self.target() or self.run.dir / "exports")
+        start = str(self.target() or exports_dir(self.run.dir))
         path, _ = QFileDialog.getSaveFileName(self, "Export To", start, FILE_FILTERS[fmt])
         if not path:
             return
@@ -343,7 +343,7 @@ class ExportDialog(QDialog):
         name = next(n for k, _label, n in FORMATS if k == fmt)
         if fmt == "tflite" and self.quantize_check.isChecked():
             name = QUANTIZED_TFLITE_NAME
-        folder = self.run.dir / "exports"
+        folder = exports_dir(self.run.dir)
         path = folder / name
         stem, suffix = (name, "") if fmt == "savedmodel" else (path.stem, path.suffix)
         n = 2

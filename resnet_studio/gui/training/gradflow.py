@@ -420,7 +420,7 @@ class GradientFlowPanel(theme.FollowsPalette, QWidget):
 
     def load(self, role: str, layers: list[str], blocks: list[str], steps: np.ndarray,
              norms: np.ndarray) -> None:
-        """A finished run's gradients as read by runstore.read_gradients."""
+        """A finished run's gradients as read by core.runs.read_gradients."""
         self.begin(role, layers, blocks)
         self.roles[role].profile.extend(steps, norms)
         self._mark_dirty()

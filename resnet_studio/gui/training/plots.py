@@ -136,7 +136,8 @@ def _survivors(steps: np.ndarray, rewinds: np.ndarray) -> np.ndarray:
 
 
 def parse_records(records: list[dict[str, Any]]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """metrics.jsonl records as (x = step, y) arrays, keeping what a live feed would keep.
+    """Metric records (core.runs.read_metrics) as (x = step, y) arrays, keeping what a live
+    feed would keep.
 
     Keys: "loss", "lr", "accuracy" (per batch: the running train accuracy), "val_loss",
     "val_accuracy", "train_loss" (per epoch). A series is present only where its records
@@ -459,8 +460,8 @@ class TrainingPlots(theme.FollowsPalette, QWidget):
     def load_run(self, records: list[dict[str, Any]], layers: list[str], blocks: list[str],
                  steps: np.ndarray, norms: np.ndarray, *, task: str = "classification",
                  label: str = "") -> None:
-        """Shows a finished run read from disk (metrics.jsonl records and the gradient file
-        as read by runstore.read_gradients), with the same buffers a live feed of the same
+        """Shows a finished run read from disk (its metric records and the gradient file
+        as read by core.runs.read_gradients), with the same buffers a live feed of the same
         records would leave — built with vectorised numpy, not replayed one by one."""
         self.begin_run(layers, blocks, task=task, label=label)
         parsed = parse_records(records)

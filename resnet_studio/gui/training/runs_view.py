@@ -15,10 +15,8 @@ calls `refresh()` after a run of its own finishes. Unreadable folders are skippe
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import shutil
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -70,11 +68,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from resnet_studio.core.training.runstore import RunInfo, default_runs_root, read_run
+from resnet_studio.core.runs import (
+    RunInfo,
+    RunIsRunning,
+    RunScanner,
+    can_resume,
+    current_state,
+    delete_run,
+    has_checkpoint,
+    is_compared,
+    read_test_metrics,
+)
+from resnet_studio.core.runs.layout import FINAL_JSON
 from resnet_studio.gui import icons, theme
 
 POLL_MS = 3000  # slow enough to cost nothing, quick enough that a CLI run shows up soon
-RESUMABLE = ("stopped", "interrupted")
 EMPTY_TEXT = "No runs yet — train a model and it appears here"
 MAX_MATRIX_CLASSES = 100  # beyond this a heat-table is unreadable (and slow to fill)
 MAX_NAMED = 10  # runs named in the delete confirmation
@@ -108,7 +116,7 @@ RUN_ROLE = Qt.ItemDataRole.UserRole
 _NO_PARENT = QModelIndex()  # a table has no parent index
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 
-# Test metrics in the results panel: key in final.json's "test", label, format.
+# Test metrics in the results panel: key in the run's test metrics, label, format.
 TEST_METRICS = (
     ("loss", "Test loss", "{:.4f}"),
     ("accuracy", "Test accuracy", "{:.4f}"),
@@ -170,33 +178,6 @@ def run_seconds(run: RunInfo) -> float | None:
     return None
 
 
-def has_checkpoint(run: RunInfo) -> bool:
-    return (run.dir / "checkpoints" / "last").is_dir()
-
-
-def can_resume(run: RunInfo) -> bool:
-    """Stopped or interrupted, with a checkpoint to continue from."""
-    return run.status in RESUMABLE and has_checkpoint(run)
-
-
-def is_compared(run: RunInfo) -> bool:
-    """One run of a plain-twin comparison (run.json `"compare": {"role", "partner"}`)."""
-    pair = run.meta.get("compare")
-    return isinstance(pair, dict) and pair.get("role") in ("residual", "plain")
-
-
-def read_test_metrics(run: RunInfo) -> dict[str, Any]:
-    """final.json's test metrics (with the confusion matrix), else run.json's summary."""
-    try:
-        final = json.loads((run.dir / "final.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        final = None
-    test = final.get("test") if isinstance(final, dict) else None
-    if not isinstance(test, dict):
-        test = run.meta.get("test")
-    return dict(test) if isinstance(test, dict) else {}
-
-
 def _key(path: str | os.PathLike[str]) -> str:
     """Comparable form of a run folder path."""
     return os.path.normcase(os.path.abspath(os.fspath(path)))
@@ -208,27 +189,6 @@ def status_color(status: str, palette: QPalette | None = None) -> QColor:
 
 def status_icon(status: str) -> QIcon:
     return icons.icon(STATUS_ICONS.get(status, "warning"), status_color(status))
-
-
-def _stamps(root: Path) -> dict[Path, tuple[int, int, int]]:
-    """Run folder -> (inode, mtime, size) of its run.json; a file replaced atomically gets a
-    new inode, so an update within the mtime resolution is still seen."""
-    out: dict[Path, tuple[int, int, int]] = {}
-    try:
-        entries = list(root.iterdir())
-    except OSError:
-        return out
-    for d in entries:
-        try:
-            st = (d / "run.json").stat()
-        except OSError:
-            continue
-        out[d] = (st.st_ino, st.st_mtime_ns, st.st_size)
-    return out
-
-
-def _newest_first(runs: list[RunInfo]) -> list[RunInfo]:
-    return sorted(runs, key=lambda r: str(r.meta.get("started", "")), reverse=True)
 
 
 # --------------------------------------------------------------------------- table model
@@ -508,7 +468,7 @@ class RunResults(QWidget):
         self.matrix_label.show()
         if n > MAX_MATRIX_CLASSES:
             self.matrix_label.setText(f"Confusion matrix: {n} classes, too many to show "
-                                      "(it is in final.json).")
+                                      f"(it is in the run folder's {FINAL_JSON}).")
             t.setRowCount(0)
             t.setColumnCount(0)
             t.hide()
@@ -589,8 +549,7 @@ class RunsView(theme.FollowsPalette, QWidget):
 
     def __init__(self, root: Path | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._root = Path(root) if root is not None else None
-        self._cache: dict[Path, tuple[tuple[int, int, int], RunInfo]] = {}
+        self.scanner = RunScanner(root)
         self._updating = False
         self._icon_actions: list[tuple[QAction, str]] = []
 
@@ -712,21 +671,20 @@ class RunsView(theme.FollowsPalette, QWidget):
 
     # ------------------------------------------------------------------ API
     def runs_root(self) -> Path:
-        return self._root if self._root is not None else default_runs_root()
+        return self.scanner.runs_root()
 
     def set_root(self, root: Path) -> None:
-        self._root = Path(root)
-        self._cache = {}
+        self.scanner.set_root(root)
         self.refresh()
 
     def refresh(self) -> None:
         """Re-reads the whole store; keeps the selection by run folder."""
-        self._apply(self._scan(reuse=False))
+        self._apply(self.scanner.scan(reuse=False))
 
     @Slot()
     def poll(self) -> None:
         """Re-reads the run.json files that changed (and running runs); cheap when idle."""
-        self._apply(self._scan(reuse=True))
+        self._apply(self.scanner.scan(reuse=True))
 
     def runs(self) -> list[RunInfo]:
         """All listed runs, newest first (store order, whatever the table's sort)."""
@@ -780,17 +738,7 @@ class RunsView(theme.FollowsPalette, QWidget):
         process or another one: its status is read again from disk first. Folders without
         a run.json are never removed (they are not runs, or are already gone).
         """
-        targets: list[RunInfo] = []
-        running: list[RunInfo] = []
-        for run in runs:
-            if not (run.dir / "run.json").is_file():
-                continue  # already deleted (or never a run): nothing to remove
-            try:
-                current = read_run(run.dir)
-            except Exception:
-                current = RunInfo(run.dir, run.meta, run.status if run.status != "running"
-                                  else "interrupted")  # unreadable run.json: deletable
-            (running if current.status == "running" else targets).append(current)
+        targets, running = current_state(runs)
         if running:
             names = self._names(running)
             QMessageBox.warning(
@@ -816,7 +764,9 @@ class RunsView(theme.FollowsPalette, QWidget):
         errors = []
         for run in targets:
             try:
-                shutil.rmtree(run.dir)
+                delete_run(run)
+            except RunIsRunning as e:  # started since the confirmation
+                errors.append(str(e))
             except OSError as e:
                 errors.append(f"{run.dir}: {e.strerror or e}")
         self.refresh()
@@ -865,28 +815,6 @@ class RunsView(theme.FollowsPalette, QWidget):
         action.setStatusTip(tip)
         action.triggered.connect(slot)
         return action
-
-    def _scan(self, reuse: bool) -> list[RunInfo]:
-        """The runs under the root, newest first, by `list_runs`'s rules (a folder with a
-        run.json; unreadable ones skipped). With `reuse`, a run whose run.json has the same
-        stamp as last time is not read again, unless it says `running`. Any exception from
-        a folder skips it: a run.json holding a JSON list makes `read_run` raise
-        AttributeError, which `list_runs` would let through to the GUI."""
-        cache: dict[Path, tuple[tuple[int, int, int], RunInfo]] = {}
-        for d, stamp in _stamps(self.runs_root()).items():
-            old = self._cache.get(d) if reuse else None
-            if old is not None and old[0] == stamp and old[1].meta.get("status") != "running":
-                info = old[1]
-            else:
-                try:
-                    info = read_run(d)
-                except Exception:  # a broken folder must not break the view
-                    continue
-                if not isinstance(info.meta, dict) or not isinstance(info.status, str):
-                    continue
-            cache[d] = (stamp, info)
-        self._cache = cache
-        return _newest_first([info for _stamp, info in cache.values()])
 
     def _apply(self, runs: list[RunInfo]) -> None:
         before = [_key(r.dir) for r in self.selected_runs()]
@@ -942,7 +870,7 @@ class RunsView(theme.FollowsPalette, QWidget):
         self.compare_action.setEnabled(one is not None and is_compared(one))
         self.resume_action.setEnabled(one is not None and can_resume(one))
         self.export_action.setEnabled(one is not None and one.status != "running"
-                                      and has_checkpoint(one))
+                                      and has_checkpoint(one.dir))
         self.delete_action.setEnabled(bool(selected) and
                                       all(r.status != "running" for r in selected))
         self.reveal_action.setEnabled(one is not None)

@@ -12,7 +12,6 @@ Gradient alerts appear in a banner above both tabs until the next run starts.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -130,7 +129,7 @@ class TrainingView(QWidget):
     # ------------------------------------------------------------------ starting
     def request_for_current(self) -> RunRequest | None:
         """A run of the open architecture with the panel's settings (None: reported why)."""
-        from resnet_studio.core.training.runstore import default_runs_root, new_run_dir
+        from resnet_studio.core.runs import default_runs_root, new_run_dir
 
         try:
             config = self.panel.config()
@@ -165,28 +164,22 @@ class TrainingView(QWidget):
 
     def resume_run(self, run_dir: str | Path, epochs: int | None = None) -> bool:
         """Continues a stopped or interrupted run from its last checkpoint, in its folder."""
-        from resnet_studio.core.spec import SpecError, spec_from_dict
-        from resnet_studio.core.training.config import TrainingConfig
-        from resnet_studio.core.training.runstore import read_run
+        from resnet_studio.core.runs import resume_target
 
         if self.training and not self.confirm_stop("resume another run"):
             return False
         if self.run_guard is not None and not self.run_guard("resume a run"):
             return False
-        try:
-            info = read_run(run_dir)
-            arch = info.dir / "architecture.json"
-            spec = spec_from_dict(json.loads(arch.read_text(encoding="utf-8")), str(arch))
-            meta = info.meta
-            config = TrainingConfig.from_sources(meta.get("config", {}),
-                                                 {"epochs": epochs} if epochs else None)
-        except (OSError, ValueError, SpecError) as e:
+        try:  # SpecError and NotResumable are ValueErrors
+            target = resume_target(run_dir, {"epochs": epochs} if epochs else None)
+        except (OSError, ValueError) as e:
             self.error.emit("Cannot Resume Run", f"The run in {run_dir} cannot be resumed.",
                             str(e))
             return False
-        request = RunRequest(spec, meta["dataset"], config, info.dir, resume=True,
-                             limit=meta.get("limit"), data_dir=meta.get("data_dir"),
-                             preset=meta.get("preset"))
+        info = target.info
+        request = RunRequest(target.spec, target.dataset, target.config, info.dir,
+                             resume=True, limit=target.limit, data_dir=target.data_dir,
+                             preset=target.preset)
         self._show_history(info.dir)
         self._begin(request, resuming=True)
         return True
@@ -334,18 +327,11 @@ class TrainingView(QWidget):
 
     # ------------------------------------------------------------------ finished runs
     def _show_history(self, run_dir: Path) -> None:
-        from resnet_studio.core.training.runstore import read_gradients, read_metrics, read_run
+        from resnet_studio.core.runs import read_gradients_or_empty, read_metrics, read_run
 
         info = read_run(run_dir)
         records = read_metrics(run_dir)
-        try:
-            layers, blocks, steps, norms = read_gradients(run_dir)
-        except (OSError, ValueError, KeyError):
-            layers, blocks, steps, norms = [], [], None, None
-        import numpy as np
-
-        if steps is None:
-            steps, norms = np.zeros(0, np.int64), np.zeros((0, len(layers)), np.float32)
+        layers, blocks, steps, norms = read_gradients_or_empty(run_dir)
         task = (info.meta.get("binding") or {}).get("task", "classification")
         self.plots.load_run(records, layers, blocks, steps, norms, task=task, label=info.id)
         self.flow.load("run", layers, blocks, steps, norms)
