@@ -132,4 +132,10 @@ def _report(message: str, as_json: bool, kind: str) -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    # `python -m resnet_studio.cli.main` runs this file as a second module, `__main__`, beside
+    # the `resnet_studio.cli.main` the commands import: its UsageError would not be theirs and
+    # bad input would read as an internal error. Run the package's copy instead (or use
+    # `python -m resnet_studio`, which has no such double).
+    from resnet_studio.cli import main as package_main
+
+    sys.exit(package_main())

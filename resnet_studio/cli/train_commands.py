@@ -143,7 +143,13 @@ def resolve_config(spec: Any, args: argparse.Namespace) -> Any:
     try:
         return TrainingConfig.from_sources(spec.training, overrides)
     except ValueError as e:
-        raise UsageError(str(e).replace("training.", "--").replace("_", "-")) from None
+        raise UsageError(flag_message(str(e))) from None
+
+
+def flag_message(text: str) -> str:
+    """A config error worded with the CLI's flags (`training.learning_rate` -> `--lr`)."""
+    text = text.replace("training.learning_rate", "--lr")
+    return text.replace("training.", "--").replace("_", "-")
 
 
 class ProgressPrinter:
@@ -260,7 +266,7 @@ def _resume_target(args: argparse.Namespace) -> tuple[Any, ...]:
     except NotResumable as e:
         raise UsageError(str(e)) from None
     except ValueError as e:  # an override out of range: named as the flag
-        raise UsageError(str(e).replace("training.", "--").replace("_", "-")) from None
+        raise UsageError(flag_message(str(e))) from None
     return (target.spec, target.dataset, target.config, target.run_dir, target.preset,
             target.limit, target.data_dir)
 
@@ -423,6 +429,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     try:
         result = export_run(info, args.format, args.out, overwrite=args.force)
     except ExportError as e:
+        if e.target_exists:
+            raise UsageError(f"{args.out} exists; pass --force to replace it") from None
         raise UsageError(str(e)) from None
     if args.json:
         emit_json(result.to_dict())

@@ -300,6 +300,9 @@ def _build(spec: ArchitectureSpec, binding: Binding | None, max_params: int | st
            allocate: bool, lesion_gates: bool = False) -> BuiltModel:
     import keras
 
+    from resnet_studio.core import graph_order
+
+    graph_order.install()  # ResNet-1202 is deeper than Keras's recursive graph walk allows
     limit = max_params_limit(max_params)
     problems = validate(spec)
     if problems:

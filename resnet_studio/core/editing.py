@@ -184,8 +184,9 @@ def _check_result(spec: ArchitectureSpec) -> ArchitectureSpec:
         raise EditError("an architecture needs at least one block")
     deepest = max(_depth(b) for b in spec.blocks)
     if deepest > MAX_NESTING:
-        raise EditError(f"containers would be nested {deepest} levels deep (at most "
-                        f"{MAX_NESTING})")
+        raise EditError(f"blocks would be nested {deepest} levels deep, deeper than "
+                        f"{MAX_NESTING} levels (at most {MAX_NESTING - 1} containers inside one "
+                        "another)")
     return spec
 
 

@@ -52,6 +52,12 @@ _RUNNER = ("import runpy, sys; sys.modules['resnet_studio'] = None; "
            "runpy.run_path(sys.argv[1], run_name='__main__')")
 
 
+def _exists_error(target: Path) -> ExportError:
+    error = ExportError(f"{target} exists; pass overwrite=True to replace it")
+    error.target_exists = True
+    return error
+
+
 @dataclass
 class ExportResult:
     """What an export wrote and how it verified.
@@ -133,7 +139,7 @@ def export_model(model: keras.Model, fmt: str, out: str | os.PathLike[str], *,
 
 def _refuse_existing(target: Path, overwrite: bool) -> None:
     if os.path.lexists(target) and not overwrite:
-        raise ExportError(f"{target} exists; pass overwrite=True / --force to replace it")
+        raise _exists_error(target)
 
 
 @contextmanager
@@ -192,7 +198,7 @@ def _move_into_place(artifact: Path, target: Path, work: Path, overwrite: bool) 
     """Renames the verified artifact onto `target`; an old target goes into `work` first."""
     if os.path.lexists(target):
         if not overwrite:  # appeared while we were exporting
-            raise ExportError(f"{target} exists; pass overwrite=True / --force to replace it")
+            raise _exists_error(target)
         if artifact.is_file() and target.is_file() and not target.is_symlink():
             os.replace(artifact, target)  # atomic: readers see the old or the new file
             return

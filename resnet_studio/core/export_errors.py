@@ -8,4 +8,11 @@ from __future__ import annotations
 
 
 class ExportError(ValueError):
-    """An export could not be written or did not verify; the message says which and where."""
+    """An export could not be written or did not verify; the message says which and where.
+
+    Attributes:
+        target_exists: the output exists and replacing it was not allowed (the CLI words
+            the remedy as --force, Python callers as overwrite=True).
+    """
+
+    target_exists = False

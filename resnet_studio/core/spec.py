@@ -265,7 +265,8 @@ def _parse_block(value: Any, location: str, depth: int, problems: list[Problem]
                                                           f"{_show(raw)}"))
         elif depth >= MAX_NESTING:
             problems.append(Problem(f"{location}.blocks",
-                                    f"containers nested deeper than {MAX_NESTING} levels"))
+                                    f"blocks nested deeper than {MAX_NESTING} levels (at most "
+                                    f"{MAX_NESTING - 1} containers inside one another)"))
         else:
             children = []
             for i, child in enumerate(raw):

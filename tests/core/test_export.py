@@ -295,7 +295,7 @@ def test_existing_target_is_refused_and_overwrite_replaces_only_after_verifying(
     model, x = r8
     out = tmp_path / "model.keras"
     out.write_bytes(b"an older export")
-    with pytest.raises(ExportError, match=r"exists; pass overwrite=True / --force"):
+    with pytest.raises(ExportError, match=r"exists; pass overwrite=True to replace it"):
         export_model(model, "keras", out, sample=x)
     assert out.read_bytes() == b"an older export"
 

@@ -269,7 +269,8 @@ def test_export_faults_leave_no_partial_output_and_the_run_untouched(capsys, tmp
     out.write_bytes(b"an earlier export")
     code, _, err = run_cli(capsys, "export", str(run_dir), "--format", "keras", "--out",
                            str(out))
-    assert code == 2 and "exists; pass overwrite=True / --force" in err
+    assert code == 2 and "exists; pass --force to replace it" in err
+    assert "overwrite=True" not in err
     assert out.read_bytes() == b"an earlier export"
     assert _tree_digest(run_dir) == before  # exports never touch the run folder
 

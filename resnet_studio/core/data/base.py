@@ -129,6 +129,8 @@ class Dataset:
             the run folder and embedded in exports).
         texts: For text classification, the raw texts of each split (previews, predictions).
         streams: For streamed sources, unbatched `(x, y)` datasets keyed by split name.
+        warnings: What the user should know about the data (files skipped as unreadable,
+            duplicates, empty classes); the trainer shows them before training.
 
     Example:
 
@@ -148,6 +150,7 @@ class Dataset:
     streams: dict[str, tf.data.Dataset] | None = field(default=None, repr=False)
     tokenizer: Tokenizer | None = field(default=None, repr=False)
     texts: dict[str, list[str]] | None = field(default=None, repr=False)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def in_memory(self) -> bool:

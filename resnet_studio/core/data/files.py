@@ -46,6 +46,7 @@ from .base import (
     standardize_channels,
 )
 from .builtin import TEST_FRACTION, held_out, in_memory
+from .filescan import FileScan, policy_from_env
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -76,9 +77,12 @@ def _folder_path(name: str) -> Path:
     return path
 
 
-def _class_dirs(root: Path) -> list[Path]:
+def _class_dirs(root: Path, scan: FileScan | None = None) -> list[Path]:
     # Hidden folders (.git, .ipynb_checkpoints) are never classes.
-    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    for d in dirs if scan is not None else ():
+        scan.class_folder(root, d)
+    return dirs
 
 
 def _files_of(class_dir: Path) -> list[Path]:
@@ -90,10 +94,11 @@ def _files_of(class_dir: Path) -> list[Path]:
 
 
 def _index(
-    root: Path, class_names: list[str] | None, name: str
+    root: Path, class_names: list[str] | None, name: str, scan: FileScan
 ) -> tuple[list[str], list[Path], np.ndarray]:
-    """Returns class names, files (sorted) and their labels under `root`."""
-    dirs = _class_dirs(root)
+    """Returns class names, files (sorted) and their labels under `root`; unreadable files
+    are left out and recorded in `scan` (filescan.py)."""
+    dirs = _class_dirs(root, scan)
     if class_names is None:
         class_names = [d.name for d in dirs]
     else:
@@ -106,7 +111,9 @@ def _index(
     labels: list[int] = []
     for d in dirs:
         for f in _files_of(d):
-            if f.suffix.lower() in IMAGE_EXTENSIONS + TEXT_EXTENSIONS:
+            suffix = f.suffix.lower()
+            if suffix in IMAGE_EXTENSIONS + TEXT_EXTENSIONS and \
+                    scan.keep(f, image=suffix in IMAGE_EXTENSIONS):
                 files.append(f)
                 labels.append(class_names.index(d.name))
     return class_names, files, np.asarray(labels, dtype=np.int64)
@@ -130,16 +137,22 @@ def _stratified_indices(
 
 
 def _folder_plan(
-    name: str, seed: int, validation_fraction: float
+    name: str, seed: int, validation_fraction: float, scan: FileScan
 ) -> tuple[list[str], dict[str, tuple[list[Path], np.ndarray]], str]:
-    """Indexes a folder and splits it; returns class names, split files/labels and the kind."""
+    """Indexes a folder and splits it; returns class names, split files/labels and the kind.
+    Every file of every split is checked first (`scan` collects what was left out)."""
     root = _folder_path(name)
     subdirs = {d.name for d in _class_dirs(root)}
     # train/ (+ test/, validation/ or val/) is a split layout only if nothing else is there:
     # a lone class that happens to be called "train" stays a class.
     split_layout = "train" in subdirs and subdirs <= {"train", "validation", "val", "test"}
     train_root = root / "train" if split_layout else root
-    class_names, files, labels = _index(train_root, None, name)
+    class_names, files, labels = _index(train_root, None, name, scan)
+    if len(class_names) == 1:
+        raise DatasetError(
+            f"{name}: {train_root} has one class folder ({class_names[0]}); a classifier needs "
+            f"at least two. Expected {train_root}/CLASS_NAME/FILE for each class."
+        )
     if not files:
         raise DatasetError(
             f"{name}: no image ({' '.join(IMAGE_EXTENSIONS)}) or text (.txt) files in class "
@@ -154,13 +167,14 @@ def _folder_plan(
         return [fs[i] for i in keep], ls[keep] if len(ls) else ls
 
     def from_folder(folder: str) -> tuple[list[Path], np.ndarray]:
-        _, fs, ls = _index(root / folder, class_names, name)
+        _, fs, ls = _index(root / folder, class_names, name, scan)
         return only_kind(fs, ls)
 
     def pick(fs: list[Path], ls: np.ndarray, idx: np.ndarray) -> tuple[list[Path], np.ndarray]:
         return [fs[i] for i in idx], ls[idx]
 
     files, labels = only_kind(files, labels)
+    scan.empty_classes = [c for i, c in enumerate(class_names) if not np.any(labels == i)]
     # A fraction of 0 just puts the files in a seeded order, holding nothing out.
     test_share = 0.0 if split_layout and "test" in subdirs else TEST_FRACTION
     rest_idx, test_idx = _stratified_indices(labels, test_share, seed)
@@ -226,7 +240,8 @@ def describe_folder(
     Raises:
         DatasetError: Missing or empty folder, or undecodable sample image.
     """
-    class_names, splits, kind = _folder_plan(name, 0, validation_fraction)
+    class_names, splits, kind = _folder_plan(name, 0, validation_fraction,
+                                             FileScan(name, policy_from_env()))
     if kind == "image":
         shape: tuple[int, ...] = _image_geometry(*splits["train"])
     else:
@@ -244,15 +259,21 @@ def load_folder(
     limit: int | None = None,
     tokenizer: str = "bytes",
     vocab_size: int = 0,
+    bad_files: str | None = None,
 ) -> Dataset:
     """Loads `folder:PATH` (see the module docstring).
 
     Text folders use `tokenizer` (`tokenizers.fit_tokenizer`, fitted on the training files).
 
+    Args:
+        bad_files: "skip" unreadable files (listed in `Dataset.warnings`) or "refuse" the
+            dataset naming the first; None reads `$RESNET_STUDIO_BAD_FILES` (default skip).
+
     Raises:
-        DatasetError: Missing or empty folder, or an undecodable image.
+        DatasetError: Missing or empty folder, a single class, or (refuse) a bad file.
     """
-    class_names, splits, kind = _folder_plan(name, seed, validation_fraction)
+    scan = FileScan(name, policy_from_env(bad_files))
+    class_names, splits, kind = _folder_plan(name, seed, validation_fraction, scan)
     limited = {
         k: (f[: cap(len(f), limit)], y[: cap(len(f), limit)]) for k, (f, y) in splits.items()
     }
@@ -261,13 +282,17 @@ def load_folder(
         length = sequence_length or DEFAULT_TEXT_LENGTH
         if tokenizer == "bytes":
             arrays = {k: (_encode_texts(f, length), y) for k, (f, y) in limited.items()}
-            return in_memory(_folder_info(name, class_names, kind, (length,), sizes), arrays,
+            data = in_memory(_folder_info(name, class_names, kind, (length,), sizes), arrays,
                              None)
-        return _tokenized_texts(name, class_names, splits["train"][0], limited, length,
-                                tokenizer, vocab_size)
-    shape = _image_geometry(*splits["train"])
-    info = _folder_info(name, class_names, kind, shape, sizes)
-    return Dataset(info=info, streams=_image_streams(limited, shape))
+        else:
+            data = _tokenized_texts(name, class_names, splits["train"][0], limited, length,
+                                    tokenizer, vocab_size)
+    else:
+        shape = _image_geometry(*splits["train"])
+        info = _folder_info(name, class_names, kind, shape, sizes)
+        data = Dataset(info=info, streams=_image_streams(limited, shape))
+    data.warnings = scan.warnings()
+    return data
 
 
 def _encode_texts(files: list[Path], length: int) -> np.ndarray:

@@ -185,6 +185,7 @@ class Trainer:
                                  data_dir=self.data_dir, sequence_length=sequence_length,
                                  limit=self.limit, tokenizer=self.spec.input.tokenizer or None,
                                  vocab_size=self._tokenizer_vocab())
+        self._warnings += list(getattr(self.data, "warnings", None) or [])
         info = self.data.info
         # Model, optimizer and metrics are created under the strategy's scope (their
         # variables are then mirrored on every replica); a no-op for `default`.
