@@ -125,8 +125,8 @@ def parent_run(tmp_path_factory) -> Path:
 
 def kernels(run_dir: Path) -> dict[str, np.ndarray]:
     """The prunable kernels of a run's last checkpoint, read from the weights file."""
+    from resnet_studio.core.runs import read_run
     from resnet_studio.core.training.restore import load_run_model
-    from resnet_studio.core.training.runstore import read_run
 
     trainer, _ = load_run_model(read_run(run_dir))
     return {v.path: v.numpy() for v in trainer.model.trainable_weights

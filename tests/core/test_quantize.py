@@ -87,10 +87,10 @@ def test_int8_needs_calibration_inputs_and_modes_are_checked(tmp_path, small):
 
 @pytest.mark.slow
 def test_cli_export_int8_reports_size_and_accuracy_on_the_test_split(tmp_path, capsys):
+    from resnet_studio.core.runs import read_run
     from resnet_studio.core.spec import spec_from_dict
     from resnet_studio.core.training.config import TrainingConfig
     from resnet_studio.core.training.restore import evaluate_run
-    from resnet_studio.core.training.runstore import read_run
     from resnet_studio.core.training.trainer import Trainer
 
     spec = spec_from_dict({

@@ -61,8 +61,8 @@ class ParentModel:
     """
 
     def __init__(self, run_dir: str | Path) -> None:
+        from resnet_studio.core.runs import read_run
         from resnet_studio.core.training.restore import load_run_model
-        from resnet_studio.core.training.runstore import read_run
 
         self.info = read_run(run_dir)
         self.trainer, self.data = load_run_model(self.info)
@@ -130,9 +130,9 @@ def prune_run(parent: ParentModel, sparsity: float, *, structured: bool = False,
     Returns:
         The outcome; `status` is the fine-tuning run's (`completed`, `stopped`, `failed`).
     """
+    from resnet_studio.core.runs import new_run_dir
     from resnet_studio.core.spec import spec_from_dict
     from resnet_studio.core.training.config import TrainingConfig
-    from resnet_studio.core.training.runstore import new_run_dir
     from resnet_studio.core.training.trainer import Trainer
 
     if fine_tune_epochs < 0:
@@ -193,12 +193,7 @@ def prune_run(parent: ParentModel, sparsity: float, *, structured: bool = False,
 
 def _record_sparsity(run_dir: Path, report: dict[str, Any]) -> None:
     """Adds the measured sparsity to the finished run's run.json."""
-    import json
+    from resnet_studio.core.runs.store import update_meta
 
-    from resnet_studio.core.spec import atomic_write_text
-
-    path = run_dir / "run.json"
-    meta = json.loads(path.read_text(encoding="utf-8"))
-    meta["sparsity"] = {"sparsity": report["sparsity"], "zeros": report["zeros"],
-                        "prunable": report["prunable"]}
-    atomic_write_text(path, json.dumps(meta, indent=2) + "\n", backup=False)
+    update_meta(run_dir, sparsity={"sparsity": report["sparsity"], "zeros": report["zeros"],
+                                   "prunable": report["prunable"]})

@@ -166,3 +166,13 @@ class RunScanner:
             cache[d] = (stamp, info)
         self._cache = cache
         return newest_first([info for _stamp, info in cache.values()])
+
+
+def update_meta(run_dir: str | os.PathLike[str], **fields: Any) -> None:
+    """Merges `fields` into a finished run's run.json (atomically). Not for a run that is
+    training: its RunWriter rewrites run.json at every flush (use `RunWriter.update`)."""
+    from resnet_studio.core.runs.jsonfile import write_json
+
+    meta = read_meta(run_dir)
+    meta.update(fields)
+    write_json(layout.run_json(run_dir), meta)
