@@ -383,6 +383,9 @@ def _npz_path(name: str) -> Path:
 def _read_npz(name: str) -> dict[str, np.ndarray]:
     path = _npz_path(name)
     import zipfile
+    import zlib
+
+    from . import arraycheck
 
     # np.load takes any non-zip bytes for a pickle and would say so: name the real problem.
     if not zipfile.is_zipfile(path):
@@ -405,12 +408,19 @@ def _read_npz(name: str) -> dict[str, np.ndarray]:
                 raise DatasetError(f"{name}: {path} has no array {absent!r} to pair with it.")
             wanted = ["x_train", "y_train", "x_test", "y_test"]
             wanted += ["x_val", "y_val"] if "x_val" in keys else []
+            arraycheck.check_headers(name, path, wanted)
             arrays = {k: f[k] for k in wanted}
     except DatasetError:
         raise
+    except (zipfile.BadZipFile, zlib.error) as exc:  # e.g. "Bad CRC-32 for file 'y_test.npy'"
+        raise DatasetError(f"{name}: {path} is damaged ({exc}); write it again with "
+                           f"numpy.savez") from exc
+    except MemoryError as exc:
+        raise DatasetError(f"{name}: {path}: the arrays do not fit in memory") from exc
     except (OSError, ValueError, EOFError) as exc:
         # ValueError: pickled object arrays, which we refuse to load (they can run code).
         raise DatasetError(f"{name}: cannot read {path} as .npz: {exc}") from exc
+    arraycheck.check_arrays(name, path, arrays)
     for split in ("train", "val", "test"):
         if f"x_{split}" in arrays and len(arrays[f"x_{split}"]) != len(arrays[f"y_{split}"]):
             raise DatasetError(
