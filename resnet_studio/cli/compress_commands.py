@@ -26,8 +26,12 @@ def register(sub: Any) -> None:
                'every fine-tuning completed, 1 when one failed, 2 for bad input. See '
                'docs/compression.md.')
     p.add_argument("run_dir", help="the trained run to prune (it is not modified)")
-    p.add_argument("--sparsity", required=True,
+    p.add_argument("--sparsity",
                    help="comma-separated fractions of weights to remove, e.g. 0.5,0.8,0.9")
+    p.add_argument("--blocks", metavar="K[,K...]",
+                   help="residual networks: remove K whole residual branches (those whose "
+                        "deletion hurts the validation accuracy least, by the lesion study), "
+                        "for each K given, e.g. 1,2")
     p.add_argument("--structured", action="store_true",
                    help="remove whole filters/units (ranked by L1 norm), not single weights")
     p.add_argument("--scope", choices=("global", "layer"), default="global",
@@ -63,10 +67,27 @@ def parse_sparsities(text: str) -> list[float]:
     return out
 
 
+def parse_blocks(text: str) -> list[int]:
+    """`1,2` -> [1, 2]; a UsageError naming the bad entry otherwise."""
+    out = []
+    for item in text.split(","):
+        try:
+            value = int(item.strip())
+        except ValueError:
+            raise UsageError(f"--blocks: {item.strip()!r} is not a whole number") from None
+        if value < 1:
+            raise UsageError(f"--blocks: {value}: remove at least one branch")
+        out.append(value)
+    return out
+
+
 def cmd_prune(args: argparse.Namespace) -> int:
     from resnet_studio.cli.train_commands import ProgressPrinter, _read_checkpointed_run_or_usage
 
-    sparsities = parse_sparsities(args.sparsity)
+    if not args.sparsity and not args.blocks:
+        raise UsageError("prune: give --sparsity S[,S...] and/or --blocks K[,K...]")
+    sparsities = parse_sparsities(args.sparsity) if args.sparsity else []
+    blocks = parse_blocks(args.blocks) if args.blocks else []
     if args.fine_tune_epochs < 0:
         raise UsageError(f"--fine-tune-epochs must be >= 0, received: {args.fine_tune_epochs}")
     if args.schedule == "gradual" and args.fine_tune_epochs == 0:
@@ -76,7 +97,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
         raise UsageError(f"--lr must be > 0, received: {args.learning_rate}")
     info = _read_checkpointed_run_or_usage(args.run_dir)
     from resnet_studio.core.compress.masks import PruningError
-    from resnet_studio.core.compress.prune import ParentModel, prune_run
+    from resnet_studio.core.compress.prune import ParentModel, prune_blocks, prune_run
 
     parent = ParentModel(info.dir)
     dense = parent.dense_accuracy
@@ -94,6 +115,18 @@ def cmd_prune(args: argparse.Namespace) -> int:
         results.append(row)
         if not args.json:
             print(_row_text(row))
+    for k in blocks:
+        try:
+            outcome = prune_blocks(parent, k, fine_tune_epochs=args.fine_tune_epochs,
+                                   learning_rate=args.learning_rate, runs_root=args.runs_root,
+                                   observer=ProgressPrinter(prefix=f"{k} blocks: "))
+        except PruningError as e:
+            raise UsageError(str(e)) from None
+        row = outcome.to_dict()
+        row["lesion_drop"] = row.pop("layers")
+        results.append(row)
+        if not args.json:
+            print(_row_text(row))
     out = {"parent": str(info.dir), "dense": {"accuracy": dense}, "results": results}
     failed = [r for r in results if r["status"] == "failed"]
     if failed:
@@ -108,6 +141,8 @@ def cmd_prune(args: argparse.Namespace) -> int:
 
 def _row_text(row: dict[str, Any]) -> str:
     kind = "filters" if row["structured"] else "weights"
+    if row.get("blocks"):
+        kind = f"branches {'+'.join(row['blocks'])} removed"
     acc = row["accuracy"]
     return (f"sparsity {row['sparsity']:g} ({kind}, measured {row['measured_sparsity']:.4f}): "
             f"test accuracy {row['accuracy_before_fine_tune']:.4f} pruned -> "

@@ -219,3 +219,56 @@ def test_prune_refuses_bad_input_with_exit_2(tmp_path, capsys):
         assert main(argv) == 2, argv
         err = capsys.readouterr().err
         assert fragment in err and "Traceback" not in err, (argv, err)
+
+
+def test_zeroing_a_branch_leaves_exactly_the_shortcut():
+    import keras
+
+    from resnet_studio.core.builder import build_model, plain_twin
+    from resnet_studio.core.compress.branches import residual_branches
+    from resnet_studio.core.data import describe_dataset
+    from resnet_studio.core.presets import load_preset
+    from resnet_studio.core.training.trainer import binding_for
+
+    binding = binding_for(describe_dataset("digits"))
+    built = build_model(load_preset("resnet8-digits"), binding)
+    branches = residual_branches(built.model, built.units)
+    assert [b.unit for b in branches] == ["stage1_1", "stage2_1", "stage3_1"]
+    b2 = branches[1]
+    assert b2.zero == ("stage2_1_bn2/gamma", "stage2_1_bn2/beta")
+    assert "stage2_1_conv1" in b2.layers and "stage2_1_proj_conv" not in b2.layers
+    assert b2.params == 3 * 3 * 16 * 32 + 3 * 3 * 32 * 32  # conv1 + conv2 kernels
+    variables = {v.path: v for v in built.model.weights}
+    for path in b2.zero:
+        variables[path].assign(np.zeros(variables[path].shape, np.float32))
+    add = built.model.get_layer("stage2_1_add")
+    probe = keras.Model(built.model.inputs[0], [add.input[0], add.output])
+    x = np.random.default_rng(0).uniform(0, 1, (4, 8, 8, 1)).astype(np.float32)
+    shortcut, out = (np.asarray(t) for t in probe(x, training=False))
+    assert np.array_equal(shortcut, out)  # the unit is its shortcut, exactly
+    plain = build_model(plain_twin(load_preset("resnet8-digits")), binding)
+    assert residual_branches(plain.model, plain.units) == []
+
+
+@pytest.mark.slow
+def test_removed_branches_stay_removed_through_fine_tuning(parent_run, tmp_path, capsys):
+    assert main(["prune", str(parent_run), "--blocks", "1", "--fine-tune-epochs", "1",
+                 "--runs-root", str(tmp_path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    (row,) = out["results"]
+    assert row["blocks"] == ["basic_block_1"] and row["structured"] is True
+    assert row["status"] == "completed" and 0 < row["sparsity"] < 1
+    assert set(row["lesion_drop"]) == {"basic_block_1"}
+    meta = json.loads((Path(row["run_dir"]) / "run.json").read_text())
+    assert meta["pruning"]["blocks"] == ["basic_block_1"]
+    weights = kernels(Path(row["run_dir"]))  # kernels only: check the masked BN directly
+    from resnet_studio.core.training.restore import load_run_model
+    from resnet_studio.core.runs import read_run
+
+    trainer, _ = load_run_model(read_run(row["run_dir"]))
+    values = {v.path: v.numpy() for v in trainer.model.trainable_weights}
+    for path in meta["pruning"]["masked"]:
+        assert np.all(values[path] == 0), path
+    assert weights  # the rest of the network is there and was trained
+    assert main(["prune", str(parent_run), "--blocks", "2"]) == 2
+    assert "1 residual branches" in capsys.readouterr().err

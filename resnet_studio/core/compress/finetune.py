@@ -77,6 +77,8 @@ class PruningCallback(keras.callbacks.Callback):
             settings = PruningSettings.from_dict(settings)
         self.settings = settings
         self.variables = prunable_variables(model, settings.structured)
+        self.variables.update({v.path: v for v in model.trainable_weights
+                               if v.path in settings.masked})
         self.masks: dict[str, tf.Variable] = {}
         for path, var in self.variables.items():
             mask = tf.Variable(tf.cast(tf.not_equal(var, 0), tf.float32), trainable=False,

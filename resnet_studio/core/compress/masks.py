@@ -43,6 +43,8 @@ class PruningSettings:
         begin_step: Gradual: first step that prunes.
         end_step: Gradual: step at which `sparsity` is reached.
         frequency: Gradual: steps between two mask updates.
+        blocks: Residual units whose branch is removed (branches.py).
+        masked: Further variable paths held at zero (the removed branches' last layers).
     """
 
     sparsity: float
@@ -52,6 +54,8 @@ class PruningSettings:
     begin_step: int = 0
     end_step: int = 0
     frequency: int = 1
+    blocks: tuple[str, ...] = ()
+    masked: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.sparsity < 1.0:
@@ -68,12 +72,13 @@ class PruningSettings:
                                f"{self.end_step}, {self.frequency}")
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in self.__dict__.items()}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> PruningSettings:
         keys = cls.__dataclass_fields__
-        return cls(**{k: v for k, v in d.items() if k in keys})
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()
+                      if k in keys})
 
     def target(self, step: int) -> float:
         """The sparsity the masks should have at `step` (`sparsity` for one-shot)."""

@@ -19,6 +19,7 @@ from resnet_studio.core.compress.masks import (
     PruningError,
     PruningSettings,
     compute_masks,
+    prunable,
     sparsity_report,
 )
 from resnet_studio.core.training.events import Observer, ignore
@@ -48,6 +49,7 @@ class PruneOutcome:
     status: str
     error: str | None = None
     layers: dict[str, float] = field(default_factory=dict)
+    blocks: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -130,11 +132,6 @@ def prune_run(parent: ParentModel, sparsity: float, *, structured: bool = False,
     Returns:
         The outcome; `status` is the fine-tuning run's (`completed`, `stopped`, `failed`).
     """
-    from resnet_studio.core.runs import new_run_dir
-    from resnet_studio.core.spec import spec_from_dict
-    from resnet_studio.core.training.config import TrainingConfig
-    from resnet_studio.core.training.trainer import Trainer
-
     if fine_tune_epochs < 0:
         raise PruningError(f"fine-tune epochs must be >= 0, received: {fine_tune_epochs}")
     if schedule == "gradual" and fine_tune_epochs == 0:
@@ -152,7 +149,6 @@ def prune_run(parent: ParentModel, sparsity: float, *, structured: bool = False,
         outcome.accuracy = before
         return outcome
 
-    meta = parent.info.meta
     steps_per_epoch = max(1, parent.trainer.steps_per_epoch)
     total_steps = fine_tune_epochs * steps_per_epoch
     settings = PruningSettings(sparsity, structured, scope, schedule)
@@ -162,32 +158,93 @@ def prune_run(parent: ParentModel, sparsity: float, *, structured: bool = False,
                                    end_step=end,
                                    frequency=max(1, math.ceil(end / GRADUAL_UPDATES)))
         weights = parent.trainer.layer_weights()  # dense: the schedule prunes as it trains
-    parent_cfg = meta.get("config") or {}
-    lr = learning_rate if learning_rate is not None else \
-        float(parent.trainer.config.learning_rate) * FINE_TUNE_LR_FACTOR
-    cfg = TrainingConfig.from_sources(parent_cfg, {
-        "epochs": fine_tune_epochs, "learning_rate": lr, "strategy": "default",
-        "devices": "", "early_stopping": 0})
-    spec = spec_from_dict(parent.trainer.built.spec.to_dict(), "architecture.json")
-    preset = str(meta.get("preset") or spec.name)
-    tag = f"{preset}-pruned{int(round(sparsity * 100))}{'f' if structured else ''}"
-    root = Path(runs_root) if runs_root else parent.info.dir.parent
-    target = Path(run_dir) if run_dir else new_run_dir(root, tag)
-    trainer = Trainer(spec, meta["dataset"], cfg, run_dir=target, observer=observer,
-                      data_dir=meta.get("data_dir"), limit=meta.get("limit"),
-                      initial_weights=weights, preset=preset,
-                      run_meta={"parent": str(parent.info.dir),
-                                "pruning": settings.to_dict()})
-    result = trainer.run()
+    tag = f"pruned{int(round(sparsity * 100))}{'f' if structured else ''}"
+    trainer, result = _fine_tune(parent, weights, settings, tag, fine_tune_epochs,
+                                 learning_rate, run_dir, runs_root, observer)
     report = sparsity_report({v.path: v.numpy() for v in trainer.model.trainable_weights
                               if v.path in masks})
-    _record_sparsity(target, report)
-    outcome.run_dir = str(target)
+    _record_sparsity(trainer.run_dir, report)
+    outcome.run_dir = str(trainer.run_dir)
     outcome.status = result.status
     outcome.error = result.error
     outcome.accuracy = (result.test or {}).get("accuracy")
     outcome.measured_sparsity = report["sparsity"]
     outcome.layers = {p: d["sparsity"] for p, d in report["layers"].items()}
+    return outcome
+
+
+def _fine_tune(parent: ParentModel, weights: dict[str, list[np.ndarray]],
+               settings: PruningSettings, tag: str, epochs: int, learning_rate: float | None,
+               run_dir: str | Path | None, runs_root: str | Path | None,
+               observer: Observer) -> tuple[Any, Any]:
+    """Trains the pruned weights as a new run linked to `parent`; (trainer, RunResult)."""
+    from resnet_studio.core.spec import spec_from_dict
+    from resnet_studio.core.training.config import TrainingConfig
+    from resnet_studio.core.runs import new_run_dir
+    from resnet_studio.core.training.trainer import Trainer
+
+    meta = parent.info.meta
+    lr = learning_rate if learning_rate is not None else \
+        float(parent.trainer.config.learning_rate) * FINE_TUNE_LR_FACTOR
+    # One device: the mask constraint assigns inside the replica's step.
+    cfg = TrainingConfig.from_sources(meta.get("config") or {}, {
+        "epochs": epochs, "learning_rate": lr, "strategy": "default", "devices": "",
+        "early_stopping": 0})
+    spec = spec_from_dict(parent.trainer.built.spec.to_dict(), "architecture.json")
+    preset = str(meta.get("preset") or spec.name)
+    root = Path(runs_root) if runs_root else parent.info.dir.parent
+    target = Path(run_dir) if run_dir else new_run_dir(root, f"{preset}-{tag}")
+    trainer = Trainer(spec, meta["dataset"], cfg, run_dir=target, observer=observer,
+                      data_dir=meta.get("data_dir"), limit=meta.get("limit"),
+                      initial_weights=weights, preset=preset,
+                      run_meta={"parent": str(parent.info.dir),
+                                "pruning": settings.to_dict()})
+    return trainer, trainer.run()
+
+
+def prune_blocks(parent: ParentModel, count: int, *, fine_tune_epochs: int = 3,
+                 learning_rate: float | None = None, run_dir: str | Path | None = None,
+                 runs_root: str | Path | None = None, observer: Observer = ignore
+                 ) -> PruneOutcome:
+    """Removes the `count` residual branches whose deletion hurts least (lesion study on the
+    validation split), then fine-tunes as a new run (branches.py).
+
+    The outcome's `sparsity` is the share of prunable weights inside the removed branches;
+    `blocks` lists the removed units in `layers` (unit -> its lesion drop).
+    """
+    from resnet_studio.core.compress.branches import branch_masks, rank_branches, residual_branches
+
+    branches = residual_branches(parent.trainer.built.model, parent.trainer.built.units)
+    if not branches:
+        raise PruningError(f"{parent.info.dir}: no residual branch to remove (a plain "
+                           "network's units are its only path; `resnet-studio lesion` "
+                           "measures replacing them by the identity)")
+    if not 1 <= count <= len(branches):
+        raise PruningError(f"--blocks {count}: the model has {len(branches)} residual "
+                           "branches; remove between 1 and all of them")
+    ranked = rank_branches(parent, branches)
+    chosen = [r["unit"] for r in ranked[:count]]
+    masks = branch_masks(parent, branches, chosen)
+    weights, before = parent.pruned_weights(masks)
+    prunable_total = sum(v.size for p, v in parent.values.items() if prunable(p, v.shape))
+    dead = round(sum(b.params for b in branches if b.unit in chosen) / max(1, prunable_total),
+                 6)
+    outcome = PruneOutcome(dead, True, "blocks", "oneshot",
+                           before if fine_tune_epochs == 0 else None, before, dead, None,
+                           "not_trained",
+                           layers={r["unit"]: r["drop"] for r in ranked[:count]})
+    outcome.blocks = chosen
+    if fine_tune_epochs == 0:
+        return outcome
+    settings = PruningSettings(0.0, blocks=tuple(chosen), masked=tuple(masks))
+    trainer, result = _fine_tune(parent, weights, settings, f"minus{count}blocks",
+                                 fine_tune_epochs, learning_rate, run_dir, runs_root, observer)
+    values = {v.path: v.numpy() for v in trainer.model.trainable_weights}
+    if any(np.any(values[p] != 0) for p in masks):  # the constraint's contract
+        raise PruningError("a removed branch came back during fine-tuning")
+    outcome.run_dir = str(trainer.run_dir)
+    outcome.status, outcome.error = result.status, result.error
+    outcome.accuracy = (result.test or {}).get("accuracy")
     return outcome
 
 
