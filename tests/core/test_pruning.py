@@ -262,8 +262,8 @@ def test_removed_branches_stay_removed_through_fine_tuning(parent_run, tmp_path,
     meta = json.loads((Path(row["run_dir"]) / "run.json").read_text())
     assert meta["pruning"]["blocks"] == ["basic_block_1"]
     weights = kernels(Path(row["run_dir"]))  # kernels only: check the masked BN directly
-    from resnet_studio.core.training.restore import load_run_model
     from resnet_studio.core.runs import read_run
+    from resnet_studio.core.training.restore import load_run_model
 
     trainer, _ = load_run_model(read_run(row["run_dir"]))
     values = {v.path: v.numpy() for v in trainer.model.trainable_weights}

@@ -178,9 +178,9 @@ def _fine_tune(parent: ParentModel, weights: dict[str, list[np.ndarray]],
                run_dir: str | Path | None, runs_root: str | Path | None,
                observer: Observer) -> tuple[Any, Any]:
     """Trains the pruned weights as a new run linked to `parent`; (trainer, RunResult)."""
+    from resnet_studio.core.runs import new_run_dir
     from resnet_studio.core.spec import spec_from_dict
     from resnet_studio.core.training.config import TrainingConfig
-    from resnet_studio.core.runs import new_run_dir
     from resnet_studio.core.training.trainer import Trainer
 
     meta = parent.info.meta
