@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -108,6 +109,20 @@ class DatasetInfo:
 
 
 @dataclass(eq=False)
+class RawImages:
+    """Training images before any resizing, for crop augmentations (ImageNet style).
+
+    Args:
+        records: Unbatched `(key, label)` pairs, cheap to hold in a shuffle buffer: file paths
+            (folders) or still-encoded image bytes (TFDS). Same order as the train split.
+        decode: key -> standardized float32 image (H, W, C) at its own size.
+    """
+
+    records: tf.data.Dataset
+    decode: Callable[[tf.Tensor], tf.Tensor]
+
+
+@dataclass(eq=False)
 class Dataset:
     """A loaded dataset.
 
@@ -131,6 +146,10 @@ class Dataset:
         streams: For streamed sources, unbatched `(x, y)` datasets keyed by split name.
         warnings: What the user should know about the data (files skipped as unreadable,
             duplicates, empty classes); the trainer shows them before training.
+        raw_train: For image sources read from files with a crop geometry, the training
+            images at their own size (`RawImages`): crop augmentations cut from them.
+        eval_cropped: True when `split()` already yields the evaluation crop (resize 256,
+            centre 224; `crops.eval_crop`) rather than plainly resized images.
 
     Example:
 
@@ -151,6 +170,8 @@ class Dataset:
     tokenizer: Tokenizer | None = field(default=None, repr=False)
     texts: dict[str, list[str]] | None = field(default=None, repr=False)
     warnings: list[str] = field(default_factory=list)
+    raw_train: RawImages | None = field(default=None, repr=False)
+    eval_cropped: bool = False
 
     @property
     def in_memory(self) -> bool:

@@ -42,6 +42,7 @@ from .base import (
     Dataset,
     DatasetError,
     DatasetInfo,
+    RawImages,
     cap,
     standardize_channels,
 )
@@ -188,8 +189,11 @@ def _folder_plan(
     return class_names, {"train": train, "validation": val, "test": test}, kind
 
 
-def _image_geometry(files: list[Path], labels: np.ndarray) -> tuple[int, int, int]:
-    """Returns (H, W, C) for the folder's images (see the module docstring)."""
+def _image_geometry(
+    files: list[Path], labels: np.ndarray, default_size: tuple[int, int] | None = None
+) -> tuple[int, int, int]:
+    """Returns (H, W, C) for the folder's images (see the module docstring); `default_size`
+    replaces FALLBACK_IMAGE_SIZE (the architecture's input size, when it says one)."""
     import tensorflow as tf
 
     firsts = [files[int(np.flatnonzero(labels == c)[0])] for c in np.unique(labels)]
@@ -204,7 +208,7 @@ def _image_geometry(files: list[Path], labels: np.ndarray) -> tuple[int, int, in
     channels = 1 if all(s[2] == 1 for s in shapes) else 3
     (h, w) = next(iter(sizes))
     if len(sizes) != 1 or max(h, w) > MAX_NATIVE_SIDE:
-        h, w = FALLBACK_IMAGE_SIZE
+        h, w = default_size or FALLBACK_IMAGE_SIZE
     return h, w, channels
 
 
@@ -260,8 +264,12 @@ def load_folder(
     tokenizer: str = "bytes",
     vocab_size: int = 0,
     bad_files: str | None = None,
+    image_size: tuple[int, int] | None = None,
+    default_image_size: tuple[int, int] | None = None,
+    crop: bool = False,
 ) -> Dataset:
-    """Loads `folder:PATH` (see the module docstring).
+    """Loads `folder:PATH` (see the module docstring; the image options as in
+    `registry.load_dataset`).
 
     Text folders use `tokenizer` (`tokenizers.fit_tokenizer`, fitted on the training files).
 
@@ -288,9 +296,13 @@ def load_folder(
             data = _tokenized_texts(name, class_names, splits["train"][0], limited, length,
                                     tokenizer, vocab_size)
     else:
-        shape = _image_geometry(*splits["train"])
+        shape = _image_geometry(*splits["train"], default_image_size)
+        if image_size:
+            shape = (*image_size, shape[2])
         info = _folder_info(name, class_names, kind, shape, sizes)
-        data = Dataset(info=info, streams=_image_streams(limited, shape))
+        streams, raw = _image_streams(limited, shape, crop and bool(image_size))
+        data = Dataset(info=info, streams=streams, raw_train=raw,
+                       eval_cropped=raw is not None)
     data.warnings = scan.warnings()
     return data
 
@@ -336,18 +348,24 @@ def _tokenized_texts(name: str, class_names: list[str], train_files: list[Path],
 
 
 def _image_streams(
-    splits: dict[str, tuple[list[Path], np.ndarray]], shape: tuple[int, int, int]
-) -> dict[str, tf.data.Dataset]:
+    splits: dict[str, tuple[list[Path], np.ndarray]], shape: tuple[int, int, int], crop: bool
+) -> tuple[dict[str, tf.data.Dataset], RawImages | None]:
+    """The splits' streams; with `crop`, evaluation crops plus the raw training images."""
     import tensorflow as tf
 
-    from . import streams
+    from . import crops, streams
 
     h, w, c = shape
 
-    def decode(path: tf.Tensor) -> tf.Tensor:
+    def decode_raw(path: tf.Tensor) -> tf.Tensor:
         image = tf.io.decode_image(tf.io.read_file(path), channels=c, expand_animations=False)
+        return tf.cast(image, tf.float32) / 255.0
+
+    def decode(path: tf.Tensor) -> tf.Tensor:
+        if crop:
+            return crops.eval_crop(decode_raw(path), (h, w))
         # Bilinear resize of an image to its own size returns it unchanged.
-        image = tf.image.resize(tf.cast(image, tf.float32) / 255.0, (h, w))
+        image = tf.image.resize(decode_raw(path), (h, w))
         return tf.ensure_shape(image, (h, w, c))
 
     def files_ds(split: str) -> tf.data.Dataset:
@@ -357,12 +375,15 @@ def _image_streams(
 
     raw_train = files_ds("train").map(lambda p, y: decode(p), num_parallel_calls=tf.data.AUTOTUNE)
     standardize = streams.standardizer(*streams.image_stats(raw_train))
-    return {
+    out = {
         split: files_ds(split).map(
             lambda p, y: (standardize(decode(p)), y), num_parallel_calls=tf.data.AUTOTUNE
         )
         for split in ("train", "validation", "test")
     }
+    # Paths, not pixels, wait in the shuffle buffer: decoding happens after shuffling.
+    raw = RawImages(files_ds("train"), lambda p: standardize(decode_raw(p))) if crop else None
+    return out, raw
 
 
 # ----------------------------------------------------------------------------------------- npz

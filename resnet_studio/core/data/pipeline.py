@@ -27,11 +27,12 @@ from numbers import Integral
 from typing import TYPE_CHECKING
 
 from .base import Dataset, DatasetError
+from .crops import CROP_AUGMENTATIONS
 
 if TYPE_CHECKING:
     import tensorflow as tf
 
-AUGMENTATIONS = ("pad_crop", "flip")
+AUGMENTATIONS = ("pad_crop", "flip", *CROP_AUGMENTATIONS)
 # Streamed sources can be large: a bounded buffer keeps memory flat (10k CIFAR images ~120 MB).
 _MAX_SHUFFLE_BUFFER = 10_000
 
@@ -49,26 +50,66 @@ def check_augment(augment: Sequence[str]) -> tuple[str, ...]:
         raise DatasetError(
             f"Expected augmentations from {AUGMENTATIONS}, received: augment={list(augment)!r}"
         )
+    if sum(a in CROP_AUGMENTATIONS for a in augment) > 1:
+        raise DatasetError(f"Expected at most one of {CROP_AUGMENTATIONS}, received: "
+                           f"augment={list(augment)!r}")
     return tuple(augment)
 
 
+def _crop_of(names: tuple[str, ...], data: Dataset) -> str | None:
+    """The crop augmentation in `names`, for image data (else None)."""
+    if data.info.input_kind != "image":
+        return None
+    return next((a for a in names if a in CROP_AUGMENTATIONS), None)
+
+
+def _training_source(data: Dataset, crop: str | None) -> tuple[tf.data.Dataset, Callable | None]:
+    """(records to shuffle, decode or None): with a crop augmentation and raw training images,
+    their cheap records (paths or encoded bytes) and the decoder applied after shuffling."""
+    if crop is not None and data.raw_train is not None:
+        return data.raw_train.records, data.raw_train.decode
+    return data.split("train"), None
+
+
+def _evaluation_view(data: Dataset, split: str, crop: str | None) -> tf.data.Dataset:
+    """A validation/test split; with a crop augmentation on data whose split is not yet the
+    evaluation crop (in-memory images), resize by 256/224 and take the centre crop, so the
+    objects have the size training saw on average."""
+    from .crops import eval_crop
+
+    ds = data.split(split)
+    if crop is None or data.eval_cropped:
+        return ds
+    size = tuple(data.info.input_shape[:2])
+    return ds.map(lambda x, y: (eval_crop(x, size), y))
+
+
 def _augmenter(
-    names: tuple[str, ...], shape: tuple[int, ...]
+    names: tuple[str, ...], shape: tuple[int, ...], decode: Callable | None = None
 ) -> Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]:
-    """Returns `(x, y, seed_scalar) -> (x', y)` applying `names` with stateless random ops."""
+    """Returns `(x, y, seed_scalar) -> (x', y)` applying `names` with stateless random ops;
+    `x` goes through `decode` first when given (raw training records)."""
     import tensorflow as tf
+
+    from .crops import train_crop
 
     h, w, _ = shape
     # ResNet's CIFAR recipe pads 4 px on 32 px images: keep that ratio for other sizes.
     pad_h, pad_w = max(1, h // 8), max(1, w // 8)
+    # A crop augmentation makes the input its final size: it comes first, whatever the order.
+    names = tuple(sorted(names, key=lambda a: a not in CROP_AUGMENTATIONS))
 
     def apply(x: tf.Tensor, y: tf.Tensor, r: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         # One independent stateless seed per augmentation, derived from this element's draw.
         seeds = tf.random.experimental.stateless_split(
             tf.stack([r, tf.constant(0, tf.int64)]), num=len(names)
         )
+        if decode is not None:
+            x = decode(x)
         for i, name in enumerate(names):
-            if name == "pad_crop":
+            if name in CROP_AUGMENTATIONS:
+                x = train_crop(name, x, (h, w), seeds[i])
+            elif name == "pad_crop":
                 # Zero padding (= the mean pixel after standardization), as in He et al.
                 padded = tf.pad(x, [[pad_h, pad_h], [pad_w, pad_w], [0, 0]])
                 x = tf.image.stateless_random_crop(padded, tf.shape(x), seed=seeds[i])
@@ -127,8 +168,10 @@ def make_pipelines(
     autotune = tf.data.AUTOTUNE
     # from_tensor_slices data is already in memory: caching it would only double the memory.
     use_cache = cache and not data.in_memory
-
-    train = data.split("train")
+    crop = _crop_of(names, data)
+    train, decode = _training_source(data, crop)
+    if decode is not None:
+        use_cache = False  # ImageNet-style sources: never the whole set in memory
     if use_cache:
         train = train.cache()
     if shuffle:
@@ -139,7 +182,7 @@ def make_pipelines(
             buffer = max(1, min(size, _MAX_SHUFFLE_BUFFER)) if size > 0 else _MAX_SHUFFLE_BUFFER
         train = train.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
     if names and data.info.input_kind == "image":
-        augmenter = _augmenter(names, data.info.input_shape)
+        augmenter = _augmenter(names, data.info.input_shape, decode)
         draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
         train = tf.data.Dataset.zip((train, draws)).map(
             lambda xy, r: augmenter(xy[0], xy[1], r),
@@ -148,7 +191,7 @@ def make_pipelines(
     train = train.batch(batch_size, drop_remainder=drop_remainder).prefetch(autotune)
 
     def evaluation(split: str) -> tf.data.Dataset:
-        ds = data.split(split)
+        ds = _evaluation_view(data, split, crop)
         if use_cache:
             ds = ds.cache()
         return ds.batch(batch_size).prefetch(autotune)
@@ -208,15 +251,16 @@ def training_stream(
     names = check_augment(augment)
     import tensorflow as tf
 
-    train = data.split("train")
-    if cache and not data.in_memory:
+    crop = _crop_of(names, data)
+    train, decode = _training_source(data, crop)
+    if cache and not data.in_memory and decode is None:
         train = train.cache()  # built once, outside the per-epoch function: shared by epochs
     size = data.info.sizes.get("train", -1)
     if data.in_memory:
         buffer = max(1, size)
     else:
         buffer = max(1, min(size, _MAX_SHUFFLE_BUFFER)) if size > 0 else _MAX_SHUFFLE_BUFFER
-    augmenter = (_augmenter(names, data.info.input_shape)
+    augmenter = (_augmenter(names, data.info.input_shape, decode)
                  if names and data.info.input_kind == "image" else None)
 
     def one_epoch(epoch: tf.Tensor) -> tf.data.Dataset:

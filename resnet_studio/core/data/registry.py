@@ -72,6 +72,9 @@ def load_dataset(
     limit: int | None = None,
     tokenizer: str | None = None,
     vocab_size: int = 0,
+    image_size: tuple[int, int] | None = None,
+    default_image_size: tuple[int, int] | None = None,
+    crop: bool = False,
 ) -> Dataset:
     """Loads a dataset by name.
 
@@ -86,6 +89,14 @@ def load_dataset(
         tokenizer: For text classification: `"bytes"` (default) or `"wordpiece"` (learnt from
             the training split; see `tokenizers`). Other datasets refuse `"wordpiece"`.
         vocab_size: WordPiece vocabulary size (0 = the tokenizer's default).
+        image_size: (H, W) every image of a file source (tfds:, folder:) is brought to,
+            whatever its own size. In-memory sources (built-ins, npz) keep theirs.
+        default_image_size: (H, W) for file sources whose images vary in size, instead of
+            `tfds.VARIABLE_IMAGE_SIZE` / `files.FALLBACK_IMAGE_SIZE` (the architecture's
+            input, when it says one).
+        crop: ImageNet-style geometry for file sources (with `image_size`): `split()` gives
+            the evaluation crop (`crops.eval_crop`) and `raw_train` the training images at
+            their own size, for the crop augmentations.
 
     Returns:
         The loaded `Dataset`; `info.sizes` are the sizes after `limit`.
@@ -123,6 +134,9 @@ def load_dataset(
             data_dir=data_dir,
             sequence_length=sequence_length,
             limit=limit,
+            image_size=image_size,
+            default_image_size=default_image_size,
+            crop=crop,
         )
     if name.startswith(_FOLDER):
         from . import files
@@ -135,6 +149,9 @@ def load_dataset(
             limit=limit,
             tokenizer=tokenizer,
             vocab_size=vocab_size,
+            image_size=image_size,
+            default_image_size=default_image_size,
+            crop=crop,
         )
     if name.startswith(_NPZ):
         from . import files

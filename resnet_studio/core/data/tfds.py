@@ -6,9 +6,12 @@ only when it is missing probe the network with short socket connects before down
 The user hears within seconds what to do instead.
 
 Images are scaled to [0, 1] and standardized per channel with statistics of the first
-`streams.STATS_EXAMPLES` training images; images of varying size are resized to
-`VARIABLE_IMAGE_SIZE` (aspect ratio not kept). Text inputs become byte-level tokens of
-length `sequence_length` (default 256; see `streams.byte_tokens`).
+`streams.STATS_EXAMPLES` training images; images of varying size are resized to the
+architecture's input size when the caller passes it (`default_image_size`), else to
+`VARIABLE_IMAGE_SIZE` (aspect ratio not kept). With a crop geometry (`crop`), evaluation
+images are centre crops and training images are cut by the crop augmentations
+(`crops.py`). Text inputs become byte-level tokens of length `sequence_length` (default 256;
+see `streams.byte_tokens`).
 
 Validation is the last `validation_fraction` of the train split (TFDS prepares shuffled
 train files, so the tail is a fair sample); test is the `test` split, else the dataset's
@@ -25,7 +28,14 @@ import time
 from typing import Any
 from urllib.parse import urlparse
 
-from .base import BYTE_VOCAB_SIZE, DEFAULT_TEXT_LENGTH, Dataset, DatasetError, DatasetInfo
+from .base import (
+    BYTE_VOCAB_SIZE,
+    DEFAULT_TEXT_LENGTH,
+    Dataset,
+    DatasetError,
+    DatasetInfo,
+    RawImages,
+)
 from .builtin import held_out
 
 PREFIX = "tfds:"
@@ -284,6 +294,9 @@ def load(
     data_dir: str | None = None,
     sequence_length: int | None = None,
     limit: int | None = None,
+    image_size: tuple[int, int] | None = None,
+    default_image_size: tuple[int, int] | None = None,
+    crop: bool = False,
 ) -> Dataset:
     """Loads a TFDS dataset as streamed, normalized splits (see the module docstring).
 
@@ -294,6 +307,11 @@ def load(
         data_dir: Where prepared data lives; else `$TFDS_DATA_DIR`, else TFDS's default.
         sequence_length: Token length for text inputs.
         limit: Cap on each split's size.
+        image_size: (H, W) for every image, whatever its own size.
+        default_image_size: (H, W) for images of varying size instead of
+            `VARIABLE_IMAGE_SIZE` (the architecture's input, when it says one).
+        crop: With `image_size`: evaluation crops in `split()` and the encoded training
+            images in `raw_train`, for the crop augmentations (`crops.py`).
 
     Raises:
         DatasetError: Unknown name, unsupported features, or data missing with no network.
@@ -307,7 +325,7 @@ def load(
     # Imported only now: a missing dataset is reported without paying TensorFlow's import.
     import tensorflow as tf
 
-    from . import streams
+    from . import crops, streams
 
     plan, _ = _split_plan(builder, validation_fraction)
     x_feature = builder.info.features[x_key]
@@ -321,12 +339,21 @@ def load(
         except Exception as exc:
             raise DatasetError(f"{name}: cannot read split {split!r}: {exc}") from exc
 
+    raw: RawImages | None = None
     if kind == "image":
+        native = tuple(x_feature.shape[:2])
+        if image_size:
+            shape = (*image_size, shape[2])
+        elif None in native and default_image_size:
+            shape = (*default_image_size, shape[2])
         h, w, c = shape
-        resize = None in x_feature.shape[:2]
+        resize = native != (h, w)
+        crop = crop and bool(image_size)
 
         def to_float(x: tf.Tensor) -> tf.Tensor:
             x = tf.cast(x, tf.float32) / 255.0
+            if crop:
+                return crops.eval_crop(x, (h, w))
             if resize:
                 x = tf.image.resize(x, (h, w))
             return tf.ensure_shape(x, (h, w, c))
@@ -336,6 +363,20 @@ def load(
 
         def features(x: tf.Tensor) -> tf.Tensor:
             return standardize(to_float(x))
+
+        if crop:
+            # Encoded bytes, not pixels, wait in the shuffle buffer; decoded after it.
+            records = builder.as_dataset(
+                split=plan["train"], as_supervised=True, shuffle_files=False,
+                decoders={x_key: _tfds().decode.SkipDecoding()})
+            records, _ = streams.sized(
+                records.map(lambda x, y: (x, tf.cast(y, tf.int32))), limit)
+
+            def decode(encoded: tf.Tensor) -> tf.Tensor:
+                image = tf.io.decode_image(encoded, channels=c, expand_animations=False)
+                return standardize(tf.cast(image, tf.float32) / 255.0)
+
+            raw = RawImages(records, decode)
 
     elif kind == "tokens":
         length = shape[0]
@@ -368,7 +409,7 @@ def load(
         offline=True,
         description=describe_text(builder),
     )
-    return Dataset(info=info, streams=out)
+    return Dataset(info=info, streams=out, raw_train=raw, eval_cropped=raw is not None)
 
 
 def describe_text(builder: Any) -> str:

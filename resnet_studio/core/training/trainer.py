@@ -77,6 +77,21 @@ class TrainingFailure(Exception):
         self.details = details
 
 
+def image_geometry(spec: ArchitectureSpec, cfg: TrainingConfig) -> dict[str, Any]:
+    """How files of images become the model's input (`load_dataset`'s image arguments).
+
+    `image_size` set: that size. Else, with a crop augmentation (ImageNet-style recipes),
+    the architecture's input size. Images of varying size without either take the
+    architecture's size too; fixed-size datasets otherwise keep their own.
+    """
+    if spec.input.kind != "image":
+        return {}
+    own = (int(spec.input.shape[0]), int(spec.input.shape[1]))
+    crop = cfg.crop_augmentation is not None
+    size = (cfg.image_size, cfg.image_size) if cfg.image_size else (own if crop else None)
+    return {"image_size": size, "default_image_size": own, "crop": crop}
+
+
 def binding_for(info: Any) -> Binding:
     """Binding of an architecture to a dataset's metadata."""
     return Binding(input_shape=tuple(info.input_shape), input_kind=info.input_kind,
@@ -184,7 +199,8 @@ class Trainer:
                                  validation_fraction=cfg.validation_fraction,
                                  data_dir=self.data_dir, sequence_length=sequence_length,
                                  limit=self.limit, tokenizer=self.spec.input.tokenizer or None,
-                                 vocab_size=self._tokenizer_vocab())
+                                 vocab_size=self._tokenizer_vocab(),
+                                 **image_geometry(self.spec, cfg))
         self._warnings += list(getattr(self.data, "warnings", None) or [])
         info = self.data.info
         # Model, optimizer and metrics are created under the strategy's scope (their
