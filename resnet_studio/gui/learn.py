@@ -9,7 +9,8 @@ HTML (<sub>, <sup>), which QLabel and QTextBrowser render without any math libra
 Sources, each stated where it is used: He, Zhang, Ren, Sun, CVPR 2016 (arXiv:1512.03385);
 He, Zhang, Ren, Sun, ECCV 2016 (arXiv:1603.05027); Bachlechner et al. 2020
 (arXiv:2003.04887); Touvron et al., ICCV 2021 (arXiv:2103.17239); Huang et al., ECCV 2016
-(arXiv:1603.09382).
+(arXiv:1603.09382); Veit et al., NeurIPS 2016 (arXiv:1605.06431); Xiong et al., ICML 2020
+(arXiv:2002.04745).
 """
 
 from __future__ import annotations
@@ -180,7 +181,9 @@ def _variant_notes(p: dict[str, Any]) -> list[str]:
     scaling = p.get("scaling", "none")
     if scaling == "rezero":
         notes.append("<p><b>ReZero</b>: α is one learnable scalar, initialised to 0, so at "
-                     "the start the unit is the identity (Bachlechner et al. 2020).</p>")
+                     "the start the unit is the identity; published ReZero also removes every "
+                     "LayerNorm (Transformer blocks: layer_norm off) (Bachlechner et al. "
+                     "2020).</p>")
     elif scaling == "layerscale":
         notes.append(f"<p><b>LayerScale</b>: λ is a learnable vector, one factor per channel, "
                      f"initialised to {float(p.get('scale', 0.1)):g} (Touvron et al. 2021).</p>")
@@ -305,7 +308,10 @@ BN → ReLU → conv → BN → ReLU → conv, then add, and nothing after it:
 is a pure identity from any unit to any deeper one,
 <span class="f">x<sub>L</sub> = x<sub>l</sub> + Σ<sub>i=l</sub><sup>L−1</sup>
 F(x<sub>i</sub>)</span>, and the authors trained a 1001-layer ResNet with it. Transformers
-make the same choice: post-norm LN(x + F(x)) or pre-norm x + F(LN(x)).</p>
+make the same choice: post-norm LN(x + F(x)) or pre-norm x + F(LN(x)). Xiong et al.
+(ICML 2020) showed why pre-norm is easier to train: with post-norm the gradients of the
+parameters near the output are large at initialisation, so it needs a learning-rate warm-up;
+with pre-norm they are well-behaved and the warm-up can be dropped.</p>
 
 <h3>Why the gradient keeps flowing</h3>
 <p>For one unit with an identity shortcut the chain rule gives</p>
@@ -316,23 +322,33 @@ make the same choice: post-norm LN(x + F(x)) or pre-norm x + F(LN(x)).</p>
 ∂F<sub>i</sub>/∂x<sub>i</sub>)</p>
 <p>Expanded, the product contains the identity I itself: the gradient at unit L reaches
 unit l unchanged, plus corrections. Small branch Jacobians make the corrections small; no
-product of them can remove the I. In a <b>plain</b> network only the product
+product of them can remove the I. Veit, Wilber and Belongie (NeurIPS 2016) read the same
+expansion forwards (the <i>unraveled view</i>): n residual units are 2<sup>n</sup> paths
+of different lengths from input to output, and a trained ResNet behaves like an ensemble of
+them, most of its gradient coming from the short ones; deleting a single unit at test time
+hurts little, unlike in a plain network. In a <b>plain</b> network only the product
 ∏ ∂F<sub>i</sub>/∂x<sub>i</sub> remains, and when its factors are small it shrinks
 geometrically with depth. A sigmoid's derivative is at most ¼, so every sigmoid layer
 multiplies the backward signal by at most ¼ times the norm of its weight matrix. (He et al.
 2016b, Eq. 5, write it for a loss E: ∂E/∂x<sub>l</sub> = ∂E/∂x<sub>L</sub>·(1 +
 ∂/∂x<sub>l</sub> Σ<sub>i=l</sub><sup>L−1</sup> F(x<sub>i</sub>)).)</p>
 <p>One caution from the original paper: He et al.'s deep plain networks used batch
-normalization, and they checked that their gradients did <i>not</i> vanish (Sec. 4.1); the
-56-layer plain network still trained worse than the 20-layer one, an optimization
-difficulty they called <i>degradation</i>. Without normalization, as in the sigmoid MLP
+normalization, and on ImageNet (Sec. 4.1, plain-18 against plain-34) they checked that the
+forward signals keep non-zero variances and the backward gradients healthy norms: the
+gradients did <i>not</i> vanish, yet the 34-layer plain network had higher training error
+than the 18-layer one, an optimization difficulty they called <i>degradation</i>. On
+CIFAR-10 (Sec. 4.2, Fig. 6 left) the deeper plain nets (20 to 56 layers) show the same. Without normalization, as in the sigmoid MLP
 below, the gradients really do vanish, and you can watch them do it.</p>
 
 <h3>Scaling the branch: ReZero and LayerScale</h3>
 <p><b>ReZero</b> (Bachlechner et al. 2020):
 <span class="f">x<sub>i+1</sub> = x<sub>i</sub> + α<sub>i</sub>·F(x<sub>i</sub>)</span>,
 one learnable scalar per unit, <b>initialised to 0</b>. At initialisation every unit is the
-identity, so the whole network is; α grows as training finds the branch useful.</p>
+identity, so the whole network is; α grows as training finds the branch useful. The point
+of the paper is that this replaces normalization: a ReZero Transformer has <b>no
+LayerNorm</b> at all, and still trains deep stacks quickly. With <code>layer_norm</code>
+off on the Transformer blocks ResNet Studio builds it as published
+(<b>rezero-transformer-mnist1d</b>).</p>
 <p><b>LayerScale</b> (Touvron et al. 2021, CaiT):
 <span class="f">x<sub>l+1</sub> = x<sub>l</sub> + diag(λ<sub>1</sub>, …, λ<sub>d</sub>)·
 F(x<sub>l</sub>)</span>, a learnable factor per channel initialised to a small ε (CaiT:
@@ -346,8 +362,8 @@ unit l keeps its branch with survival probability p<sub>l</sub> and is otherwise
 its shortcut. The survival probability falls linearly with depth,
 <span class="f">p<sub>l</sub> = 1 − (l/L)(1 − p<sub>L</sub>)</span> (p<sub>L</sub> = 0.5 in
 the paper), so the network trained is shorter on average. At test time every unit is kept
-and its branch is scaled by its survival probability:
-<span class="f">y = x + p<sub>l</sub>·F(x)</span>.</p>
+and its branch is scaled by its survival probability, before the ReLU of their (v1)
+units: <span class="f">y = ReLU(x + p<sub>l</sub>·F(x))</span> (Huang et al. 2016).</p>
 <p>ResNet Studio's <code>drop_path</code> (like most current code) drops the branch per
 example and divides the kept branches by the survival probability during training instead:
 the same expectation, and inference is the network unchanged.
@@ -365,8 +381,8 @@ the first, and a vanishing-gradient alert names the starved block.</li>
 <li>On a GPU: <b>plain56-cifar</b> against <b>resnet56-cifar</b> on
 <code>tfds:cifar10</code> (or resnet56-cifar against its plain twin). He et al. (Fig. 1 and
 Fig. 6) found the 56-layer plain network with <i>higher training error</i> than the 20-layer
-one, while ResNet-56 reaches 6.97 % test error (Table 6). The full schedule (164 epochs)
-takes hours.</li>
+one, while ResNet-56 reaches 6.97 % test error (Table 6). The full schedule (64k
+iterations, docs/recipes.md) takes hours.</li>
 </ol>
 
 <h3>References</h3>
@@ -381,6 +397,11 @@ at Large Depth. 2020. <a href="https://arxiv.org/abs/2003.04887">arXiv:2003.0488
 (CaiT). ICCV 2021. <a href="https://arxiv.org/abs/2103.17239">arXiv:2103.17239</a></li>
 <li>Huang, Sun, Liu, Sedra, Weinberger. Deep Networks with Stochastic Depth. ECCV 2016.
 <a href="https://arxiv.org/abs/1603.09382">arXiv:1603.09382</a></li>
+<li>Veit, Wilber, Belongie. Residual Networks Behave Like Ensembles of Relatively Shallow
+Networks. NeurIPS 2016. <a href="https://arxiv.org/abs/1605.06431">arXiv:1605.06431</a></li>
+<li>Xiong, Yang, He, Zheng, Zheng, Xing, Zhang, Lan, Wang, Liu. On Layer Normalization in the
+Transformer Architecture. ICML 2020.
+<a href="https://arxiv.org/abs/2002.04745">arXiv:2002.04745</a></li>
 </ul>
 """
 

@@ -42,7 +42,8 @@ def shortcut_param(choices: tuple[str, ...] = SHORTCUTS, default: str = "identit
 # Residual variants shared by every residual block (issue: residual lab).
 VARIANT_PARAMS: tuple[Param, ...] = (
     Param("scaling", "choice", "none",
-          f"Scale the residual branch: ReZero α·F(x), α learnable from 0 ({REZERO}); LayerScale "
+          f"Scale the residual branch: ReZero α·F(x), α learnable from 0 ({REZERO}; as published "
+          f"it also removes LayerNorm: Transformer blocks' layer_norm); LayerScale "
           f"diag(γ)·F(x), γ learnable per channel from `scale` ({LAYERSCALE}); fixed: "
           f"scale·F(x).", choices=("none", "rezero", "layerscale", "fixed")),
     Param("scale", "float", 0.1, "Initial LayerScale value, or the fixed factor.", minimum=0.0,
