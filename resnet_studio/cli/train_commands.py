@@ -48,6 +48,9 @@ def add_training_flags(p: argparse.ArgumentParser, *, preset_optional: bool = Fa
                         "γ/β); all: every parameter")
     p.add_argument("--augment", type=_names, help="comma-separated: " + ", ".join(
         AUGMENTATIONS) + ' ("" = none)')
+    p.add_argument("--validation-fraction", type=float, dest="validation_fraction",
+                   help="share of the training data held out for validation (0 = none: train "
+                        "on all of it, as the papers' final models did)")
     p.add_argument("--image-size", type=int, dest="image_size",
                    help="side of the training image for tfds:/folder: data (0 = the preset's "
                         "input with a crop augmentation, else the dataset's)")
@@ -75,6 +78,7 @@ def add_training_flags(p: argparse.ArgumentParser, *, preset_optional: bool = Fa
 
 OVERRIDES = ("epochs", "batch_size", "optimizer", "learning_rate", "schedule", "weight_decay",
              "weight_decay_mode", "weight_decay_on", "augment", "image_size",
+             "validation_fraction",
              "seed", "grad_norm_every", "precision", "strategy", "devices", "sync_batch_norm")
 
 

@@ -116,3 +116,18 @@ def test_resnet50_trains_one_step_on_300x200_images_at_224(tmp_path) -> None:
     meta = json.loads((run_dir / "run.json").read_text())
     assert meta["binding"]["input_shape"] == [224, 224, 3]
     assert meta["steps"] == 1
+
+
+def test_imagenet_is_tested_on_its_labelled_validation_split() -> None:
+    from types import SimpleNamespace
+
+    from resnet_studio.core.data.tfds import _split_plan
+
+    def builder(name: str) -> SimpleNamespace:
+        splits = {k: SimpleNamespace(num_examples=n) for k, n in
+                  (("train", 1000), ("validation", 50), ("test", 100))}
+        return SimpleNamespace(info=SimpleNamespace(name=name, full_name=name, splits=splits))
+
+    # TFDS stores ImageNet's withheld test labels as -1: its validation set is the test set.
+    assert _split_plan(builder("imagenet2012"), 0.01)[0]["test"] == "validation"
+    assert _split_plan(builder("cifar10"), 0.1)[0]["test"] == "test"

@@ -14,8 +14,9 @@ images are centre crops and training images are cut by the crop augmentations
 see `streams.byte_tokens`).
 
 Validation is the last `validation_fraction` of the train split (TFDS prepares shuffled
-train files, so the tail is a fair sample); test is the `test` split, else the dataset's
-`validation` split, else (no held-out split at all) the same slice as validation.
+train files, so the tail is a fair sample); test is the `test` split (for ImageNet, whose
+test labels are withheld, its `validation` split), else the dataset's `validation` split,
+else (no held-out split at all) the same slice as validation.
 Only classification datasets (a `ClassLabel` target) are supported.
 """
 
@@ -45,6 +46,9 @@ VARIABLE_IMAGE_SIZE = (64, 64)
 # One deadline for all network probes together: the whole offline failure must take < 10 s
 # including TensorFlow Datasets' own import.
 PROBE_TIMEOUT_S = 3.0
+# Datasets whose `test` split has no labels: their `validation` split is the test set (the
+# ImageNet papers report on the 50k validation images).
+_UNLABELLED_TEST = frozenset({"imagenet2012", "imagenet2012_subset", "imagenet2012_real"})
 # Always probed besides the dataset's own download hosts: TFDS's storage for many datasets.
 _FALLBACK_HOST = "storage.googleapis.com"
 
@@ -231,6 +235,8 @@ def _split_plan(
     test = "test" if "test" in available or not available else None
     if test is None and "validation" in available:
         test = "validation"
+    if builder.info.name in _UNLABELLED_TEST and "validation" in available:
+        test = "validation"  # ImageNet's test labels are withheld (TFDS stores -1)
     n_train = available.get("train")
     if n_train is not None:
         n_val = held_out(n_train, validation_fraction)
