@@ -2,22 +2,47 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-# The stamp is newer than pyproject.toml once its dependencies are installed: later calls skip pip.
+# Exact versions of every dependency, transitive ones too, with their hashes: requirements.lock
+# (run, test, CI) and requirements-package.lock (the same plus PyInstaller, for the bundle).
+# uv makes them (`uv pip compile`, from pyproject.toml's ranges) for CPython 3.11 on x86-64
+# Linux; pip installs them. pyproject.toml keeps compatible ranges for `pip install`.
+#   Add or change a dependency: edit pyproject.toml, `make lock`, `make test`, commit
+#   pyproject.toml and both locks. `make lock` keeps every pin it can (only what the edit
+#   needs moves); `make lock-upgrade` moves everything to the newest versions allowed.
+# tests/packaging/test_lock.py fails, naming the package, when the environment differs.
+LOCK := requirements.lock
+PACKAGE_LOCK := requirements-package.lock
+LOCK_PYTHON ?= 3.11
+LOCK_PLATFORM ?= x86_64-manylinux_2_34
+UV_COMPILE = $(VENV)/bin/uv pip compile pyproject.toml --quiet --generate-hashes \
+	--python-version $(LOCK_PYTHON) --python-platform $(LOCK_PLATFORM) \
+	--custom-compile-command "make lock"
+# The stamp is newer than the lock and pyproject.toml once they are installed: later calls
+# skip pip.
 STAMP := $(VENV)/.installed
 # PyInstaller (the `package` extra), installed only by the packaging targets.
 PACKAGE_STAMP := $(VENV)/.installed-package
 
-.PHONY: run test test-fast lint bench screenshots clean package package-check
+.PHONY: run test test-fast lint lock lock-upgrade bench screenshots clean package package-check
 
-$(STAMP): pyproject.toml
+$(STAMP): $(LOCK) pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --require-hashes -r $(LOCK)
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-$(PACKAGE_STAMP): $(STAMP)
-	$(PY) -m pip install --quiet -e '.[dev,package]'
+$(PACKAGE_STAMP): $(STAMP) $(PACKAGE_LOCK)
+	$(PY) -m pip install --quiet --require-hashes -r $(PACKAGE_LOCK)
 	touch $(PACKAGE_STAMP)
+
+lock: $(STAMP)
+	$(UV_COMPILE) --extra dev -o $(LOCK)
+	$(UV_COMPILE) --extra dev --extra package -c $(LOCK) -o $(PACKAGE_LOCK)
+
+lock-upgrade: $(STAMP)
+	$(UV_COMPILE) --extra dev --upgrade -o $(LOCK)
+	$(UV_COMPILE) --extra dev --extra package -c $(LOCK) --upgrade -o $(PACKAGE_LOCK)
 
 run: $(STAMP)
 	$(VENV)/bin/resnet-studio gui
