@@ -47,6 +47,7 @@ def sigmoid_lab(tmp_path_factory):
 
 @pytest.mark.slow
 def test_twins_share_initial_weights_and_batch_order(tmp_path):
+    """Bit-exact, within one machine: both twins are built in this process."""
     spec = load_preset("resnet8-digits")  # projection shortcuts: layers only the residual has
     cmp = Comparison(spec, "digits", TrainingConfig.from_sources({"batch_size": 16}),
                      runs_root=tmp_path, limit=64)

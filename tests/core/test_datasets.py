@@ -196,6 +196,7 @@ def test_synthetic_data_depends_on_seed_only() -> None:
 
 
 def test_same_seed_same_batches_epoch_by_epoch() -> None:
+    """Bit-exact, within one machine (both pipelines run in this process)."""
     ds = load_dataset("synthetic-images", seed=0)
 
     def epochs(seed: int) -> list[list[tuple[np.ndarray, np.ndarray]]]:

@@ -234,7 +234,9 @@ def test_mirrored_training_matches_one_device_on_the_same_global_batch(mirrored_
     assert r["max_weight_diff"] < 1e-4, r
     # The norms are those of the all-reduced gradient (not a replica's half of it).
     assert r["max_norm_rel_diff"] < 1e-4, r
-    assert r["test_accuracy"][0] == pytest.approx(r["test_accuracy"][1])
+    # Weights equal up to rounding: at most a couple of the 256 test examples near a tie
+    # may change class (which ones depends on the CPU's kernels), not the accuracy beyond.
+    assert abs(r["test_accuracy"][0] - r["test_accuracy"][1]) <= 2 / 256 + 1e-9, r
 
 
 @pytest.mark.slow
@@ -271,7 +273,8 @@ def test_two_workers_train_in_lockstep_and_only_the_chief_keeps_the_run(processe
     assert chief["distribution"]["replicas"] == 2 and chief["distribution"]["workers"] == 2
     assert chief["epochs_completed"] == 2 and chief["steps"] == other["steps"] > 0
     assert 0 <= chief["test"]["accuracy"] <= 1 and chief["test"]["examples"] > 0
-    # Lockstep: bit-identical final weights, hence identical test metrics.
+    # Lockstep: bit-identical final weights, hence identical test metrics (both workers run
+    # on this machine; workers on different CPUs could round their updates differently).
     assert chief["weights_sha256"] == other["weights_sha256"]
     assert chief["test"] == other["test"]
     # Only the chief's run folder exists; the other worker's temporary one is gone.

@@ -188,7 +188,10 @@ def test_lesion_cli_json_line(sigmoid_run, capsys):
     assert [b["block"] for b in out["blocks"]] == [f"body_{i}" for i in range(1, 19)]
     assert out["skipped"] == []
     final = json.loads((sigmoid_run / "final.json").read_text())["test"]
-    assert out["baseline"]["accuracy"] == pytest.approx(final["accuracy"], abs=1e-9)
+    # The lesion model recomputes the logits along another path (same weights): equal up to
+    # rounding, so at most one test example near a tie may change class.
+    assert out["baseline"]["accuracy"] == pytest.approx(final["accuracy"],
+                                                        abs=1 / final["examples"] + 1e-9)
     assert out["baseline"]["loss"] == pytest.approx(final["loss"], rel=1e-4)
     for b in out["blocks"]:
         assert b["drop"] == pytest.approx(out["baseline"]["accuracy"] - b["accuracy"])

@@ -290,6 +290,7 @@ def _labels(ds) -> list[np.ndarray]:
 
 
 def test_training_stream_epochs_depend_on_seed_and_epoch_only():
+    """Bit-exact, within one machine (every stream is made in this process)."""
     data = load_dataset("synthetic-images", seed=0, limit=40)
     kw = {"batch_size": 16, "seed": 3, "augment": ["pad_crop", "flip"]}
     keras.utils.set_random_seed(0)

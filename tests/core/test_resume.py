@@ -6,9 +6,11 @@ checkpoint; `train --resume` continues it; a run stopped in the middle of an epo
 there. Either way the resumed run's per-step losses and learning rates equal those of an
 uninterrupted run with the same seed: same weights, optimizer state (Adam moments and the
 step counter that drives the cosine schedule), batch order, augmentation draws and dropout
-masks. CPU runs are bitwise reproducible here (measured: a difference of exactly 0, in one
-process and across processes, without TF_DETERMINISTIC_OPS); the tolerance only guards
-against another machine's thread scheduling.
+masks. Bit-exact within one machine: the reference and the resumed runs are computed here,
+on the same CPU (measured: a difference of exactly 0, in one process and across processes,
+without TF_DETERMINISTIC_OPS). Across machines (AVX-512 vs AVX2 kernels, oneDNN on or off,
+another thread count) the same run differs by rounding, so no test compares runs made on
+two machines; the tolerance only guards against thread scheduling.
 """
 
 from __future__ import annotations
