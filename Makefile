@@ -14,7 +14,10 @@ LOCK := requirements.lock
 PACKAGE_LOCK := requirements-package.lock
 LOCK_PYTHON ?= 3.11
 LOCK_PLATFORM ?= x86_64-manylinux_2_34
-UV_COMPILE = $(VENV)/bin/uv pip compile pyproject.toml --quiet --generate-hashes \
+# uv from the project's environment (a dev dependency); `make lock UV=/path/to/uv` uses another
+# (e.g. that of a shared environment) without installing this folder's .venv first.
+UV ?= $(VENV)/bin/uv
+UV_COMPILE = $(UV) pip compile pyproject.toml --quiet --generate-hashes \
 	--python-version $(LOCK_PYTHON) --python-platform $(LOCK_PLATFORM) \
 	--custom-compile-command "make lock"
 # The stamp is newer than the lock and pyproject.toml once they are installed: later calls
@@ -36,11 +39,13 @@ $(PACKAGE_STAMP): $(STAMP) $(PACKAGE_LOCK)
 	$(PY) -m pip install --quiet --require-hashes -r $(PACKAGE_LOCK)
 	touch $(PACKAGE_STAMP)
 
-lock: $(STAMP)
+lock:
+	test -x $(UV) || $(MAKE) $(STAMP)
 	$(UV_COMPILE) --extra dev -o $(LOCK)
 	$(UV_COMPILE) --extra dev --extra package -c $(LOCK) -o $(PACKAGE_LOCK)
 
-lock-upgrade: $(STAMP)
+lock-upgrade:
+	test -x $(UV) || $(MAKE) $(STAMP)
 	$(UV_COMPILE) --extra dev --upgrade -o $(LOCK)
 	$(UV_COMPILE) --extra dev --extra package -c $(LOCK) --upgrade -o $(PACKAGE_LOCK)
 
