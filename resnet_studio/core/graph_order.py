@@ -10,13 +10,16 @@ depth-first search driven by an explicit stack. It visits the nodes in exactly t
 (`tests/core/test_deep_models.py` compares both on a branching graph), so layer order and the
 weights of a seeded build are unchanged.
 
-`_build_map` is Keras-internal (keras.src); if a Keras upgrade moves it, `install()` does
-nothing and the test above fails loudly rather than the app breaking.
+`_build_map` is Keras-internal (keras.src, reached through core/keras_private.py); if a Keras
+upgrade moves it, `install()` does nothing and the test above fails loudly rather than the app
+breaking.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from resnet_studio.core import keras_private
 
 _installed = False
 _keras_build_map: Any = None  # Keras's own, kept for the test that compares the two
@@ -31,8 +34,9 @@ def build_map(inputs: Any, outputs: Any) -> tuple[list[Any], dict[Any, int]]:
     Raises:
         ValueError: the graph has a cycle (Keras's message).
     """
-    from keras.src import tree
+    import keras
 
+    tree = keras.tree
     finished: set[Any] = set()
     in_progress: set[Any] = set()
     ordered: list[Any] = []
@@ -41,10 +45,10 @@ def build_map(inputs: Any, outputs: Any) -> tuple[list[Any], dict[Any, int]]:
 
     def enter(tensor: Any) -> Any:
         """Keras's checks on arriving at `tensor`; the node to expand, or None."""
-        operation, node_index, _ = tensor._keras_history
+        operation, node_index, _ = keras_private.keras_history(tensor)
         if not operation:
             return None
-        node = operation._inbound_nodes[node_index]
+        node = keras_private.inbound_nodes(operation)[node_index]
         if node in finished:
             return None
         if not node.is_input and any(tensor is t for t in flat_inputs):
@@ -84,14 +88,8 @@ def install() -> None:
     global _installed, _keras_build_map
     if _installed:
         return
-    try:
-        from keras.src.models import functional
-        from keras.src.ops import function
-    except ImportError:  # pragma: no cover - a Keras without these modules
+    keras_build_map = keras_private.replace_build_map(build_map)
+    if keras_build_map is None:
         return
-    if hasattr(function, "_build_map"):
-        _keras_build_map = function._build_map
-        function._build_map = build_map
-    if hasattr(functional, "_build_map"):
-        functional._build_map = build_map
+    _keras_build_map = keras_build_map
     _installed = True

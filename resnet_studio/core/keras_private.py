@@ -161,3 +161,52 @@ def allocate_declared(variable: Any) -> None:
     """Allocates and initializes a variable declared in such a scope
     (`variable._deferred_initialize()`)."""
     variable._deferred_initialize()
+
+
+# ------------------------------------------------------------------ the functional graph
+
+
+def keras_history(tensor: Any) -> Any:
+    """`tensor._keras_history`: (operation, node_index, tensor_index) of a symbolic tensor,
+    the operation that made it (fields `.operation`, `.node_index`, `.tensor_index`)."""
+    return tensor._keras_history
+
+
+def inbound_nodes(operation: Any) -> list[Any]:
+    """`operation._inbound_nodes`: the graph nodes where the layer was called, each with its
+    `input_tensors`."""
+    return operation._inbound_nodes
+
+
+def replace_build_map(build_map: Any) -> Any:
+    """Makes `keras.Model(inputs, outputs)` order its graph with `build_map` (Keras's
+    `_build_map` in keras.src.ops.function, also imported by keras.src.models.functional).
+
+    Returns:
+        The function replaced (Keras's own the first time), or None when Keras no longer has
+        it (then nothing is replaced).
+    """
+    try:
+        from keras.src.models import functional
+        from keras.src.ops import function
+    except ImportError:  # pragma: no cover - a Keras without these modules
+        return None
+    if not hasattr(function, "_build_map"):
+        return None
+    before = function._build_map
+    function._build_map = build_map
+    if hasattr(functional, "_build_map"):
+        functional._build_map = build_map
+    return before
+
+
+# ------------------------------------------------------------------ TensorFlow Datasets
+
+
+def disable_tfds_gcs() -> None:
+    """Never query gs://tfds-data (without network that look-up stalls). TFDS has no public
+    switch; `gcs_utils._is_gcs_disabled` is the flag its own code checks (already True by
+    default in 4.9.10, set anyway so another version cannot turn the look-up back on)."""
+    from tensorflow_datasets.core.utils import gcs_utils
+
+    gcs_utils._is_gcs_disabled = True

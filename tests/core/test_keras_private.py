@@ -179,6 +179,46 @@ def check_declared_variables() -> None:
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(v.value), [3.0, 3.0])
 
 
+def check_keras_history_and_inbound_nodes() -> None:
+    """A symbolic tensor names the layer that made it; a layer's inbound nodes hold the
+    tensors it was called on."""
+    model = _tiny_model()
+    operation, node_index, _ = kp.keras_history(model.outputs[0])
+    assert operation is model.get_layer("out") and node_index == 0
+    assert kp.keras_history(model.outputs[0]).operation is operation
+    (node,) = kp.inbound_nodes(operation)
+    (tensor,) = node.input_tensors
+    assert kp.keras_history(tensor).operation is model.get_layer("hidden")
+
+
+def check_replace_build_map() -> None:
+    """`keras.Model(inputs, outputs)` orders its graph with the replaced function."""
+    calls, keras_own = [], {}
+
+    def spy(inputs, outputs):
+        calls.append(1)
+        return keras_own["fn"](inputs, outputs)
+
+    keras_own["fn"] = kp.replace_build_map(spy)
+    try:
+        assert callable(keras_own["fn"]), "keras.src.ops.function._build_map is gone"
+        model = _tiny_model()
+        assert calls and [la.name for la in model.layers][1:] == ["hidden", "out"]
+    finally:
+        if keras_own["fn"] is not None:
+            kp.replace_build_map(keras_own["fn"])
+
+
+def check_disable_tfds_gcs() -> None:
+    """TFDS still has the module flag its GCS look-up checks."""
+    from tensorflow_datasets.core.utils import gcs_utils
+
+    assert isinstance(gcs_utils._is_gcs_disabled, bool)
+    kp.disable_tfds_gcs()
+    assert gcs_utils._is_gcs_disabled is True
+    assert "_is_gcs_disabled" in inspect.getsource(gcs_utils)
+
+
 CHECKS = [
     ("unscale_loss_for_distribution", check_unscale_loss_for_distribution,
      "keras.src.losses.loss.unscale_loss_for_distribution"),
@@ -198,6 +238,12 @@ CHECKS = [
      "TensorFlow's MirroredStrategy._collective_key_base"),
     ("pending_variables, set_pending_variables, allocate_declared", check_declared_variables,
      "keras.src global_state 'uninitialized_variables' and Variable._deferred_initialize"),
+    ("keras_history, inbound_nodes", check_keras_history_and_inbound_nodes,
+     "KerasTensor._keras_history and Operation._inbound_nodes"),
+    ("replace_build_map", check_replace_build_map,
+     "keras.src.ops.function._build_map (and keras.src.models.functional's import of it)"),
+    ("disable_tfds_gcs", check_disable_tfds_gcs,
+     "tensorflow_datasets.core.utils.gcs_utils._is_gcs_disabled"),
 ]
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from resnet_studio.core import keras_private
 from resnet_studio.core.compress.masks import PruningError, prunable
 
 # Layers that map 0 to 0 (an all-zero branch stays all zero through them).
@@ -47,11 +48,11 @@ class Branch:
 
 
 def _op(tensor: Any) -> Any:
-    return tensor._keras_history.operation
+    return keras_private.keras_history(tensor).operation
 
 
 def _inputs(layer: Any) -> list[Any]:
-    return [t for node in layer._inbound_nodes for t in node.input_tensors]
+    return [t for node in keras_private.inbound_nodes(layer) for t in node.input_tensors]
 
 
 def _ancestors(layer: Any) -> set[str]:

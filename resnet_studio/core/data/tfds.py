@@ -29,6 +29,8 @@ import time
 from typing import Any
 from urllib.parse import urlparse
 
+from resnet_studio.core import keras_private
+
 from .base import (
     BYTE_VOCAB_SIZE,
     DEFAULT_TEXT_LENGTH,
@@ -67,16 +69,12 @@ def _tfds() -> Any:
     """Imports tensorflow_datasets with the Google Cloud Storage look-up disabled."""
     try:
         import tensorflow_datasets as tfds
-        from tensorflow_datasets.core.utils import gcs_utils
     except ImportError as exc:  # pragma: no cover - a declared dependency
         raise DatasetError(
             "tfds: tensorflow-datasets is not installed. Install it with "
             "`pip install tensorflow-datasets`."
         ) from exc
-    # Never query gs://tfds-data: without network that look-up stalls. TFDS has no public
-    # switch; this module flag is the one its own code checks (already True by default in
-    # 4.9.10, set anyway so another version cannot turn the look-up back on).
-    gcs_utils._is_gcs_disabled = True
+    keras_private.disable_tfds_gcs()  # no look-up of gs://tfds-data: it stalls offline
     return tfds
 
 
