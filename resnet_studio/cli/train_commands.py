@@ -255,7 +255,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _resume_target(args: argparse.Namespace) -> tuple[Any, ...]:
     """(spec, dataset, config, run dir, preset, limit, data dir) of a run to resume, or a
     UsageError saying why it cannot be resumed."""
-    from resnet_studio.core.runs import NotResumable, resume_target
+    from resnet_studio.core.runs import NotResumable, RunInUse, resume_target
     from resnet_studio.core.spec import SpecError
 
     if args.preset or args.dataset or args.no_residual or args.run_dir or \
@@ -267,7 +267,7 @@ def _resume_target(args: argparse.Namespace) -> tuple[Any, ...]:
         target = resume_target(args.resume, overrides)
     except SpecError:  # exit 2 with the file and field, like a bad preset
         raise
-    except NotResumable as e:
+    except (NotResumable, RunInUse) as e:  # RunInUse: another trainer owns the run
         raise UsageError(str(e)) from None
     except ValueError as e:  # an override out of range: named as the flag
         raise UsageError(flag_message(str(e))) from None

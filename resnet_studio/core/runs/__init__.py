@@ -25,6 +25,7 @@ from resnet_studio.core.runs.layout import (
     is_run_dir,
     new_run_dir,
 )
+from resnet_studio.core.runs.lock import RunInUse, RunLock, RunLocked
 from resnet_studio.core.runs.pairs import is_compared, pair_dirs, pair_meta
 from resnet_studio.core.runs.records import (
     read_gradients,
@@ -51,7 +52,7 @@ from resnet_studio.core.runs.store import (
 
 __all__ = [
     "RUN_SCHEMA_VERSION", "STATUSES", "NotResumable", "ResumeTarget", "RunInfo",
-    "RunIsRunning", "RunScanner", "can_resume", "checkpoint_complete", "checkpoint_dir",
+    "RunInUse", "RunIsRunning", "RunLock", "RunLocked", "RunScanner", "can_resume", "checkpoint_complete", "checkpoint_dir",
     "current_state", "default_runs_root", "delete_run", "exports_dir", "has_checkpoint",
     "is_compared", "is_run_dir", "list_runs", "migrate_run_meta", "new_run_dir", "pair_dirs",
     "pair_meta", "read_architecture", "read_final", "read_gradients",

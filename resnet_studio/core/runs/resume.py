@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from resnet_studio.core.runs import layout
+from resnet_studio.core.runs import layout, lock
+from resnet_studio.core.runs.lock import RunLocked
 from resnet_studio.core.runs.store import RunInfo, read_run
 
 # What the runs view offers to resume. A failed run may fail again the same way, so it is
@@ -59,12 +60,22 @@ def read_architecture(run_dir: str | os.PathLike[str]) -> Any:
     return spec_from_dict(json.loads(path.read_text(encoding="utf-8")), str(path))
 
 
+def _epochs_done(run_dir: Path) -> int | None:
+    """Whole epochs the last checkpoint covers (None when its state cannot be read)."""
+    try:
+        state = json.loads((layout.checkpoint_dir(run_dir) / "state.json").read_text("utf-8"))
+        return int(state["epoch"])
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+
+
 def resume_target(run_dir: str | os.PathLike[str],
                   overrides: dict[str, Any] | None = None) -> ResumeTarget:
     """The run in `run_dir` ready to resume, with training `overrides` (epochs…).
 
     Raises:
         NotResumable: not a readable run, not stopped/interrupted/failed, or no checkpoint.
+        RunLocked: another trainer owns the run now (names its pid and host).
         SpecError: architecture.json is not a valid architecture.
         ValueError: an override is not valid (TrainingConfig's message).
     """
@@ -74,6 +85,9 @@ def resume_target(run_dir: str | os.PathLike[str],
         info = read_run(run_dir)
     except (OSError, ValueError) as e:
         raise NotResumable(str(e)) from None
+    owner = lock.holder(info.dir)
+    if owner is not None:
+        raise RunLocked(info.dir, owner)
     if info.status not in RESUME_ALLOWED:
         raise NotResumable(f"{run_dir}: status is {info.status}; only stopped, interrupted "
                            "or failed runs can be resumed")
@@ -86,5 +100,11 @@ def resume_target(run_dir: str | os.PathLike[str],
         raise NotResumable(f"{layout.architecture_json(info.dir)}: unreadable ({e})") from None
     meta = info.meta
     config = TrainingConfig.from_sources(meta.get("config") or {}, overrides)
+    done = _epochs_done(info.dir)
+    if done is not None and done >= config.epochs:
+        raise NotResumable(
+            f"{info.dir}: nothing to do: {done} epoch{'s' if done != 1 else ''} already "
+            f"trained and the run is set to {config.epochs}; pass --epochs {done + 1} or more "
+            "to train further")
     return ResumeTarget(info, spec, config, meta.get("dataset"), meta.get("preset"),
                         meta.get("limit"), meta.get("data_dir"))

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from resnet_studio.core.runs import layout
+from resnet_studio.core.runs import layout, lock
 from resnet_studio.core.runs.schema import migrate_run_meta
 
 STATUSES = ("running", "completed", "stopped", "failed", "interrupted")
@@ -33,7 +33,7 @@ def process_start(pid: int) -> str | None:
 def _alive(pid: int, start: str | None) -> bool:
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):  # OverflowError: a pid beyond any C int
         return False
     except PermissionError:
         return True
@@ -84,12 +84,23 @@ def read_meta(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     return migrate_run_meta(meta, str(path))
 
 
-def read_run(run_dir: str | os.PathLike[str]) -> RunInfo:
-    """Reads run.json; a `running` run whose process is gone is reported `interrupted`."""
+def read_run(run_dir: str | os.PathLike[str], *, probe_lock: bool = True) -> RunInfo:
+    """Reads run.json; a `running` run whose process is gone is reported `interrupted`, and
+    a run whose owner lock is held (lock.py) is `running` whatever run.json says yet.
+
+    Args:
+        probe_lock: False for the lock's own holder (it would see itself).
+    """
     d = Path(run_dir)
     meta = read_meta(d)
     status = meta.get("status", "interrupted")
-    if status == "running" and meta.get("host") == socket.gethostname():
+    if not isinstance(status, str) or status not in STATUSES:
+        raise ValueError(f"{layout.run_json(d)}: status: expected one of "
+                         f"{', '.join(STATUSES)}, got {status!r}")
+    owner = lock.holder(d) if probe_lock else None
+    if owner is not None:  # a trainer owns it now (resuming, or between writes)
+        status = "running"
+    elif status == "running" and meta.get("host") == socket.gethostname():
         pid = meta.get("pid")
         if not isinstance(pid, int) or not _alive(pid, meta.get("pid_start")):
             status = "interrupted"

@@ -137,6 +137,7 @@ class Trainer:
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
+        self._owner: Any = None  # the run's owner lock (runs/lock.py) while training
         self.model: Any = None
         self.built: Any = None
         self.data: Any = None
@@ -165,7 +166,24 @@ class Trainer:
     # -- the run (owning thread)
     def prepare(self) -> None:
         """Loads the data and builds the model; raises bad-input errors before any run folder
-        exists (DatasetError, SpecError, BlockBuildError)."""
+        exists (DatasetError, SpecError, BlockBuildError). A resume first takes the run's
+        owner lock (RunLocked when another trainer has it; runs/lock.py)."""
+        if self.resuming and self._owner is None:
+            from resnet_studio.core.runs.ownership import own_run
+
+            self._owner = own_run(self.run_dir, resume=True)
+        try:
+            self._prepare()
+        except BaseException:
+            self._release_owner()
+            raise
+
+    def _release_owner(self) -> None:
+        owner, self._owner = self._owner, None
+        if owner is not None:
+            owner.release()
+
+    def _prepare(self) -> None:
         from resnet_studio.core.builder import build_model
         from resnet_studio.core.data import load_dataset
         from resnet_studio.core.training.devices import configure_devices, mixed_precision_policy
@@ -255,7 +273,14 @@ class Trainer:
 
     def run(self) -> RunResult:
         """Prepares (if needed), trains, evaluates; returns the result. Never raises for a
-        failed run (status 'failed' with the error); raises bad-input errors from prepare()."""
+        failed run (status 'failed' with the error); raises bad-input errors from prepare(),
+        and RunLocked / RunInUse when the run folder is another trainer's."""
+        try:
+            return self._run()
+        finally:
+            self._release_owner()
+
+    def _run(self) -> RunResult:
         t0 = time.time()
         if self.model is None:
             self.prepare()
@@ -274,6 +299,10 @@ class Trainer:
                 "distribution": self.distribution.to_dict(),
                 "params": summary.total_params, "limit": self.limit,
                 "data_dir": self.data_dir, "binding": info.to_dict(), **self.run_meta}
+        if self._owner is None:  # before anything is written: the folder is ours alone
+            from resnet_studio.core.runs.ownership import own_run
+
+            self._owner = own_run(self.run_dir, resume=self.resuming)
         self.writer = RunWriter(self.run_dir, meta, self.built.spec.to_dict(), layers, blocks,
                                 resume=self.resuming)
         self.alert_checker = self._alert_checker(layers, blocks)

@@ -1,0 +1,36 @@
+"""Taking ownership of a run folder before training writes to it (lock.py): for a new run
+the folder must not hold a run yet; for a resume the run must still be resumable once the
+lock is held (two resumes started seconds apart both saw it `stopped` before)."""
+
+from __future__ import annotations
+
+import os
+
+from resnet_studio.core.runs import layout
+from resnet_studio.core.runs.lock import RunInUse, RunLock
+from resnet_studio.core.runs.resume import RESUME_ALLOWED, NotResumable
+from resnet_studio.core.runs.store import read_run
+
+
+def own_run(run_dir: str | os.PathLike[str], *, resume: bool) -> RunLock:
+    """The run's owner lock, held; the caller releases it when the run ends.
+
+    Raises:
+        RunLocked: another trainer owns the run (names its pid and host).
+        RunInUse: a new run's folder already holds a run.
+        NotResumable: (resume) the run is no longer stopped, interrupted or failed.
+    """
+    lock = RunLock(run_dir).acquire()
+    try:
+        if resume:
+            info = read_run(run_dir, probe_lock=False)
+            if info.status not in RESUME_ALLOWED:
+                raise NotResumable(f"{run_dir}: status is {info.status}; only stopped, "
+                                   "interrupted or failed runs can be resumed")
+        elif layout.is_run_dir(run_dir):
+            raise RunInUse(f"{run_dir} already holds a run; choose another --run-dir or use "
+                           "--resume")
+    except BaseException:
+        lock.release()
+        raise
+    return lock
