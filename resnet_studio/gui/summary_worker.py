@@ -2,13 +2,14 @@
 
 The GUI never computes a shape or a count itself: after every edit it asks Keras. The
 `SummaryService` (GUI thread) debounces requests with a single-shot timer, numbers each one
-(its *generation*) and keeps at most one build in flight; the `_Worker` (its own QThread,
-which owns all Keras building) builds and sends the result back. A result whose generation
-is not the latest is dropped, so a slow build can never overwrite a newer edit's numbers.
+(its *generation*) and keeps at most one build in flight; each build is a job (gui.jobs:
+`summary_job`) run in one long-lived `WorkerThread`, which owns all Keras building, and its
+result comes back as the job's `finished`. A result whose generation is not the latest is
+dropped, so a slow build can never overwrite a newer edit's numbers.
 
-Worker signals reach the service through `Qt.QueuedConnection` to slots of an object living
-in the GUI thread (DESIGN.md: a signal connected to a plain function runs in the emitting
-thread, and that deadlocked with PySide6 6.12).
+Job signals reach the service through `Qt.QueuedConnection` to slots of an object living in
+the GUI thread (a signal connected to a plain function runs in the emitting thread, and that
+deadlocked with PySide6 6.12).
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from resnet_studio.core import editing
 from resnet_studio.core.builder import ModelSummary, block_names
+from resnet_studio.core.jobs import JobState
 from resnet_studio.core.params import Problem
 from resnet_studio.core.spec import ArchitectureSpec, SpecError
+from resnet_studio.gui.jobs import Job, WorkerThread
 
 # Long enough that typing "128" or holding a spin-box arrow builds once, short enough that
 # the numbers feel immediate (a small model builds in ~50 ms).
@@ -151,26 +154,29 @@ def _free_if_big(params: int) -> None:
         gc.collect()
 
 
-class _Worker(QObject):
-    """Lives in the worker thread; every Keras build of the editor happens in `run`."""
+@dataclass
+class CountResult:
+    """A parameter count for the preset gallery (`SummaryService.count`)."""
 
-    summarized = Signal(object)  # SummaryResult
-    counted = Signal(str, object, str)  # job key, total params or None, error message
+    key: str
+    total: int | None
+    error: str
 
-    @Slot(object)
-    def run(self, job: tuple[str, Any, Any]) -> None:
-        kind, key, spec = job
-        start = time.perf_counter()
-        try:
-            summary, problems, partial = build_summary(spec)
-        except BaseException as e:  # never let an exception escape a Qt slot
-            summary, problems, partial = None, [Problem("", f"{type(e).__name__}: {e}")], None
-        if kind == "summary":
-            self.summarized.emit(SummaryResult(key, spec, summary, problems, partial,
-                                               time.perf_counter() - start))
-        else:
-            error = str(problems[0]) if problems else ""
-            self.counted.emit(key, summary.total_params if summary else None, error)
+
+def summary_job(kind: str, key: Any, spec: ArchitectureSpec, state: JobState
+                ) -> SummaryResult | CountResult:
+    """One Keras build of the editor (a job function, core.jobs): a summary for generation
+    `key` when kind is "summary", else a count for the gallery item `key`."""
+    del state
+    start = time.perf_counter()
+    try:
+        summary, problems, partial = build_summary(spec)
+    except BaseException as e:  # reported as the build's problem, like any failed build
+        summary, problems, partial = None, [Problem("", f"{type(e).__name__}: {e}")], None
+    if kind == "summary":
+        return SummaryResult(key, spec, summary, problems, partial, time.perf_counter() - start)
+    error = str(problems[0]) if problems else ""
+    return CountResult(key, summary.total_params if summary else None, error)
 
 
 class SummaryService(QObject):
@@ -187,7 +193,6 @@ class SummaryService(QObject):
     finished = Signal(object)
     dropped = Signal(int)
     counted = Signal(str, object, str)
-    _submit = Signal(object)
 
     def __init__(self, parent: QObject | None = None, debounce_ms: int = DEBOUNCE_MS) -> None:
         super().__init__(parent)
@@ -201,15 +206,8 @@ class SummaryService(QObject):
         self._timer.setSingleShot(True)
         self._timer.setInterval(debounce_ms)
         self._timer.timeout.connect(self._dispatch)
-        self._thread = QThread()
-        self._thread.setObjectName("keras-summary")
-        self._worker = _Worker()
-        self._worker.moveToThread(self._thread)
-        self._submit.connect(self._worker.run, Qt.ConnectionType.QueuedConnection)
-        self._worker.summarized.connect(self._on_summarized, Qt.ConnectionType.QueuedConnection)
-        self._worker.counted.connect(self._on_counted, Qt.ConnectionType.QueuedConnection)
-        self._thread.finished.connect(self._worker.deleteLater)
-        self._thread.start()
+        self._builds = WorkerThread("keras-summary", self)
+        self._thread = self._builds.thread
 
     # ------------------------------------------------------------------ API
     @property
@@ -252,9 +250,7 @@ class SummaryService(QObject):
         self._timer.stop()
         self._pending = None
         self._counts.clear()
-        if self._thread.isRunning():
-            self._thread.quit()
-            self._thread.wait()
+        self._builds.shutdown()
 
     # ------------------------------------------------------------------ internals
     @Slot()
@@ -265,24 +261,29 @@ class SummaryService(QObject):
             spec, self._pending = self._pending, None
             self._busy = True
             self.building.emit(self.generation)
-            self._submit.emit(("summary", self.generation, spec))
+            self._submit("summary", self.generation, spec)
         elif self._counts:
             key, spec = self._counts.popleft()
             self._busy = True
-            self._submit.emit(("count", key, spec))
+            self._submit("count", key, spec)
+
+    def _submit(self, kind: str, key: Any, spec: ArchitectureSpec) -> None:
+        job = Job(summary_job, kind, key, spec, thread=self._builds, parent=self)
+        job.finished.connect(self._on_built)
+        job.start()
 
     @Slot(object)
-    def _on_summarized(self, result: SummaryResult) -> None:
+    def _on_built(self, result: object) -> None:
+        job = self.sender()
+        if isinstance(job, Job):
+            job.deleteLater()
         self._busy = False
-        if result.generation == self.generation:
-            self.latest = result
-            self.finished.emit(result)
-        else:
-            self.dropped.emit(result.generation)
-        self._dispatch()
-
-    @Slot(str, object, str)
-    def _on_counted(self, key: str, total: object, error: str) -> None:
-        self._busy = False
-        self.counted.emit(key, total, error)
+        if isinstance(result, CountResult):
+            self.counted.emit(result.key, result.total, result.error)
+        elif isinstance(result, SummaryResult):
+            if result.generation == self.generation:
+                self.latest = result
+                self.finished.emit(result)
+            else:
+                self.dropped.emit(result.generation)
         self._dispatch()

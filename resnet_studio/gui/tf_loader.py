@@ -11,7 +11,10 @@ import gc
 import sys
 from dataclasses import dataclass
 
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
+
+from resnet_studio.core.jobs import JobState
+from resnet_studio.gui.jobs import Job
 
 
 @dataclass(frozen=True)
@@ -52,37 +55,35 @@ def probe_backend() -> BackendInfo:
     return BackendInfo(tf.__version__, keras.__version__, device, len(gpus), devices)
 
 
-class _Importer(QObject):
-    loaded = Signal(object)
-    failed = Signal(str)
-
-    @Slot()
-    def run(self) -> None:
-        # No garbage collection during the import: the growing heap made full collections of
-        # 40-220 ms (holding the GIL, so freezing the window) six times in a row, ~0.5 s in
-        # all (benchmarks/bench_gui.py). The modules' objects live as long as the process:
-        # they go to the collector's permanent generation (gc.freeze), never walked again.
-        # The import's own garbage (~4,000 cycles) goes there too, not collected (that would
-        # be one 0.27 s pause) until the end of the first run thaws it (gui.app.thaw_heap).
-        importing = "tensorflow" not in sys.modules  # else (a second window) nothing to do
-        enabled = gc.isenabled()
+def import_backend(state: JobState) -> BackendInfo:
+    """Imports TensorFlow and Keras (a job function, core.jobs); not interruptible."""
+    del state
+    # No garbage collection during the import: the growing heap made full collections of
+    # 40-220 ms (holding the GIL, so freezing the window) six times in a row, ~0.5 s in
+    # all (benchmarks/bench_gui.py). The modules' objects live as long as the process:
+    # they go to the collector's permanent generation (gc.freeze), never walked again.
+    # The import's own garbage (~4,000 cycles) goes there too, not collected (that would
+    # be one 0.27 s pause) until the end of the first run thaws it (gui.app.thaw_heap).
+    importing = "tensorflow" not in sys.modules  # else (a second window) nothing to do
+    enabled = gc.isenabled()
+    if importing:
+        gc.disable()
+    try:
+        return probe_backend()
+    finally:
         if importing:
-            gc.disable()
-        try:
-            info = probe_backend()
-        except BaseException as e:  # ImportError, a broken CUDA install…: report, never raise
-            self.failed.emit(f"{type(e).__name__}: {e}")
-            return
-        finally:
-            if importing:
-                gc.freeze()
-                if enabled:
-                    gc.enable()
-        self.loaded.emit(info)
+            gc.freeze()
+            if enabled:
+                gc.enable()
+
+
+def _describe_import_error(e: BaseException) -> str:
+    # ImportError, a broken CUDA install…: reported in full, never raised
+    return f"{type(e).__name__}: {e}"
 
 
 class TfLoader(QObject):
-    """Runs the import once in its own QThread.
+    """Runs the import once, as a job in its own QThread (gui.jobs).
 
     Signals:
         ready(object): BackendInfo, in the GUI thread.
@@ -96,8 +97,7 @@ class TfLoader(QObject):
         super().__init__(parent)
         self.info: BackendInfo | None = None
         self.error: str | None = None
-        self._thread: QThread | None = None
-        self._importer: _Importer | None = None
+        self._job: Job | None = None
 
     @property
     def state(self) -> str:
@@ -105,35 +105,29 @@ class TfLoader(QObject):
             return "ready"
         if self.error is not None:
             return "failed"
-        return "loading" if self._thread is not None else "idle"
+        return "loading" if self._job is not None else "idle"
 
     def start(self) -> None:
-        if self._thread is not None:
+        if self._job is not None:
             return
-        self._thread = QThread()
-        self._thread.setObjectName("tensorflow-import")
-        self._importer = _Importer()
-        self._importer.moveToThread(self._thread)
-        self._thread.started.connect(self._importer.run)
-        self._importer.loaded.connect(self._on_loaded, Qt.ConnectionType.QueuedConnection)
-        self._importer.failed.connect(self._on_failed, Qt.ConnectionType.QueuedConnection)
-        self._thread.finished.connect(self._importer.deleteLater)
-        self._thread.start()
+        self._job = Job(import_backend, name="tensorflow-import",
+                        describe=_describe_import_error, parent=self)
+        self._job.failed.connect(self._on_failed)
+        self._job.finished.connect(self._on_finished)
+        self._job.start()
 
     def shutdown(self) -> None:
-        """Waits for the import to end (it cannot be interrupted) and stops the thread."""
-        if self._thread is not None and self._thread.isRunning():
-            self._thread.quit()
-            self._thread.wait()
+        """Waits for the import to end (it cannot be interrupted)."""
+        if self._job is not None:
+            self._job.cancel_and_wait()
+
+    @Slot(str, str)
+    def _on_failed(self, error: str, _details: str) -> None:
+        self.error = error
+        self.failed.emit(error)
 
     @Slot(object)
-    def _on_loaded(self, info: BackendInfo) -> None:
-        self.info = info
-        self._thread.quit()
-        self.ready.emit(info)
-
-    @Slot(str)
-    def _on_failed(self, error: str) -> None:
-        self.error = error
-        self._thread.quit()
-        self.failed.emit(error)
+    def _on_finished(self, info: object) -> None:
+        if isinstance(info, BackendInfo):
+            self.info = info
+            self.ready.emit(info)

@@ -485,7 +485,7 @@ def test_closing_the_dialog_while_exporting_leaves_no_running_thread(qtbot, styl
     dialog.path_edit.setText(str(target))
     with qtbot.waitSignal(dialog.exported, timeout=EXPORT_TIMEOUT_MS) as blocker:
         dialog.start_export()
-        thread = dialog._thread
+        thread = dialog._export.thread
         assert thread is not None and thread.isRunning()
         dialog.close()  # waits for the export, which cannot be interrupted half-way
     assert not thread.isRunning() and thread.isFinished()

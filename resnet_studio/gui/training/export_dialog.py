@@ -6,21 +6,19 @@ compares its outputs with Keras on a test batch, and only then renames it into p
 takes seconds to minutes, so it runs in its own QThread; the dialog shows a busy bar, and the
 result (or the error, in red) when the thread reports back.
 
-Threading follows summary_worker.py: the worker is a QObject moved to a QThread created for
-this one export; it runs when the thread starts, sends its outcome to a slot of the dialog
-through a queued connection (a slot of an object living in the GUI thread, never a lambda,
-which would run in the worker thread) and quits its own thread. Closing the dialog waits for
-that thread: an export cannot be interrupted half-way (it would leave a temporary folder
-behind), and a QThread destroyed while running aborts the process.
+The export is a job (gui.jobs: `export_job` in a QThread made for this one export, its
+outcome delivered to slots of the dialog in the GUI thread). Closing the dialog waits for
+that thread and delivers the outcome at once: an export cannot be interrupted half-way (it
+would leave a temporary folder behind), and a QThread destroyed while running aborts the
+process.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, QUrl, Signal, Slot
+from PySide6.QtCore import QCoreApplication, Qt, QUrl, Signal, Slot
 from PySide6.QtGui import QCloseEvent, QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -38,9 +36,11 @@ from PySide6.QtWidgets import (
 )
 
 from resnet_studio.core.export import ExportError, ExportResult
+from resnet_studio.core.jobs import JobState
 from resnet_studio.core.runs import RunInfo, exports_dir
 from resnet_studio.core.training import restore
 from resnet_studio.gui import theme
+from resnet_studio.gui.jobs import Job
 
 # (format key, label in the combo box, default file or folder name under <run>/exports/)
 FORMATS: tuple[tuple[str, str, str], ...] = (
@@ -102,42 +102,12 @@ def describe_error(e: BaseException) -> str:
     return f"{type(e).__name__}: {lines[0] if lines else 'no message'}"
 
 
-class _ExportWorker(QObject):
-    """Lives in the export thread; runs one export when the thread starts.
-
-    The outcome is also left in `box`, a plain dict the dialog reads after waiting for the
-    thread when it is closed mid-export (the queued signal cannot be delivered while the GUI
-    thread is blocked in that wait).
-    """
-
-    done = Signal(int, object, str)  # job number, ExportResult or None, error message
-
-    def __init__(self, job: int, run: RunInfo, fmt: str, out: str, quantize: bool,
-                 overwrite: bool, box: dict[str, Any]) -> None:
-        super().__init__()
-        self.job = job
-        self.run_info = run
-        self.fmt = fmt
-        self.out = out
-        self.quantize = quantize
-        self.overwrite = overwrite
-        self.box = box
-
-    @Slot()
-    def run(self) -> None:
-        result: ExportResult | None = None
-        error = ""
-        try:
-            result = restore.export_run(self.run_info, self.fmt, self.out,
-                                        quantize=self.quantize, overwrite=self.overwrite)
-        except BaseException as e:  # never let an exception escape a Qt slot
-            error = describe_error(e)
-        finally:
-            self.box.update(result=result, error=error)
-            self.done.emit(self.job, result, error)
-            # Quit from here, not from a GUI slot: the GUI thread may be blocked waiting for
-            # this thread (dialog closed mid-export) and could not run that slot.
-            QThread.currentThread().quit()
+def export_job(run: RunInfo, fmt: str, out: str, quantize: bool, overwrite: bool,
+               state: JobState) -> ExportResult:
+    """Exports a run's model (a job function, core.jobs). Not interruptible half-way: a
+    stopped export would leave a temporary folder behind, so `state` is not consulted."""
+    del state
+    return restore.export_run(run, fmt, out, quantize=quantize, overwrite=overwrite)
 
 
 class ExportDialog(QDialog):
@@ -166,10 +136,8 @@ class ExportDialog(QDialog):
         self.run = run
         self.result: ExportResult | None = None
         self.error = ""
-        self._job = 0
-        self._thread: QThread | None = None
-        self._worker: _ExportWorker | None = None
-        self._box: dict[str, Any] = {}
+        self._export: Job | None = None
+        self._export_error = ""
         self._auto_path = ""
         self.setWindowTitle(f"Export {run.id}")
         self.setObjectName("exportDialog")
@@ -250,7 +218,7 @@ class ExportDialog(QDialog):
     @property
     def busy(self) -> bool:
         """An export is running in the background thread."""
-        return self._thread is not None
+        return self._export is not None
 
     def current_format(self) -> str:
         return str(self.format_combo.currentData())
@@ -281,31 +249,28 @@ class ExportDialog(QDialog):
             return
         fmt = self.current_format()
         quantize = fmt == "tflite" and self.quantize_check.isChecked()
-        self._job += 1
-        self._box = {}
         self._set_busy(True, f"Exporting {self.format_combo.currentText().split(' (')[0]} to "
                              f"{target}…\nLoading the last checkpoint, writing, then verifying "
                              "the export.")
-        self._thread = QThread()
-        self._thread.setObjectName(f"export-{self.run.id}")
-        self._worker = _ExportWorker(self._job, self.run, fmt, str(target), quantize,
-                                     overwrite, self._box)
-        self._worker.moveToThread(self._thread)
-        self._thread.started.connect(self._worker.run)
-        self._worker.done.connect(self._on_done, Qt.ConnectionType.QueuedConnection)
-        self._thread.start()
+        self._export_error = ""
+        self._export = Job(export_job, self.run, fmt, str(target), quantize, overwrite,
+                           name=f"export-{self.run.id}", describe=describe_error, parent=self)
+        self._export.failed.connect(self._on_export_failed)
+        self._export.finished.connect(self._on_export_finished)
+        self._export.start()
 
     @Slot()
     def wait(self) -> None:
         """Blocks until a running export has finished and shows its outcome (used on close)."""
-        if self._thread is None:
+        job = self._export
+        if job is None:
             return
         QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
-            self._thread.wait()
+            job.thread.wait()
         finally:
             QGuiApplication.restoreOverrideCursor()
-        self._finish(self._box.get("result"), self._box.get("error", "the export did not run"))
+        QCoreApplication.sendPostedEvents(job)  # its outcome reaches _on_export_finished now
 
     def browse(self) -> None:
         fmt = self.current_format()
@@ -365,19 +330,19 @@ class ExportDialog(QDialog):
             self._auto_path = self._default_path()
             self.path_edit.setText(self._auto_path)
 
-    @Slot(int, object, str)
-    def _on_done(self, job: int, result: object, error: str) -> None:
-        if job != self._job or self._thread is None:
-            return  # already handled by wait() when the dialog was closed
-        self._finish(result if isinstance(result, ExportResult) else None, error)
+    @Slot(str, str)
+    def _on_export_failed(self, message: str, _details: str) -> None:
+        self._export_error = message
 
-    def _finish(self, result: ExportResult | None, error: str) -> None:
-        if self._thread is not None:
-            self._thread.wait()  # the worker quits its thread right after reporting
-        # Dropped only now: deleting the worker or the QThread while the thread still runs
-        # crashes the process.
-        self._thread = self._worker = None
+    @Slot(object)
+    def _on_export_finished(self, result: object) -> None:
+        # Dropped only now, its thread ended: deleting a QThread that still runs crashes.
+        job, self._export = self._export, None
+        if job is not None:
+            job.deleteLater()
         self._set_busy(False)
+        result = result if isinstance(result, ExportResult) else None
+        error = self._export_error
         if result is not None:
             self.result, self.error = result, ""
             self._set_result_text(describe_result(result), theme.OK_COLOR)

@@ -1,19 +1,22 @@
 """Dataset metadata and a few samples, loaded off the GUI thread for the train panel.
 
 Describing a TFDS dataset may probe the network (up to its fast-fail timeout) and loading
-samples imports TensorFlow, so both happen in a Python thread; the result comes back to the
-GUI thread through a queued signal. Only the newest request's result is shown.
+samples imports TensorFlow, so both happen in a job (gui.jobs) with a thread of its own; the
+result comes back to the GUI thread as the job's `finished`. Only the newest request's result
+is shown.
 """
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, QPointF, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap, QPolygonF
+
+from resnet_studio.core.jobs import JobState
+from resnet_studio.gui.jobs import Job
 
 SAMPLES = 8
 THUMB = 56
@@ -52,20 +55,26 @@ def load_preview(name: str, data_dir: str | None = None) -> Preview:
         return Preview(name, error=f"{type(e).__name__}: {e}")
 
 
+def preview_job(name: str, data_dir: str | None, state: JobState) -> Preview:
+    """load_preview as a job function (core.jobs); it reports its own errors in the Preview."""
+    del state
+    return load_preview(name, data_dir)
+
+
 class PreviewLoader(QObject):
-    """Signals:
+    """Loads previews as jobs (gui.jobs), one thread per request; the newest request wins.
+
+    Signals:
         loaded(object): a Preview for the newest request.
     """
 
     loaded = Signal(object)
-    _result = Signal(int, object)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._generation = 0
-        self._threads: list[threading.Thread] = []
+        self._jobs: dict[Job, int] = {}  # running jobs and the request each answers
         self._held: list[tuple[str, str | None]] | None = None  # requests while on hold
-        self._result.connect(self._on_result)
 
     def hold(self) -> None:
         """Keeps requests until release(). The window holds them while TensorFlow imports:
@@ -90,31 +99,26 @@ class PreviewLoader(QObject):
             self._held.append((name, data_dir))
             return
         self._generation += 1
-        generation = self._generation
-
-        def work() -> None:
-            preview = load_preview(name, data_dir)
-            try:
-                self._result.emit(generation, preview)
-            except RuntimeError:  # the panel was deleted meanwhile: nobody to show it to
-                pass
-
-        thread = threading.Thread(target=work, name=f"preview-{name}", daemon=True)
-        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
-        thread.start()
+        # No parent: a load outlives a closed panel (gui.jobs keeps it until it ends).
+        job = Job(preview_job, name, data_dir, name=f"preview-{name}")
+        job.finished.connect(self._on_finished)
+        self._jobs[job] = self._generation
+        job.start()
 
     def wait(self, timeout: float = 60.0) -> None:
-        """Joins the loader threads (window shutdown)."""
-        for t in self._threads:
-            t.join(timeout)
+        """Waits for the running loads (window shutdown); a load cannot be interrupted."""
+        for job in list(self._jobs):
+            job.cancel_and_wait(int(timeout * 1000))
 
     @property
     def busy(self) -> bool:
-        return any(t.is_alive() for t in self._threads)
+        return bool(self._jobs)
 
-    @Slot(int, object)
-    def _on_result(self, generation: int, preview: Preview) -> None:
-        if generation == self._generation:
+    @Slot(object)
+    def _on_finished(self, preview: object) -> None:
+        job = self.sender()
+        generation = self._jobs.pop(job, None)
+        if generation == self._generation and isinstance(preview, Preview):
             self.loaded.emit(preview)
 
 
