@@ -272,6 +272,11 @@ class Inspector(QWidget):
         elif self.stack.currentWidget() is self._model_page:
             self.model_name.setFocus()
 
+    def focus_name(self) -> None:
+        """Puts the cursor in the block's name field, its text selected (Rename, F2)."""
+        self.name_edit.setFocus()
+        self.name_edit.selectAll()
+
     def set_result(self, result: SummaryResult) -> None:
         self._result = result
         self._refresh_block()

@@ -142,6 +142,11 @@ class BlockPalette(QWidget):
                 self.items[bt.type] = item
             group.setExpanded(True)
 
+    def focus_search(self) -> None:
+        """Puts the cursor in the search field, its text selected (Find Block Type)."""
+        self.search.setFocus()
+        self.search.selectAll()
+
     def refresh_icons(self) -> None:
         """Re-tints icons after the palette (light/dark) changed."""
         text = self.search.text()

@@ -54,16 +54,16 @@ def test_a_tab_opened_before_its_view_exists_gets_it_in_place(qtbot, styled_qapp
     window.show()
     titles = tab_titles(window)
     assert titles == ["Architecture", "Training", "Compare", "Runs"]
-    assert window._built("training") is None and window._built("runs") is None
+    assert window.runs.built("training") is None and window.runs.built("runs") is None
 
     window.tabs.setCurrentIndex(3)  # Ctrl+4 or a click, before start_backend made it
-    runs = window._built("runs")
+    runs = window.runs.built("runs")
     assert runs is not None and window.tabs.currentWidget() is runs
     assert window.tabs.currentIndex() == 3 and tab_titles(window) == titles
     assert not window.palette_dock.isVisible()  # the Runs workspace, as for a made view
 
     window.tabs.setCurrentIndex(0)
-    assert window._built("training") is None  # still nothing asked for it
+    assert window.runs.built("training") is None  # still nothing asked for it
     view = window.training_view  # code that needs it makes it, without switching tabs
     assert window.tabs.currentIndex() == 0 and window.tabs.indexOf(view) == 1
     assert window.palette_dock.isVisible()
@@ -73,12 +73,12 @@ def test_a_tab_opened_before_its_view_exists_gets_it_in_place(qtbot, styled_qapp
 def test_views_made_late_get_the_devices_and_compare_state_found_before(qtbot, styled_qapp):
     window = MainWindow(restore_layout=False)
     qtbot.addWidget(window)
-    window._on_backend_ready(BackendInfo("2.21.0", "3.15.1", "Fake GPU", 2,
+    window.status.on_backend_ready(BackendInfo("2.21.0", "3.15.1", "Fake GPU", 2,
                                          ("CPU:0", "GPU:0", "GPU:1")))
-    assert window._built("training") is None
+    assert window.runs.built("training") is None
     assert window.training_view.panel.devices() == ["CPU:0", "GPU:0", "GPU:1"]
     assert not window.training_view.panel.loader.held  # TensorFlow was there: previews load
-    ok, _tip = window._compare_enabled
+    ok, _tip = window.runs.compare_enabled
     assert ok  # resnet8-digits has shortcuts: its plain twin differs
     assert window.compare_view.empty_button.isEnabled() == ok
     window.doc.undo_stack.setClean()
@@ -91,13 +91,13 @@ def test_start_backend_makes_the_training_view_then_imports_tensorflow(qtbot, st
     with qtbot.waitSignal(window.tf_loader.ready, timeout=180_000):
         window.start_backend()
         assert window.tf_loader.state == "idle"  # the view first, in this turn
-        assert window._built("training") is not None
+        assert window.runs.built("training") is not None
     assert window.tabs.widget(1).objectName() == "trainingView"
     assert gc.isenabled()
     # Compare and Runs wait to be opened: made before the import, they delayed it.
-    assert window._built("compare") is None and window._built("runs") is None
+    assert window.runs.built("compare") is None and window.runs.built("runs") is None
     window.tabs.setCurrentIndex(2)
-    assert window.tabs.currentWidget() is window._built("compare") is not None
+    assert window.tabs.currentWidget() is window.runs.built("compare") is not None
     window.tabs.setCurrentIndex(0)
     window.doc.undo_stack.setClean()
 
@@ -112,7 +112,7 @@ def test_dataset_previews_wait_for_the_tensorflow_import(qtbot, styled_qapp):
     assert panel.loader.held and not panel.loader.busy
     assert panel.preview is not None and panel.preview.info is None  # asked, not loaded
     with qtbot.waitSignal(panel.loader.loaded, timeout=120_000) as blocker:
-        window._on_backend_ready(BackendInfo("2.21.0", "3.15.1", "CPU", 0, ("CPU:0",)))
+        window.status.on_backend_ready(BackendInfo("2.21.0", "3.15.1", "CPU", 0, ("CPU:0",)))
     assert not panel.loader.held
     assert blocker.args[0].name == "digits" and blocker.args[0].info.num_classes == 10
     window.doc.undo_stack.setClean()
@@ -129,7 +129,7 @@ def test_a_run_freezes_the_heap_until_it_ends(qtbot, styled_qapp):
     try:
         window.run_started.emit("/runs/x")  # as _on_run_started / _on_compare_run_started
         assert gc.get_freeze_count() > 1000
-        window._on_run_finished(None)
+        window.runs.on_run_finished(None)
         assert gc.get_freeze_count() == 0
     finally:
         gc.unfreeze()
@@ -138,11 +138,11 @@ def test_a_run_freezes_the_heap_until_it_ends(qtbot, styled_qapp):
 
 IMPORT_WITHOUT_COLLECTIONS = r"""
 import gc, json
-from resnet_studio.gui.tf_loader import _Importer
+from resnet_studio.core.jobs import JobState
+from resnet_studio.gui.tf_loader import import_backend
 collections = []
 gc.callbacks.append(lambda phase, info: phase == "start" and collections.append(info))
-importer = _Importer()
-importer.run()
+import_backend(JobState())
 print(json.dumps({"collections": len(collections), "enabled": gc.isenabled(),
                   "frozen": gc.get_freeze_count()}))
 """

@@ -57,6 +57,7 @@ class TrainingView(QWidget):
     run_started = Signal(str)
     run_finished = Signal(object)
     error = Signal(str, str, str)
+    state_changed = Signal()  # Pause, Resume or Stop pressed in the panel
 
     def __init__(self, document: Document, parent: QWidget | None = None, *,
                  hold_previews: bool = False) -> None:
@@ -107,6 +108,9 @@ class TrainingView(QWidget):
         self.panel.stop_requested.connect(self.stop)
         self.panel.pause_requested.connect(self.pause)
         self.panel.resume_requested.connect(self.resume)
+        for button in (self.panel.pause_requested, self.panel.resume_requested,
+                       self.panel.stop_requested):  # after the view has acted on it
+            button.connect(self.state_changed)
         self._progress_timer = QTimer(self)
         self._progress_timer.setInterval(PROGRESS_INTERVAL_MS)
         self._progress_timer.timeout.connect(self._update_progress)
@@ -125,6 +129,30 @@ class TrainingView(QWidget):
     def _on_doc_changed(self) -> None:
         spec = self.doc.spec
         self.panel.set_preset_defaults(spec.training, spec.dataset)
+
+    # ------------------------------------------------------------------ for the main window
+    @property
+    def running(self) -> bool:
+        """A run is going (the name every run view shares; `training` here)."""
+        return self.training
+
+    def set_backend(self, gpus: int, device: str, devices: list[str]) -> None:
+        """TensorFlow is imported: the device choices, and the held previews may load."""
+        self.panel.set_gpu_available(gpus > 0, device)
+        self.panel.set_devices(devices)
+        self.release_previews()
+
+    def release_previews(self) -> None:
+        """Dataset previews held during the TensorFlow import load now (PreviewLoader)."""
+        self.panel.loader.release()
+
+    def run_settings(self) -> tuple[Any, str]:
+        """(training settings, dataset) from the panel; ValueError names a bad setting."""
+        return self.panel.config(), self.panel.dataset()
+
+    def set_overlays(self, runs: list[tuple[str, list[dict[str, Any]]]]) -> None:
+        """Other runs' curves over the plots: (label, metrics records) each."""
+        self.plots.set_overlays(runs)
 
     # ------------------------------------------------------------------ starting
     def request_for_current(self) -> RunRequest | None:
