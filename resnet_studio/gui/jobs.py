@@ -17,17 +17,19 @@ thread turns each report into a signal, delivered by `Qt.QueuedConnection` to sl
 So whoever connects to a Job's signals runs in the GUI thread, whatever they connect (a
 signal of the worker connected to a plain function or lambda would run in the worker
 thread; with PySide6 that deadlocked). Stopping is cooperative: `cancel()` sets the state's
-flag (and calls the stop switch the job bound); `cancel_and_wait()` also waits for the thread,
-which is how closing a window ends its jobs. No thread is ever killed.
+flag (and calls the stop switch the job bound), `state.pause()` and `state.resume()` reach the
+switches likewise; `cancel_and_wait()` also waits for the thread, which is how closing a
+window ends its jobs. No thread is ever killed.
 """
 
 from __future__ import annotations
 
 import traceback
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, QTimer, Signal, Slot
 
 from resnet_studio.core.jobs import JobCancelled, JobState, describe_error
 
@@ -154,14 +156,8 @@ class Job(QObject):
             self._go.emit()
 
     def cancel(self) -> None:
-        """Asks the job to stop at its next safe point (any thread)."""
-        self.state.cancel()
-
-    def pause(self) -> None:
-        self.state.pause()
-
-    def resume(self) -> None:
-        self.state.resume()
+        """Asks the job to stop at its next safe point (pause and resume: `state`)."""
+        self._state.cancel()
 
     def cancel_and_wait(self, timeout_ms: int = STOP_WAIT_MS) -> bool:
         """cancel(), then waits for a job with its own thread to end; False if it did not
@@ -201,5 +197,7 @@ class Job(QObject):
         else:
             self._runner.deleteLater()  # in the shared thread, whose loop goes on
         self._running = False
-        _RUNNING.discard(self)
         self.finished.emit(result)
+        # Released on the next turn of the event loop, not here: the last reference going
+        # now would delete this object inside its own event handler.
+        QTimer.singleShot(0, partial(_RUNNING.discard, self))

@@ -22,7 +22,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from resnet_studio.core.jobs import JobState
 from resnet_studio.core.spec import ArchitectureSpec
 from resnet_studio.core.training.config import TrainingConfig
-from resnet_studio.gui.jobs import Job
+from resnet_studio.gui.training.worker import RunSession
 
 
 @dataclass
@@ -52,8 +52,9 @@ def compare_job(comparison: Any, state: JobState) -> Any:
     return comparison.run()
 
 
-class CompareSession(Job):
-    """A comparison in its own thread (a `Job` of `compare_job`).
+class CompareSession(RunSession):
+    """A comparison in its own thread (a `Job` of `compare_job`); a stop ends the run in
+    progress after its current batch and skips the other one.
 
     Signals:
         event(str, object): (role, training event), in order.
@@ -85,14 +86,6 @@ class CompareSession(Job):
     def dirs(self) -> dict[str, Path]:
         """Run folder of each role (decided before the runs start)."""
         return dict(self.comparison.dirs)
-
-    def request_stop(self) -> None:
-        """Stops the run in progress after its current batch and skips the other one."""
-        self.cancel()
-
-    def stop_and_deliver(self, *receivers: QObject) -> bool:
-        """Stops, waits for the thread, then delivers the queued events (Job)."""
-        return self.cancel_and_deliver(*receivers)
 
     @Slot(object)
     def _on_partial_event(self, tagged: tuple[str, Any]) -> None:

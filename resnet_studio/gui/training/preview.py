@@ -99,8 +99,7 @@ class PreviewLoader(QObject):
             self._held.append((name, data_dir))
             return
         self._generation += 1
-        # No parent: a load outlives a closed panel (gui.jobs keeps it until it ends).
-        job = Job(preview_job, name, data_dir, name=f"preview-{name}")
+        job = Job(preview_job, name, data_dir, name=f"preview-{name}", parent=self)
         job.finished.connect(self._on_finished)
         self._jobs[job] = self._generation
         job.start()
@@ -118,6 +117,8 @@ class PreviewLoader(QObject):
     def _on_finished(self, preview: object) -> None:
         job = self.sender()
         generation = self._jobs.pop(job, None)
+        if isinstance(job, Job):
+            job.deleteLater()
         if generation == self._generation and isinstance(preview, Preview):
             self.loaded.emit(preview)
 

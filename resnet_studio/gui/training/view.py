@@ -51,7 +51,7 @@ class TrainingView(QWidget):
         run_guard: called with an action ("start a run") before a run starts; False
             cancels (the window asks to stop a comparison there).
 
-    hold_previews: the panel's dataset previews wait for `panel.loader.release()`.
+    hold_previews: the panel's dataset previews wait for `release_previews()`.
     """
 
     run_started = Signal(str)

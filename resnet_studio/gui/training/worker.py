@@ -71,7 +71,25 @@ def train_job(request: RunRequest, state: JobState) -> Any:
     return trainer.run()
 
 
-class TrainingSession(Job):
+class RunSession(Job):
+    """A training job as the run views drive it: stop, pause and resume between batches."""
+
+    def request_stop(self) -> None:
+        """Stops after the current batch (the run keeps a checkpoint, status `stopped`)."""
+        self.cancel()
+
+    def pause(self) -> None:
+        self.state.pause()
+
+    def resume(self) -> None:
+        self.state.resume()
+
+    def stop_and_deliver(self, *receivers: QObject) -> bool:
+        """Stops, waits for the thread, then delivers the queued events (Job)."""
+        return self.cancel_and_deliver(*receivers)
+
+
+class TrainingSession(RunSession):
     """One run in its own thread (a `Job` of `train_job`).
 
     Signals:
@@ -86,14 +104,6 @@ class TrainingSession(Job):
                          parent=parent)
         self.request = request
         self.partial.connect(self.event)
-
-    def request_stop(self) -> None:
-        """Stops after the current batch (the run keeps a checkpoint, status `stopped`)."""
-        self.cancel()
-
-    def stop_and_deliver(self, *receivers: QObject) -> bool:
-        """Stops, waits for the thread, then delivers the queued events (Job)."""
-        return self.cancel_and_deliver(*receivers)
 
 
 def ask_to_stop(parent: QWidget, title: str, question: str) -> bool:

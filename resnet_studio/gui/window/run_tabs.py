@@ -288,20 +288,19 @@ class RunTabs:
 
     def open_comparison(self, info: RunInfo) -> None:
         """Shows a stored pair (either of its runs) in the Compare tab."""
-        view = self.view("compare")
-        if view.running:
-            self._message("A comparison is training: its live plots stay in view")
-            return
-        if view.show_pair(info.dir):
-            self.tabs.setCurrentWidget(view)
+        self._show_stored("compare", lambda v: v.show_pair(info.dir),
+                          "A comparison is training: its live plots stay in view")
 
     def open_run(self, info: RunInfo) -> None:
         """Shows a stored run's curves and gradients in the Training tab."""
-        view = self.view("training")
+        self._show_stored("training", lambda v: v.show_run(info.dir),
+                          "A run is training: its live plots stay in view")
+
+    def _show_stored(self, key: str, show: Callable[[Any], bool], busy: str) -> None:
+        view = self.view(key)
         if view.running:
-            self._message("A run is training: its live plots stay in view")
-            return
-        if view.show_run(info.dir):
+            self._message(busy)
+        elif show(view):
             self.tabs.setCurrentWidget(view)
 
     def resume_run(self, info: RunInfo) -> None:
