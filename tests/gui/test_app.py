@@ -110,7 +110,7 @@ def test_autosave_and_recovery_after_a_crash(make_window, qtbot, tmp_path):
     found = find_recoverable()
     assert [r.file for r in found] == [crashed]
     other = make_window(wait=False)
-    other.recover(found[0])
+    other.files.recover(found[0])
     assert other.doc.spec == window.doc.spec and other.isWindowModified()
     # Saving the document removes its autosave.
     window.doc.save(tmp_path / "saved.json")
