@@ -325,6 +325,8 @@ def _build(spec: ArchitectureSpec, binding: Binding | None, max_params: int | st
         declared.discard()
         return BuiltModel(None, summary, _layer_blocks(ctx), spec, ctx.units)
     declared.allocate()
+    for hook in ctx.after_allocate:
+        hook()
     model = keras.Model(inputs, outputs, name=_model_name(spec.name))
     return BuiltModel(model, summary, _layer_blocks(ctx), spec, ctx.units)
 

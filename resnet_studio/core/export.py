@@ -87,7 +87,8 @@ class ExportResult:
 def export_model(model: keras.Model, fmt: str, out: str | os.PathLike[str], *,
                  sample: np.ndarray, quantize: bool | str = False, overwrite: bool = False,
                  spec_name: str | None = None,
-                 representative: np.ndarray | None = None) -> ExportResult:
+                 representative: np.ndarray | None = None, tokenizer: Any = None,
+                 texts: list[str] | None = None) -> ExportResult:
     """Writes `model` to `out` in format `fmt` and verifies the result.
 
     Args:
@@ -100,6 +101,9 @@ def export_model(model: keras.Model, fmt: str, out: str | os.PathLike[str], *,
         overwrite: Replace an existing `out` (only after the new export verified).
         spec_name: Architecture name, recorded in the details and the Python script.
         representative: int8 only: training inputs that calibrate the activation ranges.
+        tokenizer: SavedModel of a text model: the run's `Tokenizer`; the `serve` endpoint
+            then reads raw strings (core/export_text.py).
+        texts: With `tokenizer`: sample texts that verify the reloaded SavedModel.
 
     Returns:
         What was written and how it verified.
@@ -124,7 +128,8 @@ def export_model(model: keras.Model, fmt: str, out: str | os.PathLike[str], *,
         artifact = work / ("export" + _SUFFIXES[fmt])
         try:
             max_diff, details = exporter(model, artifact, sample, work, quantize=quantize,
-                                         spec_name=spec_name, representative=representative)
+                                         spec_name=spec_name, representative=representative,
+                                         tokenizer=tokenizer, texts=texts)
             if spec_name:
                 details["spec"] = spec_name
             _move_into_place(artifact, target, work, overwrite)
@@ -328,9 +333,17 @@ def _reference(model: keras.Model, sample: np.ndarray) -> list[np.ndarray]:
 
 # --- SavedModel / .keras / TFLite -------------------------------------------------------------
 
-def _export_savedmodel(model: keras.Model, path: Path, sample: np.ndarray, work: Path,
-                       **_: Any) -> tuple[float, dict[str, Any]]:
+def _export_savedmodel(model: keras.Model, path: Path, sample: np.ndarray, work: Path, *,
+                       tokenizer: Any = None, texts: list[str] | None = None, **_: Any
+                       ) -> tuple[float, dict[str, Any]]:
     import tensorflow as tf
+
+    if tokenizer is not None and texts:
+        from resnet_studio.core.export_text import export_text_savedmodel
+
+        diff, details = export_text_savedmodel(model, path, tokenizer, texts)
+        _require_close(diff, "the reloaded SavedModel (from raw text)")
+        return diff, details
 
     model.export(str(path), format="tf_saved_model", verbose=False)
     loaded = tf.saved_model.load(str(path))

@@ -7,6 +7,7 @@ norms grouped by block, per-block parameter counts) without parsing variable pat
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,6 +100,9 @@ class BuildContext:
         self.residual_index = 0
         self.records: dict[str, BlockRecord] = {}
         self._stack: list[BlockRecord] = []
+        # Run by build_model once the variables exist (e.g. loading a pretrained backbone's
+        # weights; a summary declares variables only, so there is nothing to load then).
+        self.after_allocate: list[Callable[[], None]] = []
 
     # -- blocks
     def begin(self, name: str, btype: str, location: str) -> BlockRecord:

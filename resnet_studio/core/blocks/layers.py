@@ -1,7 +1,8 @@
 """Custom Keras layers used by residual blocks (registered for .keras save/load).
 
 Only what Keras and keras-hub do not provide: a parameter-free zero-padding shortcut, the
-residual-branch scalings (ReZero, LayerScale, fixed) and drop-path (stochastic depth).
+residual-branch scalings (ReZero, LayerScale, fixed), drop-path (stochastic depth) and the
+adapter that feeds our token ids to a keras-hub text backbone.
 """
 
 from __future__ import annotations
@@ -178,4 +179,43 @@ class DropPath(keras.layers.Layer):
         return config
 
 
-CUSTOM_OBJECTS = {c.__name__: c for c in (ZeroPadShortcut, ResidualScale, DropPath)}
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class TextBackboneInput(keras.layers.Layer):
+    """One of the inputs a keras-hub text backbone reads, made from our token ids:
+    `token_ids` (the ids as int32), `segment_ids` (0: one text per example) or
+    `padding_mask` (`id != pad_id`). One tensor per layer: a layer returning a dict is
+    flattened in key order by the functional graph, which scrambles a backbone's inputs.
+
+    Args:
+        part: `"token_ids"`, `"segment_ids"` or `"padding_mask"`.
+        pad_id: The padding id of the tokenizer (0 for ours and BERT's).
+    """
+
+    PARTS = ("token_ids", "segment_ids", "padding_mask")
+
+    def __init__(self, part: str, pad_id: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        if part not in self.PARTS:
+            raise ValueError(f"Expected part in {self.PARTS}, received: part={part!r}")
+        self.part = part
+        self.pad_id = int(pad_id)
+
+    def call(self, token_ids):
+        ids = ops.cast(token_ids, "int32")
+        if self.part == "segment_ids":
+            return ops.zeros_like(ids)
+        if self.part == "padding_mask":
+            return ops.cast(ops.not_equal(ids, self.pad_id), "int32")
+        return ids
+
+    def compute_output_spec(self, token_ids):
+        return keras.KerasTensor(token_ids.shape, dtype="int32")
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"part": self.part, "pad_id": self.pad_id})
+        return config
+
+
+CUSTOM_OBJECTS = {c.__name__: c for c in (ZeroPadShortcut, ResidualScale, DropPath,
+                                          TextBackboneInput)}

@@ -6,6 +6,8 @@
   split only, with keras-hub's `compute_word_piece_vocabulary`, and applied with keras-hub's
   `WordPieceTokenizer`. Ids 0–4 are `[PAD] [UNK] [CLS] [SEP] [MASK]`; every sequence starts
   with `[CLS]` (the token a BERT-style classifier pools) and ends with `[SEP]` when it fits.
+- `preset:PATH`: the tokenizer a keras-hub preset ships (a pretrained backbone's), framed with
+  its own `[CLS]`/`[SEP]` ids the same way.
 
 The vocabulary is plain data (`Tokenizer.vocabulary`, one token per id): the run folder stores
 it, exports embed it and the dataset preview shows the tokens of sample texts.
@@ -22,6 +24,8 @@ import numpy as np
 from .base import BYTE_VOCAB_SIZE, DatasetError
 
 TOKENIZERS = ("bytes", "wordpiece")
+# `preset:PATH`: a keras-hub preset's own tokenizer (set by a pretrained_backbone block).
+PRESET_PREFIX = "preset:"
 DEFAULT_TOKENIZER = "bytes"
 # WordPiece vocabulary size when the spec leaves input.vocab_size at 0: enough for the
 # built-in text set's ~1,500 docstrings without most ids being seen once.
@@ -36,15 +40,26 @@ class Tokenizer:
     """A fitted tokenizer: its kind and (WordPiece) its vocabulary.
 
     Args:
-        kind: `"bytes"` or `"wordpiece"`.
-        vocabulary: WordPiece tokens, index = id; empty for `bytes`.
-        lowercase: WordPiece lower-cases and strips accents before splitting.
+        kind: `"bytes"`, `"wordpiece"` or `"preset"`.
+        vocabulary: Tokens, index = id; empty for `bytes`.
+        lowercase: WordPiece lower-cases before splitting.
+        strip_accents: WordPiece strips accents before splitting.
+        preset: For `"preset"`, the keras-hub preset (folder or handle) it came from.
     """
 
     kind: str
     vocabulary: tuple[str, ...] = ()
     lowercase: bool = True
+    strip_accents: bool = True
+    preset: str = ""
     _layer: list[Any] = field(default_factory=list, compare=False, repr=False)
+
+    def special_id(self, token: str, default: int) -> int:
+        """The id of `[CLS]`, `[SEP]`, … in this vocabulary (`default` if it has none)."""
+        try:
+            return self.vocabulary.index(token)
+        except ValueError:
+            return default
 
     @property
     def vocab_size(self) -> int:
@@ -62,33 +77,42 @@ class Tokenizer:
         if self.kind == "bytes":
             return encode_bytes([t.encode("utf-8") for t in texts], length)
         ids = self._wordpiece()(list(texts))
-        out = np.zeros((len(texts), length), dtype=np.int32)
+        cls, sep = self.special_id("[CLS]", CLS_ID), self.special_id("[SEP]", SEP_ID)
+        out = np.full((len(texts), length), self.special_id("[PAD]", PAD_ID), dtype=np.int32)
         for i, row in enumerate(ids):
             row = np.asarray(row, dtype=np.int32)[: length - 2]
-            seq = np.concatenate([[CLS_ID], row, [SEP_ID]])[:length]
+            seq = np.concatenate([[cls], row, [sep]])[:length]
             out[i, : len(seq)] = seq
         return out
 
     def tokens(self, ids: Sequence[int]) -> list[str]:
         """The tokens of `ids` as strings (for previews), padding left out."""
-        ids = [int(i) for i in ids if int(i) != PAD_ID]
+        pad = PAD_ID if self.kind == "bytes" else self.special_id("[PAD]", PAD_ID)
+        ids = [int(i) for i in ids if int(i) != pad]
         if self.kind == "bytes":
             return [bytes([i - 1]).decode("latin-1") for i in ids if 0 < i < BYTE_VOCAB_SIZE]
         return [self.vocabulary[i] if i < len(self.vocabulary) else "[UNK]" for i in ids]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description (the vocabulary is stored separately, one token a line)."""
-        return {"kind": self.kind, "vocab_size": self.vocab_size, "lowercase": self.lowercase}
+        out = {"kind": self.kind, "vocab_size": self.vocab_size, "lowercase": self.lowercase,
+               "strip_accents": self.strip_accents}
+        return {**out, "preset": self.preset} if self.preset else out
 
-    def _wordpiece(self) -> Any:
-        # The keras-hub layer is made once per tokenizer and reused (it compiles a lookup).
+    def layer(self) -> Any:
+        """The keras-hub tokenizer layer (made once, reused: it compiles a lookup table)."""
         if not self._layer:
             import keras_hub
 
+            # A preset's WordPiece vocabulary and settings are all it needs: rebuilt from them,
+            # a run's tokenizer works after the preset folder is gone.
             self._layer.append(keras_hub.tokenizers.WordPieceTokenizer(
                 vocabulary=list(self.vocabulary), lowercase=self.lowercase,
-                strip_accents=self.lowercase, dtype="int32"))
-        layer = self._layer[0]
+                strip_accents=self.strip_accents, dtype="int32"))
+        return self._layer[0]
+
+    def _wordpiece(self) -> Any:
+        layer = self.layer()
 
         def tokenize(texts: list[str]) -> list[list[int]]:
             # keras-hub returns Python lists for list input (a ragged tensor otherwise).
@@ -114,7 +138,7 @@ def check_tokenizer(kind: str | None) -> str:
         DatasetError: An unknown name.
     """
     kind = kind or DEFAULT_TOKENIZER
-    if kind not in TOKENIZERS:
+    if kind not in TOKENIZERS and not kind.startswith(PRESET_PREFIX):
         raise DatasetError(f"Expected a tokenizer in {TOKENIZERS}, received: tokenizer={kind!r}")
     return kind
 
@@ -136,6 +160,8 @@ def fit_tokenizer(kind: str | None, train_texts: Sequence[str], vocab_size: int 
     kind = check_tokenizer(kind)
     if kind == "bytes":
         return Tokenizer("bytes")
+    if kind.startswith(PRESET_PREFIX):
+        return preset_tokenizer(kind.removeprefix(PRESET_PREFIX))
     size = vocab_size or DEFAULT_WORDPIECE_VOCAB
     if not len(RESERVED_TOKENS) < size <= MAX_WORDPIECE_VOCAB:
         raise DatasetError(f"Expected a WordPiece vocabulary size from {len(RESERVED_TOKENS) + 1} "
@@ -155,10 +181,38 @@ def fit_tokenizer(kind: str | None, train_texts: Sequence[str], vocab_size: int 
     return Tokenizer("wordpiece", tuple(vocab[:size]))
 
 
-def read_vocabulary(text: str) -> Tokenizer:
-    """A WordPiece tokenizer from a vocabulary file's text (one token a line, id = line)."""
+def read_vocabulary(text: str, settings: dict[str, Any] | None = None) -> Tokenizer:
+    """A WordPiece tokenizer from a vocabulary file's text (one token a line, id = line)
+    and the settings `Tokenizer.to_dict` wrote beside it.
+
+    Raises:
+        DatasetError: A learnt vocabulary without the reserved tokens first.
+    """
+    settings = settings or {"kind": "wordpiece"}
     vocab = tuple(line for line in text.split("\n") if line)
-    if vocab[: len(RESERVED_TOKENS)] != RESERVED_TOKENS:
+    kind = settings.get("kind", "wordpiece")
+    if kind == "wordpiece" and vocab[: len(RESERVED_TOKENS)] != RESERVED_TOKENS:
         raise DatasetError("vocabulary file: expected the reserved tokens "
                            f"{' '.join(RESERVED_TOKENS)} on its first lines")
-    return Tokenizer("wordpiece", vocab)
+    return Tokenizer(kind, vocab, bool(settings.get("lowercase", True)),
+                     bool(settings.get("strip_accents", True)), str(settings.get("preset", "")))
+
+
+def preset_tokenizer(preset: str) -> Tokenizer:
+    """The tokenizer that a keras-hub preset ships (nothing is learnt).
+
+    Raises:
+        DatasetError: The preset has no tokenizer, or it cannot be read.
+    """
+    import keras_hub
+
+    try:
+        layer = keras_hub.tokenizers.Tokenizer.from_preset(preset)
+    except (ValueError, OSError) as e:
+        raise DatasetError(f"preset {preset}: no tokenizer could be loaded ({e})") from None
+    if not hasattr(layer, "vocabulary") or not hasattr(layer, "lowercase"):
+        raise DatasetError(f"preset {preset}: its tokenizer ({type(layer).__name__}) is not "
+                           f"WordPiece-based; only WordPiece presets (BERT and kin) are supported")
+    vocab = tuple(str(t) for t in layer.get_vocabulary())
+    return Tokenizer("preset", vocab, bool(layer.lowercase),
+                     bool(getattr(layer, "strip_accents", False)), preset)

@@ -10,6 +10,8 @@ A run folder (docs/architecture.md, "The run folder"):
     final.json          test metrics after the last epoch
     tensorboard/        TensorBoard event files
     exports/            exported models (the export dialog's default folder)
+    tokenizer.json      text runs: the tokenizer's kind and settings
+    vocabulary.txt      text runs with a learnt or preset vocabulary: one token a line
 
 Only this package spells these names; everything else asks it for paths or, better, for
 what the files hold.
@@ -35,6 +37,8 @@ CHECKPOINTS = "checkpoints"
 LAST_CHECKPOINT = "last"
 TENSORBOARD = "tensorboard"
 EXPORTS = "exports"
+TOKENIZER_JSON = "tokenizer.json"
+VOCABULARY_TXT = "vocabulary.txt"
 SUBFOLDERS = (CHECKPOINTS, GRADIENTS, TENSORBOARD, EXPORTS)
 
 PathLike = str | os.PathLike[str]
@@ -73,6 +77,14 @@ def gradients_dir(run_dir: PathLike) -> Path:
 
 def checkpoint_dir(run_dir: PathLike, name: str = LAST_CHECKPOINT) -> Path:
     return Path(run_dir) / CHECKPOINTS / name
+
+
+def tokenizer_json(run_dir: PathLike) -> Path:
+    return Path(run_dir) / TOKENIZER_JSON
+
+
+def vocabulary_txt(run_dir: PathLike) -> Path:
+    return Path(run_dir) / VOCABULARY_TXT
 
 
 def exports_dir(run_dir: PathLike) -> Path:

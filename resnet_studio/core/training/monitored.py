@@ -55,15 +55,25 @@ class LayerGroup:
 def layer_groups(model: keras.Model, layer_block: dict[str, str]) -> list[LayerGroup]:
     """Groups `model.trainable_weights` by layer, in the model's (topological) layer order.
 
-    Variables are matched to layers by identity, not by parsing `variable.path`.
+    Variables are matched to layers by identity, not by parsing `variable.path`. A nested
+    model (a pretrained keras-hub backbone) is opened up: each of its layers is a group of its
+    own, named `backbone/layer`, so its gradients show by depth like ours.
     """
     position = {id(v): i for i, v in enumerate(model.trainable_weights)}
     groups: list[LayerGroup] = []
-    for layer in model.layers:
+
+    def add(layer: Any, name: str, block: str) -> None:
+        if isinstance(layer, keras.Model):
+            for sub in layer.layers:
+                add(sub, f"{name}/{sub.name}", block)
+            return
         idx = tuple(sorted(position[id(v)] for v in layer.trainable_weights
                            if id(v) in position))
         if idx:
-            groups.append(LayerGroup(layer.name, layer_block.get(layer.name, layer.name), idx))
+            groups.append(LayerGroup(name, block, idx))
+
+    for layer in model.layers:
+        add(layer, layer.name, layer_block.get(layer.name, layer.name))
     covered = sorted(i for g in groups for i in g.indices)
     if covered != list(range(len(model.trainable_weights))):
         raise ValueError("some trainable variables belong to no top-level layer")

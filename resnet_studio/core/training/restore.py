@@ -51,10 +51,15 @@ def export_run(info: RunInfo, fmt: str, out: str, *, quantize: bool = False,
     import numpy as np
 
     from resnet_studio.core.export import export_model
+    from resnet_studio.core.runs.vocabulary import load_tokenizer
 
-    trainer, _ = load_run_model(info)
+    trainer, data = load_run_model(info)
     x, _ = next(iter(trainer.test_ds))
     sample = np.asarray(x)[:8]
+    # Text runs: the SavedModel reads raw strings with the run's own tokenizer.
+    tokenizer = load_tokenizer(info.dir)
+    texts = (data.texts or {}).get("test", [])[:8]
     # Export the plain functional graph (no custom train_step): it is what serving needs.
     return export_model(trainer.built.model, fmt, out, sample=sample, quantize=quantize,
-                        overwrite=overwrite, spec_name=trainer.spec.name)
+                        overwrite=overwrite, spec_name=trainer.spec.name,
+                        tokenizer=tokenizer, texts=texts)

@@ -92,6 +92,19 @@ def image_geometry(spec: ArchitectureSpec, cfg: TrainingConfig) -> dict[str, Any
     return {"image_size": size, "default_image_size": own, "crop": crop}
 
 
+def text_tokenizer(spec: ArchitectureSpec) -> str | None:
+    """The tokenizer text data is read with: a pretrained text backbone's own (its ids must be
+    the ones it was trained on), else the spec's `input.tokenizer` (None = bytes)."""
+    from resnet_studio.core.blocks.pretrained import text_backbone_preset
+
+    for _, block in spec.walk():
+        if block.type == "pretrained_backbone":
+            preset = text_backbone_preset(block.params.get("preset", ""))
+            if preset:
+                return f"preset:{preset}"
+    return spec.input.tokenizer or None
+
+
 def binding_for(info: Any) -> Binding:
     """Binding of an architecture to a dataset's metadata."""
     return Binding(input_shape=tuple(info.input_shape), input_kind=info.input_kind,
@@ -216,7 +229,7 @@ class Trainer:
         self.data = load_dataset(self.dataset_name, seed=cfg.seed,
                                  validation_fraction=cfg.validation_fraction,
                                  data_dir=self.data_dir, sequence_length=sequence_length,
-                                 limit=self.limit, tokenizer=self.spec.input.tokenizer or None,
+                                 limit=self.limit, tokenizer=text_tokenizer(self.spec),
                                  vocab_size=self._tokenizer_vocab(),
                                  **image_geometry(self.spec, cfg))
         self._warnings += list(getattr(self.data, "warnings", None) or [])
@@ -310,6 +323,10 @@ class Trainer:
             from resnet_studio.core.runs.checkpoints import save_initial_weights
 
             save_initial_weights(self.run_dir, self.model)
+            if self.data.tokenizer is not None:
+                from resnet_studio.core.runs.vocabulary import save_tokenizer
+
+                save_tokenizer(self.run_dir, self.data.tokenizer)
         with self.distribution.scope():  # optimizer slots built by a restore are mirrored
             position = self._restore() if self.resuming else ResumePoint()
         initial_epoch, initial_step = position.epoch, position.step

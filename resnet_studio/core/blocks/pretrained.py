@@ -1,0 +1,139 @@
+"""A pretrained keras-hub backbone as one block: `pretrained_backbone`.
+
+`preset` is a keras-hub preset handle (`bert_tiny_en_uncased`, `resnet_18_imagenet`, …;
+downloaded by keras-hub when online) or a local preset folder (made by `save_to_preset`;
+works offline). The backbone's own layers stay visible: the summary lists them, the gradient
+plots show one curve per backbone layer (monitored.layer_groups expands nested models) and
+the lesion and landscape tools see the same weights as ours.
+
+Text backbones (those whose inputs are `token_ids`, `segment_ids`, `padding_mask`) read our
+token ids: segment ids are 0 (one text per example) and the padding mask is `id != 0`; the
+preset's tokenizer becomes the dataset's (see `preset_tokenizer`). Image backbones read images.
+
+How weights arrive: the editor's summary declares the backbone's variables without loading
+anything (`load_weights=False` under the builder's stateless scope); `build_model` then loads
+the preset's weights once the variables exist (`BuildContext.after_allocate`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from resnet_studio.core.blocks.context import BuildContext
+from resnet_studio.core.blocks.registry import register
+from resnet_studio.core.params import Param
+from resnet_studio.core.spec import BlockSpec
+
+HUB_CITATION = "keras-hub pretrained backbones (the citation of each model is on its preset page)"
+TEXT_INPUTS = ("token_ids", "padding_mask")
+# keras-hub fetches handles from Kaggle or Hugging Face; probed first so that an offline
+# machine hears "no network" within seconds instead of after minutes of retries.
+HUB_HOSTS = ["www.kaggle.com", "huggingface.co"]
+
+
+class PresetError(ValueError):
+    """A backbone preset cannot be found or read; the message says how to fix it."""
+
+
+def is_local(preset: str) -> bool:
+    """True when `preset` names a folder on disk (else it is a keras-hub handle)."""
+    return Path(preset).expanduser().is_dir()
+
+
+def check_preset(preset: str) -> str:
+    """Returns `preset` (a local folder made absolute); refuses what cannot load.
+
+    Raises:
+        PresetError: empty name, a folder without config.json, or a handle with no network.
+    """
+    if not isinstance(preset, str) or not preset.strip():
+        raise PresetError("pretrained_backbone: expected a keras-hub preset handle or a preset "
+                          "folder in 'preset', received an empty value")
+    path = Path(preset).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise PresetError(f"pretrained_backbone: {path} has no config.json; expected a "
+                              f"folder written by keras-hub's save_to_preset")
+        return str(path.resolve())
+    if any(sep in preset for sep in ("/", "\\")) and not preset.startswith(("kaggle:", "hf:")):
+        raise PresetError(f"pretrained_backbone: no preset folder {preset}")
+    from resnet_studio.core.data.tfds import network_available
+
+    if not network_available(HUB_HOSTS):
+        raise PresetError(f"pretrained_backbone: {preset!r} is a keras-hub handle, which needs "
+                          f"a download, and there is no network. Use a local preset folder "
+                          f"(save_to_preset) or connect and try again")
+    return preset
+
+
+def text_backbone_preset(preset: str) -> str | None:
+    """`preset` (a folder made absolute) when it ships a tokenizer, else None (image
+    backbones). Handles are taken to be text backbones when their name says so."""
+    if not isinstance(preset, str) or not preset:
+        return None
+    if is_local(preset):
+        path = Path(preset).expanduser().resolve()
+        return str(path) if (path / "tokenizer.json").is_file() else None
+    return preset if any(w in preset for w in ("bert", "roberta", "electra")) else None
+
+
+def _unfreeze_top(backbone: Any, top: int) -> None:
+    """Leaves only the last `top` transformer layers (and what follows them) trainable."""
+    layers = [layer for layer in backbone.layers if layer.weights]
+    blocks = [i for i, layer in enumerate(layers) if "transformer_layer" in layer.name]
+    first = blocks[-top] if blocks and top <= len(blocks) else len(layers) - top
+    for i, layer in enumerate(layers):
+        layer.trainable = i >= max(first, 0)
+
+
+@register("pretrained_backbone", family="Layers", title="Pretrained backbone (keras-hub)",
+          help="A keras-hub backbone with its pretrained weights, from a preset handle "
+               "(downloaded when online) or a local preset folder (offline). Text backbones "
+               "bring their tokenizer.",
+          params=(Param("preset", "str", "", "keras-hub preset handle or preset folder."),
+                  Param("trainable", "bool", True, "Fine-tune the backbone (off: frozen)."),
+                  Param("unfreeze_top", "int", 0, "When fine-tuning: train only the top N "
+                        "layers (0 = all).", minimum=0, maximum=1000),
+                  Param("output", "choice", "pooled", "Text backbones: the pooled [CLS] "
+                        "vector or the whole sequence.", choices=("pooled", "sequence"))),
+          citation=HUB_CITATION, key_params=("preset", "trainable"))
+def build_pretrained_backbone(ctx: BuildContext, x: Any, p: dict[str, Any], block: BlockSpec
+                              ) -> Any:
+    import keras_hub
+
+    from resnet_studio.core.blocks.layers import TextBackboneInput
+
+    try:
+        preset = check_preset(p["preset"])
+        backbone = keras_hub.models.Backbone.from_preset(preset, load_weights=False)
+    except PresetError as e:
+        raise ctx.error(str(e).removeprefix("pretrained_backbone: ")) from None
+    except (ValueError, OSError) as e:
+        raise ctx.error(f"cannot load preset {p['preset']!r}: {e}") from None
+    ctx.add(backbone)
+    if not p["trainable"]:
+        backbone.trainable = False
+    elif p["unfreeze_top"]:
+        _unfreeze_top(backbone, p["unfreeze_top"])
+    inputs = backbone.input
+    if isinstance(inputs, dict) and all(k in inputs for k in TEXT_INPUTS):
+        if len(x.shape) != 2 or "int" not in str(x.dtype):
+            raise ctx.error(f"this is a text backbone: it reads token ids (batch, time), but "
+                            f"its input is {tuple(x.shape)} {x.dtype}")
+        out = backbone({k: ctx.add(TextBackboneInput(k, name=ctx.name(k)))(x) for k in inputs})
+    else:
+        out = backbone(x)
+    if isinstance(out, dict):
+        key = "pooled_output" if p["output"] == "pooled" and "pooled_output" in out else (
+            "sequence_output")
+        out = out[key]
+
+    def load_pretrained() -> None:
+        # A second copy with the preset's weights, copied in by position: same class, same
+        # config, so the same variables in the same order.
+        loaded = keras_hub.models.Backbone.from_preset(preset)
+        backbone.set_weights(loaded.get_weights())
+
+    ctx.after_allocate.append(load_pretrained)
+    return out

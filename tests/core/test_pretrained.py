@@ -1,0 +1,122 @@
+"""The pretrained_backbone block, offline: a tiny keras-hub BertBackbone saved with
+save_to_preset, fine-tuned on the built-in text set, exported as a SavedModel that reads
+strings and reloaded with TensorFlow alone."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from resnet_studio.core.builder import BlockBuildError, build_model
+from resnet_studio.core.spec import spec_from_dict
+
+LENGTH = 32
+
+
+@pytest.fixture(scope="module")
+def bert_preset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer, width-16 BERT with a WordPiece vocabulary learnt from the docstrings."""
+    import keras
+    import keras_hub
+
+    from resnet_studio.core.data import stdlib_docs
+    from resnet_studio.core.data.tokenizers import fit_tokenizer
+
+    keras.utils.set_random_seed(0)
+    vocab = list(fit_tokenizer("wordpiece", stdlib_docs.corpus()[0][:200], 300).vocabulary)
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    keras_hub.models.BertBackbone(vocabulary_size=len(vocab), num_layers=2, num_heads=2,
+                                  hidden_dim=16, intermediate_dim=32,
+                                  max_sequence_length=LENGTH).save_to_preset(str(folder))
+    keras_hub.models.BertTokenizer(vocabulary=vocab, lowercase=True).save_to_preset(str(folder))
+    return folder
+
+
+def backbone_spec(preset: Path | str, **params) -> dict:
+    return {"schema_version": 1, "name": "tiny-bert-classifier",
+            "input": {"kind": "tokens", "shape": [LENGTH]},
+            "blocks": [{"type": "pretrained_backbone", "name": "bert",
+                        "params": {"preset": str(preset), **params}},
+                       {"type": "classifier_head", "name": "head", "params": {"classes": 8}}],
+            "dataset": "stdlib-docs"}
+
+
+def test_the_backbone_arrives_with_its_pretrained_weights(bert_preset: Path) -> None:
+    import keras_hub
+
+    built = build_model(spec_from_dict(backbone_spec(bert_preset)))
+    pretrained = keras_hub.models.Backbone.from_preset(str(bert_preset)).get_weights()
+    ours = next(la for la in built.model.layers if "backbone" in la.name).get_weights()
+    assert len(ours) == len(pretrained) > 10
+    for a, b in zip(ours, pretrained, strict=True):
+        np.testing.assert_array_equal(a, b)
+    # The summary counts the backbone's parameters (declared, not loaded).
+    assert built.summary.total_params == built.model.count_params()
+
+
+def test_frozen_and_top_layers_only(bert_preset: Path) -> None:
+    frozen = build_model(spec_from_dict(backbone_spec(bert_preset, trainable=False)))
+    assert frozen.summary.trainable_params == 16 * 8 + 8  # the head alone
+    top = build_model(spec_from_dict(backbone_spec(bert_preset, unfreeze_top=1)))
+    backbone = next(la for la in top.model.layers if "backbone" in la.name)
+    trainable = {la.name for la in backbone.layers if la.trainable and la.weights}
+    assert trainable == {"transformer_layer_1", "pooled_dense"}
+
+
+def test_a_missing_preset_folder_is_named(tmp_path: Path) -> None:
+    with pytest.raises(BlockBuildError, match="no preset folder"):
+        build_model(spec_from_dict(backbone_spec(tmp_path / "nowhere" / "x")))
+    with pytest.raises(BlockBuildError, match="config.json"):
+        build_model(spec_from_dict(backbone_spec(tmp_path)))
+
+
+@pytest.mark.slow
+def test_fine_tune_export_strings_and_reload_with_tensorflow_alone(bert_preset: Path,
+                                                                     tmp_path: Path) -> None:
+    from resnet_studio.core.runs import read_run
+    from resnet_studio.core.runs.vocabulary import load_tokenizer
+    from resnet_studio.core.training.config import TrainingConfig
+    from resnet_studio.core.training.restore import export_run
+    from resnet_studio.core.training.trainer import Trainer
+
+    cfg = TrainingConfig.from_sources({"epochs": 1, "batch_size": 16, "optimizer": "adam",
+                                       "learning_rate": 0.001})
+    result = Trainer(spec_from_dict(backbone_spec(bert_preset)), "stdlib-docs", cfg,
+                     run_dir=tmp_path / "run", limit=64).run()
+    assert result.status == "completed", result.error
+    # The preset's tokenizer became the dataset's, and the run keeps it.
+    tokenizer = load_tokenizer(tmp_path / "run")
+    assert tokenizer.kind == "preset" and len(tokenizer.vocabulary) == 300
+    # Gradient norms by depth include every backbone layer.
+    layers = json.loads((tmp_path / "run" / "gradients" / "layers.json").read_text())["layers"]
+    assert "bert_backbone/transformer_layer_0" in layers and layers[-1] == "head_logits"
+
+    run = read_run(tmp_path / "run")
+    export = export_run(run, "savedmodel", str(tmp_path / "served"))
+    assert export.details["input"] == "strings" and export.verified
+    texts = ["Return the square root of x.", "Open a TCP connection to the host.",
+             "Pickle an object to a byte string."]
+    import tensorflow as tf
+
+    # The model's own graph on the ids our tokenizer makes, as the export holds it.
+    by_ids = tf.saved_model.load(str(tmp_path / "served")).serve_ids
+    expected = by_ids(tf.constant(tokenizer.encode(texts, LENGTH))).numpy()
+    code = (
+        "import json, sys\n"
+        "import tensorflow as tf\n"
+        "import tensorflow_text  # registers the WordPiece ops\n"
+        f"m = tf.saved_model.load({str(tmp_path / 'served')!r})\n"
+        f"print(json.dumps(m.serve(tf.constant({texts!r})).numpy().tolist()))\n"
+        "bad = [k for k in sys.modules if k.startswith(('resnet_studio', 'keras_hub'))]\n"
+        "assert not bad, bad\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    served = np.array(json.loads(done.stdout.strip().splitlines()[-1]))
+    np.testing.assert_allclose(served, expected, atol=1e-5)
+    assert (served.argmax(1) == expected.argmax(1)).all()
