@@ -96,7 +96,7 @@ def _post(block_type: str, p: dict[str, Any]) -> str | None:
     if block_type in ("residual_lstm", "residual_gru"):
         return "LN" if v1 and p.get("norm", True) else None
     if block_type in ("transformer_encoder", "transformer_decoder"):
-        return "LN" if v1 else None
+        return "LN" if v1 and p.get("layer_norm", True) else None
     if block_type == "residual":
         act = p.get("activation", "none")
         return None if act == "none" else act
@@ -239,7 +239,7 @@ def units_of(block: BlockSpec) -> list[Unit]:
     elif t in ("transformer_encoder", "transformer_decoder"):
         attn = "Masked multi-head attention" if t == "transformer_decoder" else \
             "Multi-head attention"
-        ln = ["LayerNorm"] if v2 else []
+        ln = ["LayerNorm"] if v2 and p.get("layer_norm", True) else []
         dropout = ["Dropout"] if p["dropout"] else []
         ffn = [f"Dense {p['intermediate_dim']} · {p['activation']}", "Dense"]
         return [Unit([*ln, attn, *dropout], shortcut, scale, drop, post_boxes, "attention"),

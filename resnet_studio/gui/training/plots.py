@@ -228,7 +228,6 @@ class TrainingPlots(theme.FollowsPalette, GradientPlotsMixin, QWidget):
         self._empty.setFont(font)
         self.graphics = pg.GraphicsLayoutWidget(self)
         self.graphics.setObjectName("plotsGraphics")
-        self.graphics.setToolTip(GRADIENT_NORM_NOTE)
         self._stack = QStackedLayout(self)
         self._stack.addWidget(self._empty)
         self._stack.addWidget(self.graphics)
@@ -244,6 +243,10 @@ class TrainingPlots(theme.FollowsPalette, GradientPlotsMixin, QWidget):
         self.heatmap_plot = gl.addPlot(row=1, col=0)
         self.bars_plot = gl.addPlot(row=1, col=1, axisItems={"left": LogAxis("left")})
         self.picked_plot = gl.addPlot(row=1, col=2, axisItems={"left": LogAxis("left")})
+        # What the gradient norms are (with l2 weight decay they include λ·w): the tooltip of
+        # every gradient plot.
+        for plot in (self.heatmap_plot, self.bars_plot, self.picked_plot):
+            plot.setToolTip(GRADIENT_NORM_NOTE)
         # The loss and the heatmap matter most: their column gets the most width.
         for col, stretch in ((0, 5), (1, 3), (2, 3)):
             gl.ci.layout.setColumnStretchFactor(col, stretch)
