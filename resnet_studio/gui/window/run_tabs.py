@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QTabWidget, QWidget
 
-from resnet_studio.core.runs import RunInfo
 from resnet_studio.core.spec import SpecError
 from resnet_studio.gui import icons
 from resnet_studio.gui.tf_loader import BackendInfo
 from resnet_studio.gui.window.actions import COMPARE_TIP
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # core.runs (numpy, the run store) loads when a run is first touched
+    from resnet_studio.core.runs import RunInfo
     from resnet_studio.gui.main_window import MainWindow
 
 COMPARE_DISABLED_TIP = ("The architecture has no shortcut to remove: its plain twin would be "
