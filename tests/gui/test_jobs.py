@@ -49,12 +49,14 @@ def test_an_exception_becomes_failed_then_finished_with_no_result(qtbot):
 
 
 def test_cancel_is_cooperative_and_a_message_says_why_there_is_no_result(qtbot):
-    started = threading.Event()
+    started, stop = threading.Event(), threading.Event()
 
     def waits_for_cancel(state: JobState) -> str:
+        state.bind(stop=stop.set)  # the work's own stop switch, as the Trainer's
         started.set()
-        while not state.cancelled:
-            threading.Event().wait(0.005)  # the job's own thread, not the GUI's
+        if not stop.wait(TIMEOUT_MS / 1000):
+            return "never asked to stop"
+        assert state.cancelled
         raise JobCancelled("Stopped before training started.")
 
     job = Job(waits_for_cancel, name="cancellable")
