@@ -51,6 +51,10 @@ def register_all(sub: Any) -> None:
 
     geometry_commands.register(sub)
 
+    from resnet_studio.cli import experiment_commands
+
+    experiment_commands.register(sub)
+
 
 def add_max_params_flag(p: argparse.ArgumentParser) -> None:
     """`--max-params N`: the model size limit (`summary`, `validate`, `train`, `compare`)."""

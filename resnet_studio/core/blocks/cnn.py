@@ -20,7 +20,6 @@ from resnet_studio.core.blocks.residual import (
     activation,
     make_shortcut,
     merge,
-    shortcut_param,
 )
 from resnet_studio.core.params import Param
 from resnet_studio.core.spec import BlockSpec
@@ -42,10 +41,11 @@ def _conv(ctx: BuildContext, x: Any, filters: int, kernel: int, stride: int, suf
                        kernel_initializer="he_normal", name=ctx.name(suffix)))(x)
 
 
-def _bn(ctx: BuildContext, x: Any, suffix: str) -> Any:
+def _bn(ctx: BuildContext, x: Any, suffix: str, zero_gamma: bool = False) -> Any:
     import keras
 
-    return ctx.add(keras.layers.BatchNormalization(epsilon=BN_EPSILON,
+    gamma = "zeros" if zero_gamma else "ones"
+    return ctx.add(keras.layers.BatchNormalization(epsilon=BN_EPSILON, gamma_initializer=gamma,
                                                    name=ctx.name(suffix)))(x)
 
 
@@ -76,30 +76,56 @@ def build_conv_stem(ctx: BuildContext, x: Any, p: dict[str, Any], block: BlockSp
     return x
 
 
-STAGE_PARAMS = (REPEAT, STAGE_STRIDE, shortcut_param(default="projection"), VARIANT,
-                *VARIANT_PARAMS)
+GOYAL_2017 = ("Goyal et al. Accurate, Large Minibatch SGD: Training ImageNet in 1 Hour. 2017. "
+              "arXiv:1706.02677")
+ZERO_INIT = Param("zero_init_residual", "bool", False, "Start each residual branch's last "
+                  "batch-norm γ at 0, so every unit begins as the identity and a deep net "
+                  f"starts as a shallow one ({GOYAL_2017}, section 5.1). v1 units only (a v2 "
+                  "branch ends in a convolution); ignored in plain units, whose output it "
+                  "would zero.")
+# He et al. 2016, Table 3: option A (zero_pad), B (projection where the shape changes,
+# identity elsewhere) and C (projection_all: every shortcut is a projection).
+STAGE_SHORTCUT = Param(
+    "shortcut", "choice", "projection",
+    "How x reaches the addition in each unit: zero_pad (He option A: subsample + zero "
+    "channels where the shape changes, no parameters); projection (option B: a 1×1 conv "
+    "where the shape changes, identity elsewhere); projection_all (option C: a 1×1 conv in "
+    "every unit); identity (shape must not change); none (plain units).",
+    choices=("identity", "projection", "zero_pad", "projection_all", "none"))
+STAGE_PARAMS = (REPEAT, STAGE_STRIDE, STAGE_SHORTCUT, VARIANT, ZERO_INIT, *VARIANT_PARAMS)
 
 
 def _stage(ctx: BuildContext, x: Any, p: dict[str, Any], branch: Callable[..., Any]) -> Any:
-    """Builds `repeat` residual units; `branch(x, stride, prefix)` builds one F(x)."""
+    """Builds `repeat` residual units; `branch(x, stride, prefix, zero_gamma)` builds one
+    F(x), its last batch norm's γ starting at 0 when `zero_gamma`."""
     ctx.expect_rank(x, (3, 4), NEEDS_SPATIAL)
     v2 = p["variant"] == "v2"
+    if v2 and p["zero_init_residual"]:
+        raise ctx.error("zero_init_residual needs v1 units: a v2 (pre-activation) branch ends "
+                        "in a convolution, not a batch norm")
     for j in range(p["repeat"]):
         unit = ctx.next_residual_unit()
         prefix = f"{j + 1}_"
         stride = p["stride"] if j == 0 else 1
-        mode = p["shortcut"] if j == 0 else ("none" if p["shortcut"] == "none" else "identity")
+        every = p["shortcut"] == "projection_all"
+        if every:
+            mode = "projection"
+        else:
+            mode = p["shortcut"] if j == 0 else ("none" if p["shortcut"] == "none" else
+                                                 "identity")
+        zero = bool(p["zero_init_residual"]) and mode != "none"
         if v2:
             pre = _bn_relu(ctx, x, f"{prefix}pre")
-            y = branch(pre, stride, prefix)
+            y = branch(pre, stride, prefix, False)
             # He et al. 2016b: a projection shortcut reads the pre-activated input.
             changes = tuple(y.shape[1:]) != tuple(x.shape[1:])
-            src = pre if (changes and mode == "projection") else x
-            s = make_shortcut(ctx, src, tuple(y.shape), mode, prefix, norm=False)
+            src = pre if ((changes or every) and mode == "projection") else x
+            s = make_shortcut(ctx, src, tuple(y.shape), mode, prefix, norm=False,
+                              force_projection=every)
             x = merge(ctx, s, y, p, prefix, unit, x)
         else:
-            y = branch(x, stride, prefix)
-            s = make_shortcut(ctx, x, tuple(y.shape), mode, prefix)
+            y = branch(x, stride, prefix, zero)
+            s = make_shortcut(ctx, x, tuple(y.shape), mode, prefix, force_projection=every)
             x = merge(ctx, s, y, p, prefix, unit, x)
             x = activation(ctx, x, "relu", f"{prefix}out_relu")
     return x
@@ -113,11 +139,11 @@ def _stage(ctx: BuildContext, x: Any, p: dict[str, Any], branch: Callable[..., A
 def build_basic_block(ctx: BuildContext, x: Any, p: dict[str, Any], block: BlockSpec) -> Any:
     f, k, v2 = p["filters"], p["kernel_size"], p["variant"] == "v2"
 
-    def branch(x: Any, stride: int, prefix: str) -> Any:
+    def branch(x: Any, stride: int, prefix: str, zero_gamma: bool) -> Any:
         y = _conv(ctx, x, f, k, stride, f"{prefix}conv1")
         y = _bn_relu(ctx, y, f"{prefix}")
         y = _conv(ctx, y, f, k, 1, f"{prefix}conv2")
-        return y if v2 else _bn(ctx, y, f"{prefix}bn2")
+        return y if v2 else _bn(ctx, y, f"{prefix}bn2", zero_gamma)
 
     return _stage(ctx, x, p, branch)
 
@@ -143,13 +169,13 @@ def build_bottleneck_block(ctx: BuildContext, x: Any, p: dict[str, Any], block: 
 
     first = p["stride_on"] == "1x1"
 
-    def branch(x: Any, stride: int, prefix: str) -> Any:
+    def branch(x: Any, stride: int, prefix: str, zero_gamma: bool) -> Any:
         y = _conv(ctx, x, f, 1, stride if first else 1, f"{prefix}conv1")
         y = _bn_relu(ctx, y, f"{prefix}1_")
         y = _conv(ctx, y, f, 3, 1 if first else stride, f"{prefix}conv2")
         y = _bn_relu(ctx, y, f"{prefix}2_")
         y = _conv(ctx, y, out, 1, 1, f"{prefix}conv3")
-        return y if v2 else _bn(ctx, y, f"{prefix}bn3")
+        return y if v2 else _bn(ctx, y, f"{prefix}bn3", zero_gamma)
 
     return _stage(ctx, x, p, branch)
 

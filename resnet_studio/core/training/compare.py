@@ -18,7 +18,6 @@ Qt-free. `compare()` blocks; call it in the thread that should own the models.
 from __future__ import annotations
 
 import secrets
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from resnet_studio.core.experiments.shared import RunSequence, SharedStart
 from resnet_studio.core.runs.pairs import ROLES
 from resnet_studio.core.spec import ArchitectureSpec
 from resnet_studio.core.training.blocknorms import read_block_map
@@ -93,8 +93,9 @@ def gradient_ratio(run_dir: str | Path) -> float | None:
 
 
 # --------------------------------------------------------------------------- the comparison
-class Comparison:
-    """Trains `spec` and `plain_twin(spec)` one after the other (see module docstring).
+class Comparison(RunSequence):
+    """Trains `spec` and `plain_twin(spec)` one after the other (see module docstring): the
+    two-arm case of an experiment (core/experiments), sharing its start and its controls.
 
     `request_stop()`, `pause()` and `resume()` may be called from any thread; a stop ends
     the current run and skips the one not yet started.
@@ -107,6 +108,7 @@ class Comparison:
     def __init__(self, spec: ArchitectureSpec, dataset: str, config: TrainingConfig, *,
                  runs_root: str | Path, data_dir: str | None = None, limit: int | None = None,
                  observer: CompareObserver | None = None) -> None:
+        super().__init__()
         if not has_shortcuts(spec):
             raise CompareError(f"{spec.name}: the architecture has no shortcut to remove, so "
                                "its plain twin is the architecture itself; compare a "
@@ -119,29 +121,6 @@ class Comparison:
         self.limit = limit
         self.observer = observer
         self.dirs = dict(zip(ROLES, pair_run_dirs(self.runs_root, spec.name), strict=True))
-        self._lock = threading.Lock()
-        self._current: Any = None
-        self._stop = False
-        self._paused = False
-
-    # -- control (any thread)
-    def request_stop(self) -> None:
-        with self._lock:
-            self._stop = True
-            if self._current is not None:
-                self._current.request_stop()
-
-    def pause(self) -> None:
-        with self._lock:
-            self._paused = True
-            if self._current is not None:
-                self._current.pause()
-
-    def resume(self) -> None:
-        with self._lock:
-            self._paused = False
-            if self._current is not None:
-                self._current.resume()
 
     # -- the runs (owning thread)
     def _trainer(self, role: str, spec: ArchitectureSpec,
@@ -171,43 +150,30 @@ class Comparison:
         """The plain twin's Trainer, prepared and loaded with the shared initial weights."""
         from resnet_studio.core.builder import plain_twin
 
-        trainer = self._trainer("plain", plain_twin(self.spec), initial_weights)
+        trainer = self._trainer("plain", plain_twin(self.spec), None)
         trainer.prepare()
+        SharedStart(initial_weights).load_into(trainer.model)
         return trainer
-
-    def _attach(self, trainer: Any) -> bool:
-        """Makes `trainer` the one control calls act on; False when already stopped."""
-        with self._lock:
-            if self._stop:
-                return False
-            self._current = trainer
-            if self._paused:
-                trainer.pause()
-            return True
 
     def run(self) -> dict[str, dict[str, Any]]:
         """Trains both; returns {"residual": {...}, "plain": {...}} (see `summarize`)."""
         residual = self.prepare_residual()  # bad input surfaces here, before any folder
-        # Copies: the residual run trains these very arrays' layers in place otherwise.
-        initial = {k: [np.array(a, copy=True) for a in v]
-                   for k, v in residual.layer_weights().items()}
+        start = SharedStart()  # copies: the residual run trains its layers in place
+        start.add_from(residual.model)
         results: dict[str, dict[str, Any]] = {}
         if self._attach(residual):
             results["residual"] = summarize(residual.run())
         else:
             results["residual"] = _skipped(self.dirs["residual"])
         residual = None  # free the first model before building the second
-        with self._lock:
-            stopped = self._stop
         # A stop during the first run skips the second without building it: loading the
         # data and building the twin can take longer than the user is willing to wait.
-        plain = None if stopped else self.prepare_plain(initial)
+        plain = None if self.stopped else self.prepare_plain(start.weights)
         if plain is not None and self._attach(plain):
             results["plain"] = summarize(plain.run())
         else:
             results["plain"] = _skipped(self.dirs["plain"])
-        with self._lock:
-            self._current = None
+        self._detach()
         return results
 
 

@@ -42,8 +42,9 @@ TRAINING_PARAMS: tuple[Param, ...] = (
           "parameter (the original Caffe and fb.resnet.torch recipes).",
           choices=WEIGHT_DECAY_TARGETS),
     Param("schedule", "choice", "constant", "Learning-rate schedule.", choices=SCHEDULES),
-    Param("warmup_epochs", "float", 0.0, "Linear warm-up length (warmup_cosine).", minimum=0.0,
-          maximum=1000.0),
+    Param("warmup_epochs", "float", 0.0, "Linear warm-up: the rate rises from 0 to its value "
+          "over this many epochs, then follows the schedule (any schedule but plateau; Goyal "
+          "et al. 2017, arXiv:1706.02677).", minimum=0.0, maximum=1000.0),
     Param("step_milestones", "str", "0.5,0.75", "Step schedule: where the rate is multiplied "
           "by step_factor, in milestone_unit (e.g. 0.5,0.75 of training; 30,60 epochs; "
           "32000,48000 steps)."),

@@ -45,9 +45,49 @@ class ConstantWarmup(keras.optimizers.schedules.LearningRateSchedule):
         return cls(inner, config["steps"], config["factor"])
 
 
+@keras.saving.register_keras_serializable(package="resnet_studio")
+class LinearWarmup(keras.optimizers.schedules.LearningRateSchedule):
+    """`schedule(step)` scaled by min(1, (step + 1) / steps): a linear ramp from near 0.
+
+    Goyal et al. 2017 (arXiv:1706.02677): a large rate applied at once can wreck the first
+    steps of a deep network; ramping it up over a few epochs lets it find its footing. The
+    schedule after the ramp keeps its own step numbering (step milestones do not move).
+    """
+
+    def __init__(self, schedule: Any, steps: int) -> None:
+        self.schedule = schedule
+        self.steps = max(1, int(steps))
+
+    def __call__(self, step: Any) -> Any:
+        base = self.schedule(step) if callable(self.schedule) else \
+            keras.ops.convert_to_tensor(self.schedule, "float32")
+        t = keras.ops.cast(step, "float32")
+        ramp = keras.ops.minimum(1.0, (t + 1.0) / float(self.steps))
+        return keras.ops.cast(base, "float32") * ramp
+
+    def get_config(self) -> dict[str, Any]:
+        inner = keras.optimizers.schedules.serialize(self.schedule) if callable(
+            self.schedule) else self.schedule
+        return {"schedule": inner, "steps": self.steps}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> LinearWarmup:
+        inner = config["schedule"]
+        if isinstance(inner, dict):
+            inner = keras.optimizers.schedules.deserialize(inner)
+        return cls(inner, config["steps"])
+
+
 def make_schedule(cfg: TrainingConfig, steps_per_epoch: int) -> Any:
-    """A float (constant / plateau) or a keras LearningRateSchedule over optimizer steps."""
+    """A float (constant / plateau) or a keras LearningRateSchedule over optimizer steps.
+
+    `warmup_epochs` > 0 puts a linear warm-up in front of any schedule but plateau (whose
+    rate is a variable the callback lowers) and warmup_cosine (which has its own).
+    """
     schedule = _base_schedule(cfg, steps_per_epoch)
+    warmup = int(math.ceil(cfg.warmup_epochs * steps_per_epoch))
+    if warmup > 0 and cfg.schedule not in ("plateau", "warmup_cosine"):
+        schedule = LinearWarmup(schedule, warmup)
     if cfg.constant_warmup_steps and cfg.schedule != "plateau":
         return ConstantWarmup(schedule, cfg.constant_warmup_steps, cfg.constant_warmup_factor)
     return schedule
