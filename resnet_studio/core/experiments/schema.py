@@ -86,6 +86,9 @@ class Experiment:
     architecture: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
     source: str = ""
+    # The base architecture as loaded when the file was validated (a preset file named
+    # relative to the experiment file is found next to it, whatever the working folder).
+    base: ArchitectureSpec | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "name": self.name}
@@ -101,6 +104,8 @@ class Experiment:
         return out
 
     def base_spec(self) -> ArchitectureSpec:
+        if self.base is not None:
+            return self.base.copy()
         from resnet_studio.core.presets import load_preset
 
         return load_preset(self.preset)
@@ -249,7 +254,7 @@ def experiment_from_dict(data: Any, source: str,
     assert isinstance(preset, str) and isinstance(dataset, str)
     return Experiment(name=name, preset=preset, dataset=dataset, arms=arms, seeds=seeds,
                       architecture=dict(architecture), training=dict(training),
-                      source=source, **texts)
+                      source=source, base=spec, **texts)
 
 
 def _load_base(preset: str, source: str, problems: list[Problem]) -> ArchitectureSpec | None:
