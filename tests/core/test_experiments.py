@@ -74,6 +74,9 @@ def test_degradation_arms_are_plain_and_residual_at_three_depths():
     ({"training": {"learning_rate": 0}}, "training.learning_rate"),
     ({"colour": "blue"}, "colour"),
     ({"arms": [{"name": "a b"}]}, "arms[0].name"),
+    ({"training": {"milestone_unit": "epoch", "step_milestones": "10,20"},  # merged: wrong
+      "arms": [{"name": "a", "training": {"milestone_unit": "fraction"}}]},
+     "arms[0] (a): training.step_milestones"),
     ({"arms": [{"name": "a", "architecture": {"shortcut": "sideways"}}]},
      "arms[0].architecture.shortcut"),
 ])

@@ -248,7 +248,7 @@ def experiment_from_dict(data: Any, source: str,
     problems.extend(check_training(training, "training"))
     arms = _parse_arms(data.get("arms"), spec, problems)
     if spec is not None and not problems:
-        _check_arm_specs(spec, architecture, arms, problems)
+        _check_arm_specs(spec, architecture, training, arms, problems)
     if problems:
         raise ExperimentError(problems, source)
     assert isinstance(preset, str) and isinstance(dataset, str)
@@ -317,10 +317,16 @@ def _parse_arms(value: Any, spec: ArchitectureSpec | None,
     return arms
 
 
-def _check_arm_specs(spec: ArchitectureSpec, architecture: Mapping[str, Any], arms: list[Arm],
+def _check_arm_specs(spec: ArchitectureSpec, architecture: Mapping[str, Any],
+                     training: Mapping[str, Any], arms: list[Arm],
                      problems: list[Problem]) -> None:
-    """Each arm's architecture as a whole (e.g. an identity shortcut where shapes change)."""
+    """Each arm as a whole: its architecture, and its training settings merged over the
+    preset's (e.g. step milestones of the preset that the arm's milestone unit rejects)."""
+    from resnet_studio.core.training.config import check_training
+
     for i, arm in enumerate(arms):
+        merged = {**spec.training, **training, **arm.training}
+        problems.extend(check_training(merged, f"arms[{i}] ({arm.name}): training"))
         s = spec.copy()
         apply_architecture(s, architecture)
         apply_architecture(s, arm.architecture, arm.blocks)
