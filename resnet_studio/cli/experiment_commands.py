@@ -108,7 +108,7 @@ def cmd_experiment(args: argparse.Namespace) -> int:
                             epochs=args.epochs or tiny.get("epochs"), dataset=args.dataset,
                             limit=args.limit or tiny.get("limit"), data_dir=args.data_dir,
                             architecture=dict(tiny.get("architecture", {})))
-        from resnet_studio.core.training.runstore import default_runs_root
+        from resnet_studio.core.runs import default_runs_root
 
         root = Path(args.runs_root) if args.runs_root else default_runs_root()
         run = start_experiment(experiment, root, settings=settings, progress=progress)

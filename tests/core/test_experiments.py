@@ -220,3 +220,7 @@ def test_a_stopped_experiment_resumes_without_rerunning_finished_arms(tmp_path):
     assert events == [("residual", True), ("plain", False), ("deeper", False)]
     assert json.loads((folder / "residual-seed0" / "run.json").read_text()) == first
     assert [a["statuses"] for a in arms] == [["completed"]] * 3
+    from resnet_studio.core.runs import list_runs
+
+    listed = {r.dir.name for r in list_runs(tmp_path)}  # the run store sees every arm's run
+    assert listed == {"residual-seed0", "plain-seed0", "deeper-seed0"}

@@ -171,7 +171,7 @@ class ExperimentRun(RunSequence):
 
     def _state(self, arm: Arm, seed: int) -> str:
         """'done' (completed or failed: keep), 'resume' (has a checkpoint) or 'new'."""
-        from resnet_studio.core.training.runstore import read_run
+        from resnet_studio.core.runs import checkpoint_complete, read_run
 
         d = self.run_dir(arm, seed)
         try:
@@ -180,7 +180,7 @@ class ExperimentRun(RunSequence):
             return "new"
         if status in ("completed", "failed"):
             return "done"
-        if (d / "checkpoints" / "last" / "state.json").is_file():
+        if checkpoint_complete(d):
             return "resume"
         return "new"
 

@@ -19,8 +19,8 @@ STATS = ("final_train_loss", "val_accuracy", "test_accuracy", "gradient_ratio")
 
 def run_summary(run_dir: str | Path) -> dict[str, Any]:
     """One run's numbers (None where the run did not get that far)."""
+    from resnet_studio.core.runs import read_metrics, read_run
     from resnet_studio.core.training.compare import gradient_ratio
-    from resnet_studio.core.training.runstore import read_metrics, read_run
 
     d = Path(run_dir)
     info = read_run(d)

@@ -117,6 +117,7 @@ def list_runs(root: str | os.PathLike[str] | None = None) -> list[RunInfo]:
 
 
 Stamp = tuple[int, int, int]
+EXPERIMENT_JSON = "experiment.json"
 
 
 def _stamps(root: Path) -> dict[Path, Stamp]:
@@ -127,6 +128,13 @@ def _stamps(root: Path) -> dict[Path, Stamp]:
         entries = list(root.iterdir())
     except OSError:
         return out
+    # An experiment folder (core/experiments) groups ordinary runs, one per arm and seed:
+    # they are listed with the others.
+    for group in [d for d in entries if (d / EXPERIMENT_JSON).is_file()]:
+        try:
+            entries.extend(group.iterdir())
+        except OSError:
+            continue
     for d in entries:
         try:
             st = layout.run_json(d).stat()
