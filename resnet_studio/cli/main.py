@@ -43,13 +43,17 @@ def emit_json(obj: dict[str, Any]) -> None:
 def _bad_input_types() -> tuple[type[BaseException], ...]:
     """Error classes that mean 'the user's input is wrong' (exit 2)."""
     from resnet_studio.core.blocks.context import BlockBuildError
+    from resnet_studio.core.runs.diskio import StoreWriteError
     from resnet_studio.core.runs.lock import RunInUse
     from resnet_studio.core.runs.resume import NotResumable
     from resnet_studio.core.spec import SpecError
     from resnet_studio.core.training.distribute import DistributionError
 
+    # StoreWriteError here is a runs root or --run-dir that cannot be written, found before
+    # training (during training it ends the run `failed` instead).
     types: list[type[BaseException]] = [UsageError, SpecError, BlockBuildError,
-                                        DistributionError, RunInUse, NotResumable]
+                                        DistributionError, RunInUse, NotResumable,
+                                        StoreWriteError]
     try:
         from resnet_studio.core.data import DatasetError
 

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from resnet_studio.core import swap
 from resnet_studio.core.export_errors import ExportError
 from resnet_studio.core.python_code import python_source
 
@@ -152,8 +153,10 @@ def _workspace(target: Path) -> Iterator[Path]:
     """A hidden temporary folder next to `target`, removed (with anything in it) on exit."""
     parent = target.parent
     created = _make_parents(parent)
+    swap.clean_stale_workspaces(parent, target.name)  # left by killed exports
     try:
-        work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=parent))
+        work = Path(tempfile.mkdtemp(prefix=swap.workspace_prefix(target.name),
+                                     suffix=".partial", dir=parent))
     except OSError as e:
         _remove_created(created)
         raise _as_export_error(e, parent, None) from e
@@ -207,8 +210,10 @@ def _move_into_place(artifact: Path, target: Path, work: Path, overwrite: bool) 
         if artifact.is_file() and target.is_file() and not target.is_symlink():
             os.replace(artifact, target)  # atomic: readers see the old or the new file
             return
-        # A folder cannot be replaced atomically by rename: move the old one aside (it is
-        # deleted with the workspace) and put it back if the second rename fails.
+        # A folder: swapped with the new one in one step where the system can (the old one
+        # is then in the workspace, deleted with it); else moved aside, then the new one in.
+        if swap.exchange(artifact, target):
+            return
         previous = work / "previous"
         os.replace(target, previous)
         try:

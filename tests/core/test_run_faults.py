@@ -121,7 +121,8 @@ def test_two_resumes_at_once_exactly_one_runs(stopped):
     codes = sorted(p.returncode for p in procs)
     assert codes == [0, 2], [o[1][-1500:] for o in outs]
     loser = next(o for p, o in zip(procs, outs, strict=True) if p.returncode == 2)
-    assert "in use by process" in loser[1] or "status is completed" in loser[1], loser[1]
+    assert any(s in loser[1] for s in ("in use by process", "status is completed",
+                                       "nothing to do")), loser[1]
     assert "Traceback" not in loser[1]
     steps = [json.loads(line)["step"] for line in (stopped / "metrics.jsonl").open()
              if '"kind": "batch"' in line]
@@ -141,3 +142,110 @@ def test_resume_with_no_epochs_left_is_refused_and_keeps_run_json(stopped, capsy
         assert "nothing to do: 1 epoch already trained and the run is set to 1; pass " \
                "--epochs 2 or more" in err
     assert (stopped / "run.json").read_bytes() == before
+
+
+# ---------------------------------------------------------------- kill at checkpoint swap
+
+@pytest.mark.slow
+def test_sigkill_at_the_checkpoint_swap_leaves_a_named_checkpoint_and_resume_works(tmp_path,
+                                                                                  capsys):
+    run_dir = tmp_path / "run"
+    env = {**ENV, "RESNET_STUDIO_FAULT": "kill-at-checkpoint-swap:2"}  # epoch 2's swap
+    proc = subprocess.run([*STUDIO, "train", "resnet8-digits", "--limit", "64", "--epochs", "3",
+                           "--batch-size", "16", "--run-dir", str(run_dir)],
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-1500:]
+    ckpts = run_dir / "checkpoints"
+    # Epoch 2's checkpoint is complete on disk; `last` still names epoch 1's, whole.
+    assert (ckpts / "last").is_symlink()
+    assert json.loads((ckpts / "last" / "state.json").read_text())["epoch"] == 1
+    assert len([p for p in ckpts.iterdir() if p.name.startswith("ckpt-")]) == 2
+    assert read_run(run_dir).status == "interrupted"
+    assert main(["train", "--resume", str(run_dir), "--json"]) == 0
+    result = _last_json(capsys.readouterr().out)
+    assert result["status"] == "completed" and result["epochs_completed"] == 3
+    left = sorted(p.name for p in ckpts.iterdir())
+    assert [n for n in left if n.startswith(("ckpt-", ".partial-", ".last"))] == \
+        [os.readlink(ckpts / "last")]  # older checkpoints and leftovers cleaned
+
+
+def test_a_leftover_of_the_two_rename_scheme_is_found_on_open(trained, tmp_path):
+    run_dir = tmp_path / "old"
+    shutil.copytree(trained, run_dir, symlinks=False)
+    ckpts = run_dir / "checkpoints"
+    last = ckpts / "last"
+    real = last.resolve() if last.is_symlink() else last
+    shutil.copytree(real, ckpts / ".last-old")
+    shutil.copytree(real, ckpts / ".last-1a2b")
+    state = json.loads((ckpts / ".last-1a2b" / "state.json").read_text())
+    state["step"] += 1
+    (ckpts / ".last-1a2b" / "state.json").write_text(json.dumps(state))
+    shutil.rmtree(last) if not last.is_symlink() else last.unlink()
+    for p in ckpts.iterdir():
+        if p.name.startswith("ckpt-"):
+            shutil.rmtree(p)
+    from resnet_studio.core.runs import checkpoint_complete, checkpoint_dir
+
+    assert checkpoint_dir(run_dir) == ckpts / ".last-1a2b"  # the newer complete one
+    assert checkpoint_complete(run_dir)
+
+
+# -------------------------------------------------------------------------------- full disk
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 2 MB tmpfs (needs root and mount permission; skipped otherwise)."""
+    mount = tmp_path / "full"
+    mount.mkdir()
+    if shutil.which("mount") is None or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
+            capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+@pytest.mark.slow
+def test_a_full_disk_fails_the_run_cleanly_and_keeps_the_last_checkpoint(tiny_disk):
+    run_dir = tiny_disk / "run"
+    proc = subprocess.run([*STUDIO, "train", "resnet8-digits", "--epochs", "5",
+                           "--batch-size", "8", "--run-dir", str(run_dir)],
+                          env=ENV, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 1, (proc.returncode, proc.stderr[-2000:])
+    assert "run failed: disk full at " in proc.stderr
+    assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr
+    last = run_dir / "checkpoints" / "last"
+    if last.exists():  # the disk may fill before the first checkpoint fits
+        state = json.loads((last / "state.json").read_text())
+        assert (last / "model.weights.h5").stat().st_size > 0
+        meta = json.loads((run_dir / "run.json").read_text())
+        if meta["status"] == "failed":  # run.json is updated only if it still could be
+            assert "disk full" in meta["error"]
+            assert meta["epochs_completed"] == state["epoch"]
+    assert not list((run_dir / "checkpoints").glob(".partial-*"))
+
+
+# ------------------------------------------------------------------------------- exports
+
+def test_force_export_swaps_folders_in_one_step_and_stale_workspaces_are_cleaned(tmp_path):
+    from resnet_studio.core import swap
+
+    a, b = tmp_path / "new", tmp_path / "model"
+    a.mkdir()
+    b.mkdir()
+    (a / "which").write_text("new")
+    (b / "which").write_text("old")
+    assert swap.exchange(a, b)  # Linux: one step
+    assert (b / "which").read_text() == "new" and (a / "which").read_text() == "old"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    stale = tmp_path / f".model.{dead}-abcd.partial"
+    mine = tmp_path / f".model.{os.getpid()}-ef01.partial"
+    old = tmp_path / ".model.zz9.partial"
+    for d in (stale, mine, old):
+        d.mkdir()
+    os.utime(old, (1, 1))
+    removed = swap.clean_stale_workspaces(tmp_path, "model")
+    assert sorted(removed) == sorted([stale, old]) and mine.exists()

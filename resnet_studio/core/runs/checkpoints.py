@@ -1,9 +1,9 @@
 """Checkpoints of a run: everything needed to continue training exactly where it stopped.
 
 checkpoints/<name>/ holds model.weights.h5, optimizer.npz, random.npz (the seed generators
-of dropout and drop-path layers) and state.json (epoch, step, batch in epoch). A checkpoint
-is written into a temporary folder and renamed into place: a crash leaves the old one or the
-new one, whole.
+of dropout and drop-path layers) and state.json (epoch, step, batch in epoch); `<name>` is a
+symlink to a `ckpt-STEP-*` folder, swapped atomically (save_checkpoint): a crash leaves the
+old checkpoint or the new one named, whole.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from resnet_studio.core.runs import layout
+from resnet_studio.core.runs import diskio, layout
 from resnet_studio.core.runs.jsonfile import now, write_json
 
 
@@ -38,33 +38,119 @@ def _random_state_variables(model: Any) -> list[Any]:
 
 def save_checkpoint(run_dir: Path, model: Any, state: dict[str, Any],
                     name: str = layout.LAST_CHECKPOINT) -> Path:
-    """Weights + optimizer variables + random-generator states + training position,
-    replaced atomically."""
-    ckpt_root = layout.checkpoint_dir(run_dir, name).parent
-    tmp = ckpt_root / f".{name}-{secrets.token_hex(4)}"
-    tmp.mkdir(parents=True)
+    """Weights + optimizer variables + random-generator states + training position.
+
+    Written into `checkpoints/.partial-*`, fsync'd, renamed to `checkpoints/ckpt-STEP-*`, and
+    then `checkpoints/last`, a symlink, is pointed at it by one atomic rename: at every
+    instant `last` names a complete checkpoint (before, it was two renames of directories,
+    and a kill between them left none named; issue 17). Then older checkpoints and leftovers
+    of killed writes are removed. The free space is checked first (diskio.ensure_space).
+
+    Raises:
+        StoreWriteError: no space, or the folder is not writable; the previous checkpoint is
+            kept.
+    """
+    ckpt_root = Path(run_dir) / layout.CHECKPOINTS
+    link = ckpt_root / name
+    with diskio.guarded(ckpt_root):
+        ckpt_root.mkdir(parents=True, exist_ok=True)
+        diskio.ensure_space(ckpt_root, _checkpoint_bytes(model), "the checkpoint")
+        tmp = ckpt_root / f"{layout.PARTIAL_PREFIX}{secrets.token_hex(4)}"
+        tmp.mkdir()
     try:
-        model.save_weights(str(tmp / "model.weights.h5"))
-        opt = model.optimizer
-        arrays = {f"v{i:05d}": np.asarray(v.numpy()) for i, v in enumerate(opt.variables)}
-        np.savez(tmp / "optimizer.npz", **arrays)
-        rng = _random_state_variables(model)
-        np.savez(tmp / "random.npz", **{f"v{i:05d}": np.asarray(v.numpy())
-                                        for i, v in enumerate(rng)})
-        write_json(tmp / "state.json", {**state, "optimizer_variables": len(arrays),
-                                          "random_variables": [v.path for v in rng],
-                                          "saved": now()})
-        final = ckpt_root / name
-        old = ckpt_root / f".{name}-old"
-        if final.exists():
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(final, old)
-        os.replace(tmp, final)
-        shutil.rmtree(old, ignore_errors=True)
-        return final
+        with diskio.guarded(ckpt_root):
+            model.save_weights(str(tmp / "model.weights.h5"))
+            opt = model.optimizer
+            arrays = {f"v{i:05d}": np.asarray(v.numpy()) for i, v in enumerate(opt.variables)}
+            np.savez(tmp / "optimizer.npz", **arrays)
+            rng = _random_state_variables(model)
+            np.savez(tmp / "random.npz", **{f"v{i:05d}": np.asarray(v.numpy())
+                                            for i, v in enumerate(rng)})
+            for f in ("model.weights.h5", "optimizer.npz", "random.npz"):
+                diskio.fsync_file(tmp / f)
+            write_json(tmp / "state.json", {**state, "optimizer_variables": len(arrays),
+                                              "random_variables": [v.path for v in rng],
+                                              "saved": now()})
+            final = ckpt_root / f"{layout.CHECKPOINT_PREFIX}{int(state.get('step', 0)):09d}-" \
+                                f"{secrets.token_hex(2)}"
+            os.rename(tmp, final)
+            diskio.fsync_dir(ckpt_root)
+            _fault_point("checkpoint-swap")
+            _point(link, final.name)
+            diskio.fsync_dir(ckpt_root)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    clean_checkpoints(run_dir)
+    return link
+
+
+def _point(link: Path, target: str) -> None:
+    """Makes `link` a symlink to `target` with one atomic rename. A `last` that is still a
+    real folder (written by an earlier version) is first renamed aside: the one moment
+    without `last`, once per run, covered by `layout.checkpoint_dir`'s leftover search."""
+    new = link.with_name(f".{link.name}-link-{secrets.token_hex(4)}")
+    os.symlink(target, new)
+    try:
+        if link.is_dir() and not link.is_symlink():
+            os.rename(link, link.with_name(f"{layout.CHECKPOINT_PREFIX}legacy-"
+                                           f"{secrets.token_hex(2)}"))
+        os.replace(new, link)
+    except BaseException:
+        new.unlink(missing_ok=True)
+        raise
+
+
+def clean_checkpoints(run_dir: str | os.PathLike[str]) -> None:
+    """Removes what `last` does not name: older checkpoints, `.partial-*` folders of killed
+    writes, leftovers of the earlier two-rename scheme. Only the run's owner calls this."""
+    ckpt_root = Path(run_dir) / layout.CHECKPOINTS
+    try:
+        entries = list(os.scandir(ckpt_root))
+    except OSError:
+        return
+    # Whatever a named link (last, or another name) points to stays.
+    keep = {layout.checkpoint_dir(run_dir).resolve()}
+    keep |= {Path(e.path).resolve() for e in entries
+             if e.is_symlink() and not e.name.startswith(".")}
+    for e in entries:
+        p = Path(e.path)
+        if e.name == layout.LAST_CHECKPOINT or p.resolve() in keep:
+            continue
+        if e.name.startswith((layout.CHECKPOINT_PREFIX, layout.PARTIAL_PREFIX, ".last-")):
+            if e.is_symlink():
+                p.unlink(missing_ok=True)
+            elif e.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+
+
+def _checkpoint_bytes(model: Any) -> int:
+    """About what a checkpoint of `model` takes: weights and optimizer state as float32
+    arrays, plus HDF5 and npz overhead."""
+    n = sum(int(np.prod(v.shape)) for v in model.weights)
+    opt = getattr(model, "optimizer", None)
+    if opt is not None and opt.built:
+        n += sum(int(np.prod(v.shape)) for v in opt.variables)
+    else:
+        n *= 3  # Adam's two moments, not built yet
+    return int(4 * n * 1.1) + 64 * 1024
+
+
+_faults: dict[str, int] = {}
+
+
+def _fault_point(point: str) -> None:
+    """Test hook: `RESNET_STUDIO_FAULT=kill-at-POINT:N` SIGKILLs this process the N-th time
+    it reaches `point` (tests/core/test_run_faults.py kills between a checkpoint's write
+    and its swap). Unset, it costs one dictionary lookup."""
+    spec = os.environ.get("RESNET_STUDIO_FAULT", "")
+    if not spec.startswith(f"kill-at-{point}:"):
+        return
+    _faults[point] = _faults.get(point, 0) + 1
+    if str(_faults[point]) == spec.rsplit(":", 1)[1]:
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def load_checkpoint(ckpt: Path, model: Any) -> dict[str, Any]:
@@ -106,11 +192,13 @@ def save_initial_weights(run_dir: Path, model: Any) -> Path:
     a temporary file, then renamed). The loss landscape draws the line from these weights to
     the trained ones (Goodfellow et al. 2015); they cost one copy of the weights."""
     final = initial_weights_path(run_dir)
-    final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.parent / f".initial-{secrets.token_hex(4)}.weights.h5"
     try:
-        model.save_weights(str(tmp))
-        os.replace(tmp, final)
+        with diskio.guarded(final):
+            final.parent.mkdir(parents=True, exist_ok=True)
+            diskio.ensure_space(final.parent, _checkpoint_bytes(model) // 3, "the weights")
+            model.save_weights(str(tmp))
+            os.replace(tmp, final)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

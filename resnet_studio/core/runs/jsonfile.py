@@ -12,8 +12,12 @@ from resnet_studio.core.spec import atomic_write_text
 
 
 def write_json(path: Path, data: Any) -> None:
-    atomic_write_text(path, json.dumps(data, indent=2, default=to_jsonable) + "\n",
-                      backup=False)
+    """Writes `data` atomically; a full or read-only disk is a StoreWriteError naming it."""
+    from resnet_studio.core.runs.diskio import guarded
+
+    text = json.dumps(data, indent=2, default=to_jsonable) + "\n"
+    with guarded(path):
+        atomic_write_text(path, text, backup=False)
 
 
 def now() -> str:

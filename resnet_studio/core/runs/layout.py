@@ -35,6 +35,8 @@ GRADIENT_LAYERS = "layers.json"
 GRADIENT_NORMS = "norms.bin"
 CHECKPOINTS = "checkpoints"
 LAST_CHECKPOINT = "last"
+CHECKPOINT_PREFIX = "ckpt-"  # checkpoints/ckpt-000000040-3fa2/: `last` is a symlink to one
+PARTIAL_PREFIX = ".partial-"  # a checkpoint being written (a leftover if its writer died)
 TENSORBOARD = "tensorboard"
 EXPORTS = "exports"
 TOKENIZER_JSON = "tokenizer.json"
@@ -76,7 +78,37 @@ def gradients_dir(run_dir: PathLike) -> Path:
 
 
 def checkpoint_dir(run_dir: PathLike, name: str = LAST_CHECKPOINT) -> Path:
-    return Path(run_dir) / CHECKPOINTS / name
+    """checkpoints/<name>. When `last` is missing (a process killed inside the one-time
+    switch from a folder to a symlink, or the two-rename scheme of earlier versions), the
+    newest complete checkpoint left in checkpoints/ instead: recovered on open, read-only."""
+    path = Path(run_dir) / CHECKPOINTS / name
+    if name != LAST_CHECKPOINT or os.path.exists(path):
+        return path
+    return _newest_leftover(path.parent) or path
+
+
+def _newest_leftover(root: Path) -> Path | None:
+    import json
+
+    best: tuple[int, str] | None = None
+    found = None
+    try:
+        entries = list(os.scandir(root))
+    except OSError:
+        return None
+    for e in entries:
+        if not e.name.startswith((CHECKPOINT_PREFIX, ".last-")) or not e.is_dir():
+            continue
+        p = Path(e.path)
+        if not ((p / "model.weights.h5").is_file() and (p / "optimizer.npz").is_file()):
+            continue
+        try:
+            step = int(json.loads((p / "state.json").read_text("utf-8"))["step"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if best is None or (step, e.name) > best:
+            best, found = (step, e.name), p
+    return found
 
 
 def tokenizer_json(run_dir: PathLike) -> Path:
@@ -97,7 +129,8 @@ def is_run_dir(path: PathLike) -> bool:
 
 
 def has_checkpoint(run_dir: PathLike, name: str = LAST_CHECKPOINT) -> bool:
-    """The checkpoint folder exists (checkpoints are replaced atomically, whole)."""
+    """The checkpoint folder exists (checkpoints are replaced atomically, whole; a leftover
+    is found by `checkpoint_dir`)."""
     return checkpoint_dir(run_dir, name).is_dir()
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from resnet_studio.core.runs import layout
+from resnet_studio.core.runs import diskio, layout
 from resnet_studio.core.runs.jsonfile import write_json
 from resnet_studio.core.spec import atomic_write_text
 
@@ -37,7 +37,8 @@ def write_gradient_layers(run_dir: Path, layer_names: list[str], layer_blocks: l
 
 def append_metrics(run_dir: Path, lines: list[str], sync: bool) -> None:
     """Appends JSON lines to metrics.jsonl (fsync'd when `sync`)."""
-    with open(layout.metrics_jsonl(run_dir), "a", encoding="utf-8") as f:
+    path = layout.metrics_jsonl(run_dir)
+    with diskio.guarded(path), open(path, "a", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n")
         if sync:
             f.flush()
@@ -46,7 +47,8 @@ def append_metrics(run_dir: Path, lines: list[str], sync: bool) -> None:
 
 def append_gradients(run_dir: Path, records: np.ndarray, sync: bool) -> None:
     """Appends records (dtype `gradient_record`) to norms.bin (fsync'd when `sync`)."""
-    with open(layout.gradients_dir(run_dir) / layout.GRADIENT_NORMS, "ab") as f:
+    path = layout.gradients_dir(run_dir) / layout.GRADIENT_NORMS
+    with diskio.guarded(path), open(path, "ab") as f:
         f.write(records.tobytes())
         if sync:
             f.flush()
@@ -106,17 +108,19 @@ def truncate_records(run_dir: str | os.PathLike[str], step: int) -> None:
     d = Path(run_dir)
     path = layout.metrics_jsonl(d)
     if path.exists():
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
         kept = []
         for line in lines:
-            try:
+            try:  # a damaged line (not JSON, no integer step) is dropped like a torn one
                 record = json.loads(line)
-            except ValueError:
+                record_step = int(record.get("step", 0))
+            except (ValueError, TypeError, AttributeError):
                 continue
-            if isinstance(record, dict) and int(record.get("step", 0)) <= step:
+            if record_step <= step:
                 kept.append(line)
         if len(kept) != len(lines):
-            atomic_write_text(path, "".join(line + "\n" for line in kept), backup=False)
+            with diskio.guarded(path):
+                atomic_write_text(path, "".join(line + "\n" for line in kept), backup=False)
     grads = layout.gradients_dir(d) / layout.GRADIENT_NORMS
     if grads.exists():
         names, _, steps, _ = read_gradients(d)

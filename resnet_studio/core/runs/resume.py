@@ -60,7 +60,13 @@ def read_architecture(run_dir: str | os.PathLike[str]) -> Any:
     return spec_from_dict(json.loads(path.read_text(encoding="utf-8")), str(path))
 
 
-def _epochs_done(run_dir: Path) -> int | None:
+def nothing_to_do(run_dir: Path | str, done: int, epochs: int) -> str:
+    return (f"{run_dir}: nothing to do: {done} epoch{'s' if done != 1 else ''} already "
+            f"trained and the run is set to {epochs}; pass --epochs {done + 1} or more to "
+            "train further")
+
+
+def epochs_done(run_dir: Path | str) -> int | None:
     """Whole epochs the last checkpoint covers (None when its state cannot be read)."""
     try:
         state = json.loads((layout.checkpoint_dir(run_dir) / "state.json").read_text("utf-8"))
@@ -100,11 +106,8 @@ def resume_target(run_dir: str | os.PathLike[str],
         raise NotResumable(f"{layout.architecture_json(info.dir)}: unreadable ({e})") from None
     meta = info.meta
     config = TrainingConfig.from_sources(meta.get("config") or {}, overrides)
-    done = _epochs_done(info.dir)
+    done = epochs_done(info.dir)
     if done is not None and done >= config.epochs:
-        raise NotResumable(
-            f"{info.dir}: nothing to do: {done} epoch{'s' if done != 1 else ''} already "
-            f"trained and the run is set to {config.epochs}; pass --epochs {done + 1} or more "
-            "to train further")
+        raise NotResumable(nothing_to_do(info.dir, done, config.epochs))
     return ResumeTarget(info, spec, config, meta.get("dataset"), meta.get("preset"),
                         meta.get("limit"), meta.get("data_dir"))

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from resnet_studio.core.jsonio import to_jsonable
-from resnet_studio.core.runs import layout, records
+from resnet_studio.core.runs import diskio, layout, records
 from resnet_studio.core.runs.jsonfile import now, write_json
 from resnet_studio.core.runs.results import write_final
 from resnet_studio.core.runs.schema import RUN_SCHEMA_VERSION
@@ -63,12 +63,14 @@ class RunWriter:
                  layer_names: list[str], layer_blocks: list[str], *, resume: bool = False
                  ) -> None:
         self.dir = Path(run_dir)
+        self.write_error: diskio.StoreWriteError | None = None  # the last write that failed
         if not resume:
             if layout.is_run_dir(self.dir):
                 raise FileExistsError(f"{self.dir} already holds a run; choose another --run-dir")
+        with diskio.guarded(self.dir):
             self.dir.mkdir(parents=True, exist_ok=True)
-        for sub in layout.SUBFOLDERS:
-            (self.dir / sub).mkdir(exist_ok=True)
+            for sub in layout.SUBFOLDERS:
+                (self.dir / sub).mkdir(exist_ok=True)
         self.meta = dict(meta)
         if resume:
             old = read_meta(self.dir)
@@ -153,7 +155,17 @@ class RunWriter:
             records.append_gradients(self.dir, arr, sync)
         write_json(layout.run_json(self.dir), meta)
         if scalars or tb_norms:
-            self._write_tensorboard(scalars, tb_norms)
+            tb = self.dir / layout.TENSORBOARD
+            try:
+                with diskio.guarded(tb):
+                    self._write_tensorboard(scalars, tb_norms)
+            except diskio.StoreWriteError:
+                raise
+            except Exception as e:  # TensorFlow's writer raises its own errors, not OSError
+                full = (diskio.free_bytes(tb) or 0) < diskio.RESERVE_BYTES
+                raise diskio.StoreWriteError(
+                    28, f"disk full at {tb}" if full else
+                    f"cannot write {tb}: {str(e).strip().splitlines()[0][:200]}") from None
 
     def _write_tensorboard(self, scalars: list[tuple[str, int, float]],
                            norms: list[tuple[int, np.ndarray]]) -> None:
@@ -181,9 +193,15 @@ class RunWriter:
         self._stop.set()
         self._thread.join()
         self.update(status=status, finished=now(), **fields)
-        self.flush(sync=True)
+        try:
+            self.flush(sync=True)
+        except diskio.StoreWriteError as e:  # run.json is updated only if it can be
+            self.write_error = e
         if self._tb_writer is not None:
-            self._tb_writer.close()
+            try:
+                self._tb_writer.close()
+            except Exception:  # noqa: BLE001 - a full disk; reported by the flush above
+                pass
 
     def write_final(self, final: dict[str, Any]) -> None:
         """final.json: the test metrics after the last epoch."""

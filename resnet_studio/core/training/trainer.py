@@ -21,6 +21,7 @@ import keras
 import numpy as np
 
 from resnet_studio.core.blocks.context import Binding
+from resnet_studio.core.runs.diskio import StoreWriteError
 from resnet_studio.core.spec import ArchitectureSpec
 from resnet_studio.core.training.config import TrainingConfig
 from resnet_studio.core.training.events import (
@@ -184,7 +185,7 @@ class Trainer:
         if self.resuming and self._owner is None:
             from resnet_studio.core.runs.ownership import own_run
 
-            self._owner = own_run(self.run_dir, resume=True)
+            self._owner = own_run(self.run_dir, resume=True, epochs=self.config.epochs)
         try:
             self._prepare()
         except BaseException:
@@ -315,9 +316,17 @@ class Trainer:
         if self._owner is None:  # before anything is written: the folder is ours alone
             from resnet_studio.core.runs.ownership import own_run
 
-            self._owner = own_run(self.run_dir, resume=self.resuming)
+            self._owner = own_run(self.run_dir, resume=self.resuming, epochs=cfg.epochs)
+        # A resume loads its checkpoint before writing anything: one that cannot be loaded
+        # (damaged, or the architecture, data or optimizer changed) leaves run.json as it was.
+        with self.distribution.scope():  # optimizer slots built by a restore are mirrored
+            position = self._restore() if self.resuming else ResumePoint()
         self.writer = RunWriter(self.run_dir, meta, self.built.spec.to_dict(), layers, blocks,
                                 resume=self.resuming)
+        if self.resuming:
+            from resnet_studio.core.runs import truncate_records
+
+            truncate_records(self.run_dir, position.step)
         self.alert_checker = self._alert_checker(layers, blocks)
         if not self.resuming:  # the start of the run, for the loss landscape's line
             from resnet_studio.core.runs.checkpoints import save_initial_weights
@@ -327,8 +336,6 @@ class Trainer:
                 from resnet_studio.core.runs.vocabulary import save_tokenizer
 
                 save_tokenizer(self.run_dir, self.data.tokenizer)
-        with self.distribution.scope():  # optimizer slots built by a restore are mirrored
-            position = self._restore() if self.resuming else ResumePoint()
         initial_epoch, initial_step = position.epoch, position.step
         for w in self._warnings:
             self._emit(Log(w, "warning"))
@@ -338,6 +345,7 @@ class Trainer:
         self._emit(Log(f"Training {self.preset} on {info.name} ({summary.total_params:,} "
                        f"parameters) on {self.device_text}"))
         callback = _StudioCallback(self, initial_step)
+        callback.saved_epochs = initial_epoch
         status, error, failure, test = "completed", None, {}, None
         try:
             self._fit(callback, position)
@@ -357,6 +365,9 @@ class Trainer:
         except Exception as e:  # keep the run folder consistent whatever went wrong
             status, error = "failed", _describe_exception(e, cfg)
             failure = {"step": callback.step, "exception": type(e).__name__}
+            if isinstance(e, StoreWriteError):  # the run stands at its last checkpoint
+                callback.epochs_completed = callback.saved_epochs
+                failure = {"step": callback.saved_step, "exception": "StoreWriteError"}
         seconds = time.time() - t0
         from resnet_studio.core.training.distribute import weights_digest
 
@@ -366,6 +377,9 @@ class Trainer:
                            error=error, failure=failure or None,
                            test=_short_test(test),
                            final_train_loss=callback.last_loss, weights_sha256=digest)
+        if self.writer.write_error is not None and status != "failed":
+            # The end could not be recorded (a full disk at the very end): not a success.
+            status, error = "failed", str(self.writer.write_error)
         if scratch is not None:  # kept until the process ends: `compare` still reads it
             atexit.register(shutil.rmtree, scratch, ignore_errors=True)
         if error:
@@ -421,20 +435,24 @@ class Trainer:
         that drives the learning-rate schedule, random-generator state) and returns where
         training stopped. Records written after that checkpoint by a killed process are cut
         off, so the run's history stays one continuous, duplicate-free sequence of steps."""
-        from resnet_studio.core.runs import checkpoint_dir, truncate_records
+        from resnet_studio.core.runs import checkpoint_dir
         from resnet_studio.core.runs.checkpoints import load_checkpoint
 
         ckpt = checkpoint_dir(self.run_dir)
         if not ckpt.exists():
             raise FileNotFoundError(f"{self.run_dir}: no checkpoint to resume from")
-        state = load_checkpoint(ckpt, self.model)
-        epoch, step = int(state["epoch"]), int(state["step"])
+        try:
+            state = load_checkpoint(ckpt, self.model)
+            epoch, step = int(state["epoch"]), int(state["step"])
+        except Exception as e:  # noqa: BLE001 - any unloadable checkpoint is bad input
+            from resnet_studio.core.runs import NotResumable
+
+            raise NotResumable(checkpoint_problem(ckpt, e)) from None
         batches = int(state.get("batch_in_epoch", 0))
         examples = batches * int(state.get("batch_size", self.config.batch_size))
         n_train = self.data.info.sizes.get("train", -1)
         if n_train > 0 and examples >= n_train:
             batches = examples = 0  # an end-of-epoch checkpoint: `epoch` already counts it
-        truncate_records(self.run_dir, step)
         where = f"epoch {epoch + 1}, after batch {batches}" if batches else \
             f"the start of epoch {epoch + 1}"
         self._emit(Log(f"Resumed at step {step} ({where})"))
@@ -511,6 +529,7 @@ class Trainer:
                         {"epoch": callback.epochs_completed, "step": callback.step,
                          "batch_in_epoch": callback.batch_in_epoch,
                          "batch_size": self.config.batch_size})
+        callback.saved_epochs, callback.saved_step = callback.epochs_completed, callback.step
 
     def _emit(self, event: Any) -> None:
         self.observer(event)
@@ -522,8 +541,26 @@ def _short_test(test: dict[str, Any] | None) -> dict[str, Any] | None:
     return {k: v for k, v in test.items() if k != "confusion_matrix"}
 
 
+def checkpoint_problem(ckpt: Path, e: BaseException) -> str:
+    """Why a checkpoint cannot be loaded, in one line (Keras's shape errors list every
+    weight array: 9.7 KB for a small model)."""
+    first = str(e).strip().splitlines()[0][:240] if str(e).strip() else type(e).__name__
+    if isinstance(e, (OSError, KeyError, EOFError)) or "Unable to" in first:
+        why = "a file is missing or damaged"
+    elif isinstance(e, ValueError) and "optimizer" in first:
+        why = "the optimizer differs from the run's (--optimizer or its settings changed)"
+    elif isinstance(e, ValueError):
+        why = "it does not fit the model: the architecture or the dataset changed"
+    else:
+        why = "it cannot be loaded"
+    return f"{ckpt}: cannot resume from this checkpoint: {why} ({type(e).__name__}: {first})"
+
+
 def _describe_exception(e: Exception, cfg: TrainingConfig) -> str:
     import tensorflow as tf
+
+    if isinstance(e, StoreWriteError):
+        return str(e)
 
     if isinstance(e, tf.errors.ResourceExhaustedError):
         return (f"out of memory with batch size {cfg.batch_size}: try a smaller batch "
@@ -540,6 +577,8 @@ class _StudioCallback(keras.callbacks.Callback):
         self.trainer = trainer
         self.step = initial_step
         self.epochs_completed = 0
+        # Where the last checkpoint stands (a run that fails writing falls back to it).
+        self.saved_epochs, self.saved_step = 0, initial_step
         self.batch_in_epoch = 0
         # (epoch, batches already done) of an epoch resumed in its middle: Keras numbers that
         # epoch's remaining batches from 0, the records continue the epoch's numbering.
