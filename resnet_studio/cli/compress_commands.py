@@ -40,11 +40,11 @@ def register(sub: Any) -> None:
     p.add_argument("--schedule", choices=("oneshot", "gradual"), default="oneshot",
                    help="oneshot: prune, then fine-tune (default); gradual: sparsity rises "
                         "during fine-tuning along Zhu & Gupta's cubic schedule")
-    p.add_argument("--fine-tune-epochs", type=int, default=3, dest="fine_tune_epochs",
-                   help="epochs of fine-tuning per sparsity (default 3; 0: measure the "
+    p.add_argument("--fine-tune-epochs", type=int, default=5, dest="fine_tune_epochs",
+                   help="epochs of fine-tuning per sparsity (default 5; 0: measure the "
                         "pruned model without saving a run)")
     p.add_argument("--lr", type=float, dest="learning_rate",
-                   help="fine-tuning peak learning rate (default: the parent's × 0.1)")
+                   help="fine-tuning peak learning rate (default: the parent's × 0.5)")
     p.add_argument("--runs-root", help="folder for the pruned runs (default: beside the parent)")
     p.add_argument("--json", action="store_true", help="last stdout line: one JSON object")
     p.set_defaults(handler=cmd_prune)
@@ -156,7 +156,8 @@ def export_tflite(info: Any, args: argparse.Namespace) -> int:
     from resnet_studio.core.export import ExportError
 
     try:
-        result = export_tflite_run(info, args.out, args.quantize, overwrite=args.force)
+        mode = "int8-per-tensor" if args.per_tensor else args.quantize
+        result = export_tflite_run(info, args.out, mode, overwrite=args.force)
     except (ExportError, QuantizationError) as e:
         raise UsageError(str(e)) from None
     if args.json:

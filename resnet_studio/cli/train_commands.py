@@ -126,6 +126,9 @@ def register(sub: Any) -> None:
                    help="TFLite: int8 (full integer, calibrated on training inputs), float16, "
                         "or dynamic (int8 weights; the default when no mode is given). TFLite "
                         "exports report size, test accuracy and latency (docs/compression.md)")
+    p.add_argument("--per-tensor", action="store_true", dest="per_tensor",
+                   help="with --quantize int8: one scale per weight tensor instead of per "
+                        "channel (a smaller file; check the reported accuracy)")
     p.add_argument("--force", action="store_true", help="replace an existing output")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_export)
@@ -424,6 +427,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     from resnet_studio.core.training.restore import export_run
 
     info = _read_checkpointed_run_or_usage(args.run_dir)
+    if args.per_tensor and args.quantize != "int8":
+        raise UsageError("--per-tensor applies to --quantize int8 only")
     if args.quantize and args.format != "tflite":
         raise UsageError(f"--quantize applies to --format tflite only, not {args.format}")
     if args.format == "tflite":  # measured on the test split by the TFLite interpreter

@@ -119,3 +119,21 @@ def test_cli_export_int8_reports_size_and_accuracy_on_the_test_split(tmp_path, c
     assert main(["export", str(run_dir), "--format", "keras", "--quantize", "int8",
                  "--out", str(tmp_path / "m.keras")]) == 2
     assert "tflite only" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_int8_per_tensor_has_one_weight_scale_per_tensor(tmp_path, small):
+    model, representative, test = small
+    scales = {}
+    for mode in ("int8", "int8-per-tensor"):
+        export_model(model, "tflite", tmp_path / f"{mode}.tflite", sample=test[:8],
+                     quantize=mode, representative=representative)
+        interp = make_interpreter((tmp_path / f"{mode}.tflite").read_bytes())
+        # The conv kernel: the int8 tensor of shape (8, 3, 3, 1) (TFLite's OHWI layout).
+        (kernel,) = [d for d in interp.get_tensor_details()
+                     if tuple(d["shape"]) == (8, 3, 3, 1) and d["dtype"] == np.int8]
+        scales[mode] = kernel["quantization_parameters"]["scales"]
+        got = TFLiteRunner((tmp_path / f"{mode}.tflite").read_bytes())(test)[0]
+        out_scale = interp.get_output_details()[0]["quantization"][0]
+        assert np.abs(got - np.asarray(model(test, training=False))).max() <= 6 * out_scale
+    assert len(scales["int8"]) == 8 and len(scales["int8-per-tensor"]) == 1

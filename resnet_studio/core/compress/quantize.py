@@ -8,7 +8,12 @@ Modes:
   Efficient Integer-Arithmetic-Only Inference", arXiv:1712.05877): weights *and* activations
   int8, including the model's input and output tensors; activation ranges are calibrated on
   a representative dataset drawn from the training split (never the test split the accuracy
-  is then measured on).
+  is then measured on). Weights get one scale per output channel (TFLite's default;
+  Krishnamoorthi 2018, arXiv:1806.08342, §3.1).
+- `int8-per-tensor`: the same with one scale per weight tensor: each channel's scale and
+  64-bit zero point (for the weights and the int32 biases) are gone, 8 % of resnet8-digits'
+  int8 file (docs/compression.md), at a possible accuracy cost where channels' ranges differ
+  widely (depthwise convolutions above all).
 
 The interpreter is `tf.lite.Interpreter` (TF 2.21 warns that it moves to the separate
 ai-edge-litert package; it still ships with TensorFlow, so nothing new is installed). Int8
@@ -27,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-MODES = ("int8", "float16", "dynamic")
+MODES = ("int8", "float16", "dynamic", "int8-per-tensor")
 REPRESENTATIVE_EXAMPLES = 200
 """Calibration examples for int8: TFLite's guide suggests ~100-500; 200 digits calibrate
 resnet8-digits' ranges to within a point of the float model (docs/compression.md)."""
@@ -59,7 +64,7 @@ def configure_converter(converter: Any, mode: str | None, model: Any = None,
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if mode == "float16":
         converter.target_spec.supported_types = [tf.float16]
-    elif mode == "int8":
+    elif mode in ("int8", "int8-per-tensor"):
         if representative is None or len(representative) == 0:
             raise QuantizationError("int8 quantization needs representative inputs (drawn "
                                     "from the training split) to calibrate activation ranges")
@@ -80,6 +85,13 @@ def configure_converter(converter: Any, mode: str | None, model: Any = None,
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8
+        if mode == "int8-per-tensor":
+            # TF 2.21's converter has no public switch for this; the attribute is the one
+            # its quantizer reads (tensorflow/lite/python/lite.py, disable_per_channel).
+            if not hasattr(converter, "_experimental_disable_per_channel"):
+                raise QuantizationError("this TensorFlow's converter cannot quantize per "
+                                        "tensor; use int8 (per channel)")
+            converter._experimental_disable_per_channel = True
 
 
 def make_interpreter(flatbuffer: bytes, num_threads: int | None = None) -> Any:
@@ -199,7 +211,7 @@ def export_tflite_run(info: Any, out: str | os.PathLike[str], quantize: str | No
     x, _ = next(iter(trainer.test_ds))
     sample = np.asarray(x)[:8]
     representative = representative_inputs(data, seed=int(trainer.config.seed)) \
-        if mode == "int8" else None
+        if mode in ("int8", "int8-per-tensor") else None
     result = export_model(model, "tflite", out, sample=sample, quantize=mode or False,
                           overwrite=overwrite, spec_name=trainer.spec.name,
                           representative=representative)
