@@ -140,3 +140,40 @@ def test_bad_milestones_name_the_unit() -> None:
     assert problems and "whole step numbers" in problems[0].message
     problems = check_training({"step_milestones": "30,60"})
     assert problems and "between 0 and 1" in problems[0].message
+
+
+def test_warmup_until_error_switches_when_told() -> None:
+    cfg = TrainingConfig.from_sources({
+        "learning_rate": 0.1, "constant_warmup_steps": 4000, "constant_warmup_until_error": 0.8})
+    lr = make_schedule(cfg, 100)
+    assert float(lr(10)) == pytest.approx(0.01)
+    lr.end()
+    assert float(lr(10)) == pytest.approx(0.1)
+    assert float(lr(5000)) == pytest.approx(0.1)
+
+
+@pytest.mark.slow
+def test_trainer_ends_the_warmup_when_the_training_error_drops_below_80_percent(tmp_path):
+    import json
+
+    from resnet_studio.core.presets import load_preset
+    from resnet_studio.core.training.events import Log
+    from resnet_studio.core.training.trainer import Trainer
+
+    spec = load_preset("resnet8-digits")
+    cfg = TrainingConfig.from_sources(spec.training, {
+        "optimizer": "sgd", "learning_rate": 0.1, "schedule": "constant", "epochs": 2,
+        "batch_size": 64, "constant_warmup_steps": 4000, "constant_warmup_until_error": 0.8})
+    logs: list[str] = []
+    result = Trainer(spec, "digits", cfg, run_dir=tmp_path / "run",
+                     observer=lambda e: logs.append(e.message) if isinstance(e, Log) else None
+                     ).run()
+    assert result.status == "completed"
+    rates = [r["lr"] for r in map(json.loads, (tmp_path / "run" / "metrics.jsonl").open())
+             if r["kind"] == "batch"]
+    # Recorded: the rate of the next step. 0.01 while warming up, then 0.1 for good.
+    switch = next(i for i, r in enumerate(rates) if r > 0.05)
+    assert 0 < switch < len(rates) - 1
+    assert all(r == pytest.approx(0.01) for r in rates[:switch])
+    assert all(r == pytest.approx(0.1) for r in rates[switch:])
+    assert any(m.startswith(f"Warm-up ended after step {switch + 1}:") for m in logs)

@@ -57,6 +57,10 @@ TRAINING_PARAMS: tuple[Param, ...] = (
           minimum=0, maximum=10_000_000),
     Param("constant_warmup_factor", "float", 0.1, "Multiplier of the rate during "
           "constant_warmup_steps.", minimum=0.0, maximum=1.0, exclusive_minimum=True),
+    Param("constant_warmup_until_error", "float", 0.0, "End the constant warm-up as soon as "
+          "the training error (running over the epoch so far) falls below this, "
+          "constant_warmup_steps being then the longest it lasts (He et al.'s ResNet-110: "
+          "0.8). 0 = after exactly constant_warmup_steps.", minimum=0.0, maximum=1.0),
     Param("step_factor", "float", 0.1, "Step schedule: multiplier at each milestone.",
           minimum=0.0, maximum=1.0, exclusive_minimum=True),
     Param("epochs", "int", 10, "Passes over the training set.", minimum=1, maximum=100_000),
@@ -198,6 +202,7 @@ class TrainingConfig:
     milestone_unit: str = "fraction"
     constant_warmup_steps: int = 0
     constant_warmup_factor: float = 0.1
+    constant_warmup_until_error: float = 0.0
     step_factor: float = 0.1
     epochs: int = 10
     batch_size: int = 64

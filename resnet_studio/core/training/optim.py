@@ -20,29 +20,44 @@ class ConstantWarmup(keras.optimizers.schedules.LearningRateSchedule):
     of the step alone, so a resumed run and a paired comparison see the same rates.
     """
 
-    def __init__(self, schedule: Any, steps: int, factor: float) -> None:
+    def __init__(self, schedule: Any, steps: int, factor: float,
+                 until_error: float = 0.0) -> None:
         self.schedule = schedule
         self.steps = int(steps)
         self.factor = float(factor)
+        self.until_error = float(until_error)
+        # Set to 1 by `end()` once the training error is below `until_error` (the trainer
+        # watches it); it is not checkpointed: a resumed run ends its warm-up again at its
+        # first batch whose running error is low enough.
+        self.ended = keras.Variable(0.0, trainable=False, name="warmup_ended") \
+            if self.until_error else None
+
+    def end(self) -> None:
+        """Ends the warm-up now (the error threshold was reached)."""
+        if self.ended is not None:
+            self.ended.assign(1.0)
 
     def __call__(self, step: Any) -> Any:
         base = self.schedule(step) if callable(self.schedule) else \
             keras.ops.convert_to_tensor(self.schedule, "float32")
         base = keras.ops.cast(base, "float32")
         warm = keras.ops.less(keras.ops.cast(step, "float32"), float(self.steps))
+        if self.ended is not None:
+            warm = keras.ops.logical_and(warm, keras.ops.less(self.ended, 0.5))
         return keras.ops.where(warm, base * self.factor, base)
 
     def get_config(self) -> dict[str, Any]:
         inner = keras.optimizers.schedules.serialize(self.schedule) if callable(
             self.schedule) else self.schedule
-        return {"schedule": inner, "steps": self.steps, "factor": self.factor}
+        return {"schedule": inner, "steps": self.steps, "factor": self.factor,
+                "until_error": self.until_error}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> ConstantWarmup:
         inner = config["schedule"]
         if isinstance(inner, dict):
             inner = keras.optimizers.schedules.deserialize(inner)
-        return cls(inner, config["steps"], config["factor"])
+        return cls(inner, config["steps"], config["factor"], config.get("until_error", 0.0))
 
 
 @keras.saving.register_keras_serializable(package="resnet_studio")
@@ -89,7 +104,8 @@ def make_schedule(cfg: TrainingConfig, steps_per_epoch: int) -> Any:
     if warmup > 0 and cfg.schedule not in ("plateau", "warmup_cosine"):
         schedule = LinearWarmup(schedule, warmup)
     if cfg.constant_warmup_steps and cfg.schedule != "plateau":
-        return ConstantWarmup(schedule, cfg.constant_warmup_steps, cfg.constant_warmup_factor)
+        return ConstantWarmup(schedule, cfg.constant_warmup_steps, cfg.constant_warmup_factor,
+                              cfg.constant_warmup_until_error)
     return schedule
 
 
@@ -182,6 +198,15 @@ def make_loss(cfg: TrainingConfig, num_classes: int | None) -> Any:
 
         return smoothed_crossentropy
     return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+
+def error_warmup(optimizer: keras.optimizers.Optimizer) -> ConstantWarmup | None:
+    """The optimizer's warm-up when it ends on a training-error threshold, else None."""
+    opt = getattr(optimizer, "inner_optimizer", optimizer)  # under a LossScaleOptimizer
+    schedule = getattr(opt, "_learning_rate", None)
+    if isinstance(schedule, ConstantWarmup) and schedule.ended is not None:
+        return schedule
+    return None
 
 
 def current_lr(optimizer: keras.optimizers.Optimizer) -> float:

@@ -205,6 +205,7 @@ class Trainer:
         from resnet_studio.core.training.monitored import MonitoredModel, layer_groups
         from resnet_studio.core.training.optim import (
             decayed_variables,
+            error_warmup,
             make_loss,
             make_optimizer,
         )
@@ -269,6 +270,7 @@ class Trainer:
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
             self.model.compile(optimizer=optimizer, loss=make_loss(cfg, info.num_classes),
                                metrics=["accuracy"])
+            self.warmup = error_warmup(optimizer)  # ends on a training-error threshold
 
     def _tokenizer_vocab(self) -> int:
         # A learnt vocabulary's target size is the spec's vocab_size; bytes have a fixed one.
@@ -626,6 +628,8 @@ class _StudioCallback(keras.callbacks.Callback):
             current_lr(self.model.optimizer)
         metrics = {k: float(v) for k, v in logs.items()
                    if k not in MONITOR_KEYS and np.ndim(v) == 0}
+        if self._end_warmup(metrics.get("accuracy")):
+            lr = current_lr(self.model.optimizer)  # the next step's rate is the schedule's
         epoch = self.epochs_completed
         record = {"kind": "batch", "step": self.step, "epoch": epoch + 1,
                   "batch": batch + 1, "loss": loss, "lr": lr, **{
@@ -666,6 +670,21 @@ class _StudioCallback(keras.callbacks.Callback):
             if t.stop_requested:
                 self.model.stop_training = True
             self._t_batch = time.perf_counter()
+
+    def _end_warmup(self, accuracy: float | None) -> bool:
+        """He et al.'s ResNet-110 rule: back to the full rate once the training error (the
+        epoch's running accuracy so far) is below the threshold, from the next step on.
+        True when it ended now."""
+        t = self.trainer
+        warm = getattr(t, "warmup", None)
+        if warm is None or accuracy is None or 1.0 - accuracy >= warm.until_error:
+            return False
+        warm.end()
+        t.warmup = None
+        t._emit(Log(f"Warm-up ended after step {self.step}: training error "
+                    f"{1.0 - accuracy:.1%} < {warm.until_error:.0%}, the learning rate "
+                    "follows its schedule from now on"))
+        return True
 
     def _fail_non_finite(self, loss: float, bad: np.ndarray, epoch: int,
                          batch: int) -> None:
