@@ -161,3 +161,75 @@ def test_first_position_pooling_keeps_the_cls_vector() -> None:
     model = build_model(spec).model
     x = np.random.default_rng(0).normal(size=(2, 5, 3)).astype("float32")
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(model(x)), x[:, 0, :])
+
+
+# ------------------------------------------------------------------------- TFDS text sets
+
+MRPC = {
+    "train": [("The cat sat on the mat.", "A cat was sitting on a mat.", 1),
+              ("Stocks fell sharply today.", "The weather was sunny.", 0)] * 6,
+    "validation": [("He opened the file.", "The file was opened by him.", 1)] * 3,
+    # GLUE's test labels are withheld: TFDS stores -1.
+    "test": [("Unlabelled first.", "Unlabelled second.", -1)] * 4,
+}
+
+
+def _glue_examples(rows: list[tuple[str, str, int]]) -> dict:
+    return {"sentence1": [a for a, _, _ in rows], "sentence2": [b for _, b, _ in rows],
+            "label": [y for _, _, y in rows], "idx": list(range(len(rows)))}
+
+
+@pytest.mark.slow
+def test_tfds_sentence_pairs_without_supervised_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tensorflow as tf
+    import tensorflow_datasets as tfds
+
+    from resnet_studio.core.data import tfds as tfds_mod
+    from resnet_studio.core.data.tfds_text import segment_ids
+
+    def as_dataset(self, split, **kwargs) -> tf.data.Dataset:
+        name = next(k for k in MRPC if k in str(split))
+        return tf.data.Dataset.from_tensor_slices(_glue_examples(MRPC[name]))
+
+    monkeypatch.setattr(tfds_mod, "network_available", lambda hosts, timeout=3.0: True)
+    with tfds.testing.mock_data(num_examples=12, as_dataset_fn=as_dataset):
+        info = tfds_mod.describe("tfds:glue/mrpc")
+        assert info.to_dict()["task"] == "text-classification" and info.num_classes == 2
+        data = load_dataset("tfds:glue/mrpc", sequence_length=24, tokenizer="wordpiece",
+                            vocab_size=80, validation_fraction=0.0)
+    tok = data.tokenizer
+    # The unlabelled test split is not scored: GLUE's validation split is the test set.
+    assert data.info.sizes["test"] == 3 and set(data.y_test.tolist()) == {1}
+    ids = data.x_train[0]
+    words = tok.tokens(ids)
+    assert words[0] == "[CLS]" and words.count("[SEP]") == 2 and words[-1] == "[SEP]"
+    first_sep = words.index("[SEP]")
+    expected_a = tok.tokens(tok.encode(["The cat sat on the mat."], 24)[0])[1:-1]
+    assert words[1:first_sep] == expected_a
+    segments = segment_ids(ids)
+    n = len(words)
+    assert segments[: first_sep + 1].tolist() == [0] * (first_sep + 1)
+    assert segments[first_sep + 1 : n].tolist() == [1] * (n - first_sep - 1)
+    assert segments[n:].tolist() == [0] * (24 - n)  # padding
+    assert data.texts["test"][0] == "He opened the file. [SEP] The file was opened by him."
+
+
+@pytest.mark.slow
+def test_tfds_ambiguous_text_features_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tensorflow_datasets as tfds
+
+    from resnet_studio.core.data import tfds as tfds_mod
+
+    monkeypatch.setattr(tfds_mod, "network_available", lambda hosts, timeout=3.0: True)
+    with tfds.testing.mock_data(num_examples=8):
+        # glue/sst2 has no supervised_keys: its one text and one label are found.
+        data = load_dataset("tfds:glue/sst2", sequence_length=16, limit=4)
+        assert data.info.input_shape == (16,) and data.info.num_classes == 2
+        # Choosing features by name; a name it does not have is refused naming it.
+        pair = load_dataset("tfds:glue/qnli?text=question,sentence&label=label",
+                            sequence_length=16, tokenizer="wordpiece", vocab_size=40, limit=4)
+        assert pair.x_train.shape == (4, 16)
+        with pytest.raises(DatasetError, match="no feature 'query'"):
+            load_dataset("tfds:glue/qnli?text=query&label=label")
+        with pytest.raises(DatasetError, match="need a WordPiece tokenizer"):
+            load_dataset("tfds:glue/mrpc", limit=4)

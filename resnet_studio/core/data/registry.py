@@ -119,9 +119,9 @@ def load_dataset(
     if source is not None and source.text:
         return source.load(seed, validation_fraction, sequence_length, limit,
                            tokenizer=tokenizer, vocab_size=vocab_size)
-    if tokenizer != DEFAULT_TOKENIZER and not name.startswith(_FOLDER):
+    if tokenizer != DEFAULT_TOKENIZER and not name.startswith((_FOLDER, _TFDS)):
         raise DatasetError(f"{name}: tokenizer={tokenizer!r} applies to text classification "
-                           f"sets only (stdlib-docs, a folder: of .txt files)")
+                           f"sets only (stdlib-docs, tfds: text sets, a folder: of .txt files)")
     if source is not None:
         return source.load(seed, validation_fraction, sequence_length, limit)
     if name.startswith(_TFDS):
@@ -137,6 +137,8 @@ def load_dataset(
             image_size=image_size,
             default_image_size=default_image_size,
             crop=crop,
+            tokenizer=tokenizer,
+            vocab_size=vocab_size,
         )
     if name.startswith(_FOLDER):
         from . import files

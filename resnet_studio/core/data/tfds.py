@@ -56,6 +56,7 @@ _FALLBACK_HOST = "storage.googleapis.com"
 
 
 def _ref(name: str) -> str:
+    name = name.partition("?")[0]  # text feature choices: tfds_text.split_query
     ref = name[len(PREFIX) :] if name.startswith(PREFIX) else name
     if not ref or ref.startswith("/") or ref.endswith("/"):
         raise DatasetError(
@@ -274,6 +275,19 @@ def describe(
         DatasetError: Unknown name or unsupported features.
     """
     builder = _builder(name, data_dir)
+    from . import tfds_text
+
+    keys = tfds_text.text_keys(name, builder, _tfds())
+    if keys is not None:
+        label = builder.info.features[keys[1]]
+        _, sizes = _split_plan(builder, validation_fraction)
+        return DatasetInfo(
+            name=name, task="classification", input_kind="tokens",
+            input_shape=(sequence_length or DEFAULT_TEXT_LENGTH,),
+            num_classes=int(label.num_classes), vocab_size=BYTE_VOCAB_SIZE,
+            class_names=tuple(label.names) if label.names else None,
+            sizes={k: (-1 if v is None else v) for k, v in sizes.items()},
+            offline=bool(builder.is_prepared()), description=describe_text(builder))
     _, _, kind, shape, num_classes, names, vocab = _layout(name, builder, sequence_length)
     _, sizes = _split_plan(builder, validation_fraction)
     return DatasetInfo(
@@ -301,6 +315,8 @@ def load(
     image_size: tuple[int, int] | None = None,
     default_image_size: tuple[int, int] | None = None,
     crop: bool = False,
+    tokenizer: str | None = None,
+    vocab_size: int = 0,
 ) -> Dataset:
     """Loads a TFDS dataset as streamed, normalized splits (see the module docstring).
 
@@ -316,12 +332,23 @@ def load(
             `VARIABLE_IMAGE_SIZE` (the architecture's input, when it says one).
         crop: With `image_size`: evaluation crops in `split()` and the encoded training
             images in `raw_train`, for the crop augmentations (`crops.py`).
+        tokenizer: Text datasets: `bytes`, `wordpiece` or `preset:PATH` (tfds_text.py).
+        vocab_size: WordPiece vocabulary size (0 = the default).
 
     Raises:
         DatasetError: Unknown name, unsupported features, or data missing with no network.
     """
     del seed
     builder = _builder(name, data_dir)
+    from . import tfds_text
+
+    keys = tfds_text.text_keys(name, builder, _tfds())
+    if keys is not None:
+        _ensure_prepared(name, builder)
+        return tfds_text.load_text(
+            name, builder, _tfds(), keys, validation_fraction=validation_fraction,
+            sequence_length=sequence_length, limit=limit, tokenizer=tokenizer,
+            vocab_size=vocab_size)
     _layout(name, builder, sequence_length)  # Refuse unsupported features before downloading.
     _ensure_prepared(name, builder)
     # Again after preparing: some builders learn their class names while generating.

@@ -85,6 +85,12 @@ class Tokenizer:
             out[i, : len(seq)] = seq
         return out
 
+    def tokenize(self, texts: Sequence[str]) -> list[list[int]]:
+        """WordPiece ids of each text, unframed and uncut (pairs frame them together)."""
+        if self.kind == "bytes":
+            return [[b + 1 for b in t.encode("utf-8")] for t in texts]
+        return self._wordpiece()(list(texts))
+
     def tokens(self, ids: Sequence[int]) -> list[str]:
         """The tokens of `ids` as strings (for previews), padding left out."""
         pad = PAD_ID if self.kind == "bytes" else self.special_id("[PAD]", PAD_ID)
