@@ -124,9 +124,28 @@ def _load_bound(preset: str, dataset: str | None, no_residual: bool = False):
         from resnet_studio.core.data import describe_dataset
 
         info = describe_dataset(dataset)
-        binding = Binding(input_shape=tuple(info.input_shape), input_kind=info.input_kind,
+        shape = tuple(info.input_shape)
+        size = _trained_image_size(spec, dataset, info.input_kind)
+        if size is not None:  # what training will feed it (trainer.image_geometry)
+            shape = (*size, *shape[2:])
+        binding = Binding(input_shape=shape, input_kind=info.input_kind,
                           num_classes=info.num_classes, vocab_size=info.vocab_size)
     return spec, binding
+
+
+def _trained_image_size(spec, dataset: str, kind: str) -> tuple[int, int] | None:
+    """The image size a file dataset (tfds:, folder:) is brought to when this preset trains
+    on it with its own settings (a crop augmentation or image_size), else None."""
+    from resnet_studio.core.training.config import TrainingConfig
+    from resnet_studio.core.training.trainer import image_geometry
+
+    if kind != "image" or not dataset.startswith(("tfds:", "folder:")):
+        return None
+    try:
+        cfg = TrainingConfig.from_sources(spec.training)
+    except ValueError:
+        return None
+    return image_geometry(spec, cfg).get("image_size")
 
 
 @obeys_max_params
