@@ -120,3 +120,16 @@ def test_fine_tune_export_strings_and_reload_with_tensorflow_alone(bert_preset: 
     served = np.array(json.loads(done.stdout.strip().splitlines()[-1]))
     np.testing.assert_allclose(served, expected, atol=1e-5)
     assert (served.argmax(1) == expected.argmax(1)).all()
+
+
+def test_segment_ids_follow_the_first_sep_as_in_the_data() -> None:
+    from resnet_studio.core.blocks.layers import TextBackboneInput
+    from resnet_studio.core.data.tfds_text import segment_ids
+
+    ids = np.array([[2, 7, 8, 3, 9, 9, 3, 0, 0], [2, 7, 3, 0, 0, 0, 0, 0, 0]], dtype=np.int32)
+    layer = TextBackboneInput("segment_ids", pad_id=0, sep_id=3)
+    got = np.asarray(layer(ids))
+    np.testing.assert_array_equal(got, segment_ids(ids, sep_id=3, pad_id=0))
+    assert got.tolist()[0] == [0, 0, 0, 0, 1, 1, 1, 0, 0] and not got[1].any()
+    mask = np.asarray(TextBackboneInput("padding_mask")(ids))
+    np.testing.assert_array_equal(mask, (ids != 0).astype(np.int32))

@@ -182,28 +182,33 @@ class DropPath(keras.layers.Layer):
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class TextBackboneInput(keras.layers.Layer):
     """One of the inputs a keras-hub text backbone reads, made from our token ids:
-    `token_ids` (the ids as int32), `segment_ids` (0: one text per example) or
+    `token_ids` (the ids as int32), `segment_ids` (0 through the first `[SEP]`, 1 after it,
+    0 on padding: BERT's layout of `[CLS] a [SEP] b [SEP]`; all 0 for one text) or
     `padding_mask` (`id != pad_id`). One tensor per layer: a layer returning a dict is
     flattened in key order by the functional graph, which scrambles a backbone's inputs.
 
     Args:
         part: `"token_ids"`, `"segment_ids"` or `"padding_mask"`.
-        pad_id: The padding id of the tokenizer (0 for ours and BERT's).
+        pad_id: The tokenizer's `[PAD]` id.
+        sep_id: The tokenizer's `[SEP]` id.
     """
 
     PARTS = ("token_ids", "segment_ids", "padding_mask")
 
-    def __init__(self, part: str, pad_id: int = 0, **kwargs):
+    def __init__(self, part: str, pad_id: int = 0, sep_id: int = 3, **kwargs):
         super().__init__(**kwargs)
         if part not in self.PARTS:
             raise ValueError(f"Expected part in {self.PARTS}, received: part={part!r}")
         self.part = part
         self.pad_id = int(pad_id)
+        self.sep_id = int(sep_id)
 
     def call(self, token_ids):
         ids = ops.cast(token_ids, "int32")
         if self.part == "segment_ids":
-            return ops.zeros_like(ids)
+            is_sep = ops.cast(ops.equal(ids, self.sep_id), "int32")
+            after_first = ops.cast(ops.cumsum(is_sep, axis=-1) - is_sep >= 1, "int32")
+            return ops.where(ops.equal(ids, self.pad_id), 0, after_first)
         if self.part == "padding_mask":
             return ops.cast(ops.not_equal(ids, self.pad_id), "int32")
         return ids
@@ -213,7 +218,7 @@ class TextBackboneInput(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"part": self.part, "pad_id": self.pad_id})
+        config.update({"part": self.part, "pad_id": self.pad_id, "sep_id": self.sep_id})
         return config
 
 

@@ -78,6 +78,16 @@ def text_backbone_preset(preset: str) -> str | None:
     return preset if any(w in preset for w in ("bert", "roberta", "electra")) else None
 
 
+def _special_ids(preset: str) -> tuple[int, int]:
+    """([PAD], [SEP]) ids of a preset's WordPiece vocabulary (BERT's 0 and 102 otherwise)."""
+    path = Path(preset) / "assets" / "tokenizer" / "vocabulary.txt"
+    if path.is_file():
+        vocab = path.read_text(encoding="utf-8").split("\n")
+        if "[PAD]" in vocab and "[SEP]" in vocab:
+            return vocab.index("[PAD]"), vocab.index("[SEP]")
+    return 0, 102
+
+
 def _unfreeze_top(backbone: Any, top: int) -> None:
     """Leaves only the last `top` transformer layers (and what follows them) trainable."""
     layers = [layer for layer in backbone.layers if layer.weights]
@@ -121,7 +131,9 @@ def build_pretrained_backbone(ctx: BuildContext, x: Any, p: dict[str, Any], bloc
         if len(x.shape) != 2 or "int" not in str(x.dtype):
             raise ctx.error(f"this is a text backbone: it reads token ids (batch, time), but "
                             f"its input is {tuple(x.shape)} {x.dtype}")
-        out = backbone({k: ctx.add(TextBackboneInput(k, name=ctx.name(k)))(x) for k in inputs})
+        pad, sep = _special_ids(preset)
+        out = backbone({k: ctx.add(TextBackboneInput(k, pad, sep, name=ctx.name(k)))(x)
+                        for k in inputs})
     else:
         out = backbone(x)
     if isinstance(out, dict):
