@@ -467,13 +467,17 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from resnet_studio.core.runs import default_runs_root, list_runs
+    from resnet_studio.core.runs import RunScanner, default_runs_root
 
     root = Path(args.root) if args.root else default_runs_root()
-    runs = list_runs(root)
+    scanner = RunScanner(root)
+    runs = scanner.scan(reuse=False)
     if args.json:
-        emit_json({"root": str(root), "runs": [r.to_dict() for r in runs]})
+        emit_json({"root": str(root), "runs": [r.to_dict() for r in runs],
+                   "broken": [{"run_dir": str(d), "error": why} for d, why in scanner.broken]})
         return EXIT_OK
+    for d, why in scanner.broken:  # named, after the readable runs would scroll them away
+        print(f"resnet-studio: broken run {d.name}: {why}", file=sys.stderr)
     if not runs:
         print(f"no runs in {root}")
         return EXIT_OK

@@ -249,3 +249,66 @@ def test_force_export_swaps_folders_in_one_step_and_stale_workspaces_are_cleaned
     os.utime(old, (1, 1))
     removed = swap.clean_stale_workspaces(tmp_path, "model")
     assert sorted(removed) == sorted([stale, old]) and mine.exists()
+
+
+# ------------------------------------------------------------------ broken run.json files
+
+BROKEN = {"alerts": ["x"], "test": [], "epochs_completed": None, "pid": 2**70,
+          "status": "exploded"}
+
+
+def test_runs_lists_every_readable_run_and_names_the_broken_ones(trained, tmp_path, capsys):
+    root = tmp_path / "runs"
+    shutil.copytree(trained, root / "good")
+    for key, value in BROKEN.items():
+        d = root / f"bad-{key}"
+        shutil.copytree(trained, d)
+        meta = json.loads((d / "run.json").read_text())
+        meta[key] = value
+        if key == "pid":
+            meta["status"] = "running"
+        (d / "run.json").write_text(json.dumps(meta))
+    (root / "bad-json").mkdir()
+    (root / "bad-json" / "run.json").write_text("{not json")
+    assert main(["runs", "--root", str(root)]) == 0
+    out, err = capsys.readouterr()
+    broken = {line.split()[3] for line in err.splitlines() if "broken run" in line}
+    # epochs_completed: null is readable (never written): listed, not broken.
+    assert broken == {"bad-alerts:", "bad-test:", "bad-pid:", "bad-status:", "bad-json:"}
+    assert "alerts: expected a list of objects, got [\"x\"]" in err
+    assert "pid: expected a process id" in err
+    assert out.count(" stopped ") == 2 and "epochs 0 " in out and "epochs 1 " in out
+    assert main(["runs", "--root", str(root), "--json"]) == 0
+    data = _last_json(capsys.readouterr().out)
+    assert len(data["runs"]) == 2 and len(data["broken"]) == 5
+
+
+# ---------------------------------------------------- a failed resume leaves run.json as was
+
+def _resume_fails(run_dir: Path, capsys, *flags: str) -> str:
+    before = (run_dir / "run.json").read_bytes()
+    code = main(["train", "--resume", str(run_dir), "--epochs", "2", *flags])
+    err = capsys.readouterr().err
+    assert code == 2, err[-1500:]
+    assert "Traceback" not in err and "internal error" not in err
+    assert (run_dir / "run.json").read_bytes() == before
+    assert len(err) < 1200  # one line, not every weight array
+    return err
+
+
+@pytest.mark.slow
+def test_resumes_that_cannot_continue_exit_2_and_keep_run_json(stopped, capsys):
+    ckpt = stopped / "checkpoints" / "last"
+    weights = ckpt / "model.weights.h5"
+    good = weights.read_bytes()
+    weights.write_bytes(good[: len(good) // 3])
+    assert "a file is missing or damaged" in _resume_fails(stopped, capsys)
+    weights.write_bytes(good)
+    err = _resume_fails(stopped, capsys, "--optimizer", "sgd")
+    assert "cannot resume from this checkpoint" in err
+    arch = stopped / "architecture.json"
+    spec = json.loads(arch.read_text())
+    for block in spec["blocks"][:2]:  # still valid, with other weight shapes
+        block["params"]["filters"] = 6
+    arch.write_text(json.dumps(spec))
+    assert "does not fit the model" in _resume_fails(stopped, capsys)

@@ -58,7 +58,7 @@ class RunInfo:
                 "preset": m.get("preset"), "dataset": m.get("dataset"),
                 "params": m.get("params"), "started": m.get("started"),
                 "finished": m.get("finished"), "seconds": m.get("seconds"),
-                "epochs_completed": m.get("epochs_completed", 0),
+                "epochs_completed": m.get("epochs_completed") or 0,
                 "best_val_metric": m.get("best_val_metric"), "test": m.get("test"),
                 "error": m.get("error"), "compare": m.get("compare"),
                 "alerts": [a.get("kind") for a in m.get("alerts") or []]}
@@ -93,10 +93,8 @@ def read_run(run_dir: str | os.PathLike[str], *, probe_lock: bool = True) -> Run
     """
     d = Path(run_dir)
     meta = read_meta(d)
+    check_fields(meta, layout.run_json(d))
     status = meta.get("status", "interrupted")
-    if not isinstance(status, str) or status not in STATUSES:
-        raise ValueError(f"{layout.run_json(d)}: status: expected one of "
-                         f"{', '.join(STATUSES)}, got {status!r}")
     owner = lock.holder(d) if probe_lock else None
     if owner is not None:  # a trainer owns it now (resuming, or between writes)
         status = "running"
@@ -105,6 +103,37 @@ def read_run(run_dir: str | os.PathLike[str], *, probe_lock: bool = True) -> Run
         if not isinstance(pid, int) or not _alive(pid, meta.get("pid_start")):
             status = "interrupted"
     return RunInfo(d, meta, status)
+
+
+# run.json fields the listings read, and what each must be (None is allowed for all but
+# status): a hand-edited or damaged file is named as broken instead of breaking `runs`.
+_FIELDS: dict[str, tuple[tuple[type, ...], str]] = {
+    "epochs_completed": ((int,), "a whole number"), "steps": ((int,), "a whole number"),
+    "params": ((int,), "a whole number"), "seconds": ((int, float), "a number"),
+    "pid": ((int,), "a process id"), "test": ((dict,), "an object"),
+    "best_val_metric": ((dict,), "an object"), "alerts": ((list,), "a list of objects"),
+    "preset": ((str,), "text"), "dataset": ((str,), "text"), "started": ((str,), "text"),
+    "error": ((str,), "text"), "compare": ((dict,), "an object"),
+}
+
+
+def check_fields(meta: dict[str, Any], path: Path) -> None:
+    """Raises ValueError naming the first run.json field of the wrong kind."""
+    status = meta.get("status", "interrupted")
+    if not isinstance(status, str) or status not in STATUSES:
+        raise ValueError(f"{path}: status: expected one of {', '.join(STATUSES)}, got "
+                         f"{status!r:.60}")
+    for key, (types, what) in _FIELDS.items():
+        value = meta.get(key)
+        ok = value is None or (isinstance(value, types) and not isinstance(value, bool))
+        if ok and key == "pid" and value is not None:
+            ok = 0 < value < 2**31
+        if ok and key == "alerts" and value is not None:
+            ok = all(isinstance(a, dict) for a in value)
+        if ok and key in ("epochs_completed", "steps", "params") and value is not None:
+            ok = value >= 0
+        if not ok:
+            raise ValueError(f"{path}: {key}: expected {what}, got {json.dumps(value)[:60]}")
 
 
 def newest_first(runs: list[RunInfo]) -> list[RunInfo]:
@@ -157,6 +186,8 @@ class RunScanner:
     def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
         self.root = Path(root) if root is not None else None
         self._cache: dict[Path, tuple[Stamp, RunInfo]] = {}
+        # Run folders whose run.json could not be read at the last scan, with the reason.
+        self.broken: list[tuple[Path, str]] = []
 
     def runs_root(self) -> Path:
         return self.root if self.root is not None else layout.default_runs_root()
@@ -171,6 +202,7 @@ class RunScanner:
         unless it says `running`. Any exception from a folder skips it: a broken folder must
         not break a listing."""
         cache: dict[Path, tuple[Stamp, RunInfo]] = {}
+        broken: list[tuple[Path, str]] = []
         for d, stamp in _stamps(self.runs_root()).items():
             old = self._cache.get(d) if reuse else None
             if old is not None and old[0] == stamp and old[1].meta.get("status") != "running":
@@ -178,12 +210,15 @@ class RunScanner:
             else:
                 try:
                     info = read_run(d)
-                except Exception:  # noqa: BLE001 - any broken folder is skipped
+                except Exception as e:  # noqa: BLE001 - any broken folder is skipped
+                    broken.append((d, str(e).strip().splitlines()[0] if str(e).strip()
+                                   else type(e).__name__))
                     continue
                 if not isinstance(info.meta, dict) or not isinstance(info.status, str):
                     continue
             cache[d] = (stamp, info)
         self._cache = cache
+        self.broken = sorted(broken)
         return newest_first([info for _stamp, info in cache.values()])
 
 
