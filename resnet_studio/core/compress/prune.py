@@ -9,6 +9,7 @@ run has a `pruning` section, so `train --resume` continues a killed pruned run l
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,8 +115,8 @@ def prune_run(parent: ParentModel, sparsity: float, *, structured: bool = False,
               scope: str = "global", schedule: str = "oneshot",
               fine_tune_epochs: int = FINE_TUNE_EPOCHS,
               learning_rate: float | None = None, run_dir: str | Path | None = None,
-              runs_root: str | Path | None = None, observer: Observer = ignore
-              ) -> PruneOutcome:
+              runs_root: str | Path | None = None, observer: Observer = ignore,
+              started: Callable[[Any], None] | None = None) -> PruneOutcome:
     """Prunes `parent` to `sparsity` and fine-tunes the result as a new run.
 
     Args:
@@ -131,6 +132,8 @@ def prune_run(parent: ParentModel, sparsity: float, *, structured: bool = False,
         run_dir: Folder of the new run (default: a new one beside the parent).
         runs_root: Where the default folder goes (default: the parent's folder's parent).
         observer: Receives the fine-tuning run's events.
+        started: Called with the fine-tuning Trainer before it runs (a GUI job binds its
+            stop switch to `trainer.request_stop`).
 
     Returns:
         The outcome; `status` is the fine-tuning run's (`completed`, `stopped`, `failed`).
@@ -163,7 +166,7 @@ def prune_run(parent: ParentModel, sparsity: float, *, structured: bool = False,
         weights = parent.trainer.layer_weights()  # dense: the schedule prunes as it trains
     tag = f"pruned{int(round(sparsity * 100))}{'f' if structured else ''}"
     trainer, result = _fine_tune(parent, weights, settings, tag, fine_tune_epochs,
-                                 learning_rate, run_dir, runs_root, observer)
+                                 learning_rate, run_dir, runs_root, observer, started)
     report = sparsity_report({v.path: v.numpy() for v in trainer.model.trainable_weights
                               if v.path in masks})
     _record_sparsity(trainer.run_dir, report)
@@ -179,7 +182,8 @@ def prune_run(parent: ParentModel, sparsity: float, *, structured: bool = False,
 def _fine_tune(parent: ParentModel, weights: dict[str, list[np.ndarray]],
                settings: PruningSettings, tag: str, epochs: int, learning_rate: float | None,
                run_dir: str | Path | None, runs_root: str | Path | None,
-               observer: Observer) -> tuple[Any, Any]:
+               observer: Observer, started: Callable[[Any], None] | None = None
+               ) -> tuple[Any, Any]:
     """Trains the pruned weights as a new run linked to `parent`; (trainer, RunResult)."""
     from resnet_studio.core.runs import new_run_dir
     from resnet_studio.core.spec import spec_from_dict
@@ -202,6 +206,8 @@ def _fine_tune(parent: ParentModel, weights: dict[str, list[np.ndarray]],
                       initial_weights=weights, preset=preset,
                       run_meta={"parent": str(parent.info.dir),
                                 "pruning": settings.to_dict()})
+    if started is not None:
+        started(trainer)
     return trainer, trainer.run()
 
 

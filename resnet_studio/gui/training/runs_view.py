@@ -528,6 +528,7 @@ class RunsView(theme.FollowsPalette, QWidget):
             that removed selected runs; not by polls that only updated their numbers.
         resume_requested(object): RunInfo of a stopped or interrupted run with a checkpoint.
         export_requested(object): RunInfo (the owner opens an ExportDialog).
+        compress_requested(object): RunInfo (the owner opens a CompressDialog).
         open_requested(object): RunInfo to show in the training plots (double-click, Open).
         compare_requested(object): RunInfo of either run of a plain-twin comparison, to show
             the pair in the Compare tab (Open Comparison).
@@ -544,6 +545,7 @@ class RunsView(theme.FollowsPalette, QWidget):
     selection_changed = Signal(list)
     resume_requested = Signal(object)
     export_requested = Signal(object)
+    compress_requested = Signal(object)
     open_requested = Signal(object)
     compare_requested = Signal(object)
 
@@ -624,6 +626,9 @@ class RunsView(theme.FollowsPalette, QWidget):
         self.export_action = self._action("Export…", "save", self._export,
                                           "Export the run's model (SavedModel, .keras, TFLite, "
                                           "Python)")
+        self.compress_action = self._action("Compress…", None, self._compress,
+                                            "Prune the run's model and see its sparsity/"
+                                            "accuracy curve (with its plain twin's)")
         self.delete_action = self._action("Delete…", "delete", self._delete,
                                           "Delete the selected run folders from disk")
         self.delete_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Delete))
@@ -796,7 +801,7 @@ class RunsView(theme.FollowsPalette, QWidget):
     def build_context_menu(self) -> QMenu:
         menu = QMenu(self)
         for action in (self.open_action, self.compare_action, self.resume_action,
-                       self.export_action, None,
+                       self.export_action, self.compress_action, None,
                        self.reveal_action, None, self.delete_action, None,
                        self.refresh_action):
             if action is None:
@@ -871,6 +876,7 @@ class RunsView(theme.FollowsPalette, QWidget):
         self.resume_action.setEnabled(one is not None and can_resume(one))
         self.export_action.setEnabled(one is not None and one.status != "running"
                                       and has_checkpoint(one.dir))
+        self.compress_action.setEnabled(self.export_action.isEnabled())
         self.delete_action.setEnabled(bool(selected) and
                                       all(r.status != "running" for r in selected))
         self.reveal_action.setEnabled(one is not None)
@@ -947,6 +953,12 @@ class RunsView(theme.FollowsPalette, QWidget):
         run = self._single()
         if run is not None:
             self.export_requested.emit(run)
+
+    @Slot()
+    def _compress(self) -> None:
+        run = self._single()
+        if run is not None:
+            self.compress_requested.emit(run)
 
     @Slot()
     def _delete(self) -> None:

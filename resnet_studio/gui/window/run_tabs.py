@@ -82,6 +82,7 @@ def _make_runs(tabs: RunTabs) -> QWidget:
     rv.compare_requested.connect(tabs.open_comparison)
     rv.resume_requested.connect(tabs.resume_run)
     rv.export_requested.connect(tabs.export_run)
+    rv.compress_requested.connect(tabs.compress_run)
     rv.selection_changed.connect(tabs.on_runs_selected)
     return rv
 
@@ -337,6 +338,14 @@ class RunTabs:
         dialog = ExportDialog(info, self.win)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.win.export_dialog = dialog
+        dialog.open()
+
+    def compress_run(self, info: RunInfo) -> None:
+        from resnet_studio.gui.training.compress_dialog import CompressDialog
+
+        dialog = CompressDialog(info, self.win)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.win.compress_dialog = dialog
         dialog.open()
 
     # ------------------------------------------------------------------ run events

@@ -1,0 +1,102 @@
+"""The Compress panel: a run's sparsity/accuracy curve read from its pruned children, the
+plain twin's overlaid, and bad sparsities refused in the dialog."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from resnet_studio.core.compress.curves import curves_for, sparsity_curve
+from resnet_studio.core.runs import list_runs, read_run
+
+
+def _run(root: Path, name: str, **meta) -> Path:
+    d = root / name
+    d.mkdir(parents=True)
+    (d / "run.json").write_text(json.dumps({"id": name, "status": "completed", **meta}))
+    return d
+
+
+@pytest.fixture()
+def store(tmp_path) -> Path:
+    """A residual run and its plain twin, each with pruned children (one failed, one of a
+    branch removal, one of another parent)."""
+    root = tmp_path / "runs"
+    res = _run(root, "res", test={"accuracy": 0.98},
+               compare={"role": "residual", "partner": "plain"})
+    plain = _run(root, "plain", test={"accuracy": 0.97},
+                 compare={"role": "plain", "partner": "res"})
+    for name, parent, s, acc in (("r50", res, 0.5, 0.979), ("r80", res, 0.8, 0.975),
+                                 ("p80", plain, 0.8, 0.966)):
+        _run(root, name, parent=str(parent), pruning={"sparsity": s, "structured": False},
+             sparsity={"sparsity": s}, test={"accuracy": acc})
+    _run(root, "r90-failed", parent=str(res), pruning={"sparsity": 0.9}, status="failed")
+    _run(root, "r-branch", parent=str(res), pruning={"sparsity": 0.0, "blocks": ["stage3_1"]},
+         sparsity={"sparsity": 0.7175}, test={"accuracy": 0.9667})
+    return root
+
+
+def test_curves_come_from_the_children_and_the_twin(store):
+    runs = list_runs(store)
+    curve = sparsity_curve(store / "res", runs)
+    assert curve["dense"] == 0.98
+    assert [(p["sparsity"], p["accuracy"]) for p in curve["points"]] == [
+        (0.5, 0.979), (0.7175, 0.9667), (0.8, 0.975)]  # failed child left out
+    both = curves_for(read_run(store / "plain"), runs)
+    assert set(both) == {"residual", "plain"}
+    assert [p["accuracy"] for p in both["plain"]["points"]] == [0.966]
+    alone = curves_for(read_run(store / "r80"), runs)
+    assert list(alone) == ["run"] and alone["run"]["points"] == []
+
+
+def test_dialog_overlays_residual_and_plain(qtbot, styled_qapp, store):
+    from resnet_studio.gui.training.compress_dialog import CompressDialog
+
+    dialog = CompressDialog(read_run(store / "res"))
+    qtbot.addWidget(dialog)
+    # The dense point at 0, then the pruned runs; branch removals are not on the curve.
+    assert dialog.curve_data("residual") == ([0.0, 0.5, 0.8], [0.98, 0.979, 0.975])
+    assert dialog.curve_data("plain") == ([0.0, 0.8], [0.97, 0.966])
+    items = dialog.plot.getPlotItem().listDataItems()
+    assert [item.name() for item in items] == ["residual", "plain"]
+    assert "3 pruned run(s)" in dialog.summary.text()
+    dialog.sparsity_edit.setText("0.5, 1.5")
+    dialog.start_pruning()
+    assert dialog.job is None and "[0, 1)" in dialog.status.text()
+
+
+@pytest.mark.slow
+def test_prune_button_fine_tunes_a_new_run_and_redraws(qtbot, styled_qapp, tmp_path):
+    from resnet_studio.core.spec import spec_from_dict
+    from resnet_studio.core.training.config import TrainingConfig
+    from resnet_studio.core.training.trainer import Trainer
+    from resnet_studio.gui.training.compress_dialog import CompressDialog
+
+    spec = spec_from_dict({
+        "name": "gui-prune", "input": {"kind": "image", "shape": [8, 8, 1]},
+        "blocks": [{"type": "conv_stem", "params": {"filters": 8, "kernel_size": 3,
+                                                    "stride": 1, "pool": False}},
+                   {"type": "basic_block", "params": {"filters": 8}},
+                   {"type": "global_pool", "params": {}},
+                   {"type": "classifier_head", "params": {"classes": 10}}],
+        "training": {"optimizer": "adam", "learning_rate": 0.01}, "dataset": "digits"})
+    cfg = TrainingConfig.from_sources(spec.training, {"epochs": 1, "batch_size": 32})
+    parent = tmp_path / "runs" / "parent"
+    assert Trainer(spec, "digits", cfg, run_dir=parent, limit=320).run().status == "completed"
+    dialog = CompressDialog(read_run(parent))
+    qtbot.addWidget(dialog)
+    assert dialog.curve_data("run")[0] == [0.0]
+    dialog.sparsity_edit.setText("0.6")
+    dialog.epochs_spin.setValue(1)
+    dialog.start_pruning()
+    assert dialog.job is not None and not dialog.prune_button.isEnabled()
+    # The job's reports reach the GUI thread through its event loop, which only runs in here.
+    with qtbot.waitSignal(dialog.job.finished, timeout=300_000) as blocker:
+        pass
+    (outcome,) = blocker.args[0]
+    assert outcome["status"] == "completed" and outcome["sparsity"] == 0.6
+    xs, _ = dialog.curve_data("run")
+    assert xs[0] == 0.0 and xs[1] == pytest.approx(0.6, abs=0.01)
+    assert dialog.prune_button.isEnabled() and "1 pruned run(s) added" in dialog.status.text()
