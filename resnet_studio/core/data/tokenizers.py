@@ -222,3 +222,27 @@ def preset_tokenizer(preset: str) -> Tokenizer:
     vocab = tuple(str(t) for t in layer.get_vocabulary())
     return Tokenizer("preset", vocab, bool(layer.lowercase),
                      bool(getattr(layer, "strip_accents", False)), preset)
+
+
+def text_load_args(spec: Any) -> dict[str, Any]:
+    """`load_dataset` keywords that read text the way a model with this spec trains on it:
+    the token length, and the tokenizer (a pretrained text backbone's own, whose ids its
+    weights were trained on, else the spec's `input.tokenizer`). Empty for other inputs.
+
+    Used by training and by the dataset preview, so the preview shows the tokens the model
+    will see.
+    """
+    if spec.input.kind != "tokens":
+        return {}
+    from resnet_studio.core.blocks.pretrained import text_backbone_preset
+
+    tokenizer = spec.input.tokenizer or None
+    for _, block in spec.walk():
+        if block.type == "pretrained_backbone":
+            preset = text_backbone_preset(block.params.get("preset", ""))
+            if preset:
+                tokenizer = f"{PRESET_PREFIX}{preset}"
+                break
+    vocab = spec.input.vocab_size if tokenizer == "wordpiece" else 0
+    return {"sequence_length": int(spec.input.shape[0]), "tokenizer": tokenizer,
+            "vocab_size": vocab}

@@ -93,19 +93,6 @@ def image_geometry(spec: ArchitectureSpec, cfg: TrainingConfig) -> dict[str, Any
     return {"image_size": size, "default_image_size": own, "crop": crop}
 
 
-def text_tokenizer(spec: ArchitectureSpec) -> str | None:
-    """The tokenizer text data is read with: a pretrained text backbone's own (its ids must be
-    the ones it was trained on), else the spec's `input.tokenizer` (None = bytes)."""
-    from resnet_studio.core.blocks.pretrained import text_backbone_preset
-
-    for _, block in spec.walk():
-        if block.type == "pretrained_backbone":
-            preset = text_backbone_preset(block.params.get("preset", ""))
-            if preset:
-                return f"preset:{preset}"
-    return spec.input.tokenizer or None
-
-
 def binding_for(info: Any) -> Binding:
     """Binding of an architecture to a dataset's metadata."""
     return Binding(input_shape=tuple(info.input_shape), input_kind=info.input_kind,
@@ -200,6 +187,7 @@ class Trainer:
     def _prepare(self) -> None:
         from resnet_studio.core.builder import build_model
         from resnet_studio.core.data import load_dataset
+        from resnet_studio.core.data.tokenizers import text_load_args
         from resnet_studio.core.training.devices import configure_devices, mixed_precision_policy
         from resnet_studio.core.training.distribute import DistributionError, make_distribution
         from resnet_studio.core.training.monitored import MonitoredModel, layer_groups
@@ -226,13 +214,11 @@ class Trainer:
             cfg.precision, self.distribution.precision_device(self.device))
         self._warnings = ([warning] if warning else []) + self.distribution.warnings
         keras.config.set_dtype_policy(policy)
-        sequence_length = self.spec.input.shape[0] if self.spec.input.kind == "tokens" else None
+        text = text_load_args(self.spec)
         self._emit(Log(f"Loading dataset {self.dataset_name}…"))
         self.data = load_dataset(self.dataset_name, seed=cfg.seed,
                                  validation_fraction=cfg.validation_fraction,
-                                 data_dir=self.data_dir, sequence_length=sequence_length,
-                                 limit=self.limit, tokenizer=text_tokenizer(self.spec),
-                                 vocab_size=self._tokenizer_vocab(),
+                                 data_dir=self.data_dir, limit=self.limit, **text,
                                  **image_geometry(self.spec, cfg))
         self._warnings += list(getattr(self.data, "warnings", None) or [])
         info = self.data.info
@@ -271,10 +257,6 @@ class Trainer:
             self.model.compile(optimizer=optimizer, loss=make_loss(cfg, info.num_classes),
                                metrics=["accuracy"])
             self.warmup = error_warmup(optimizer)  # ends on a training-error threshold
-
-    def _tokenizer_vocab(self) -> int:
-        # A learnt vocabulary's target size is the spec's vocab_size; bytes have a fixed one.
-        return self.spec.input.vocab_size if self.spec.input.tokenizer == "wordpiece" else 0
 
     def _load_initial_weights(self, weights: dict[str, list[np.ndarray]]) -> None:
         for layer in self.model.layers:

@@ -92,6 +92,7 @@ class TrainPanel(QWidget):
         self.preset_training: dict[str, Any] = {}
         self.overrides: dict[str, Any] = {}
         self._dataset_overridden = False  # the user picked a dataset: presets stop setting it
+        self.text_args: dict[str, Any] = {}  # how the open architecture reads text
         self.fields: dict[str, ParamField] = {}
         self.state = "idle"
         self.preview: Preview | None = None
@@ -280,11 +281,18 @@ class TrainPanel(QWidget):
         return w
 
     # ------------------------------------------------------------------ settings
-    def set_preset_defaults(self, training: dict[str, Any] | None, dataset: str | None) -> None:
-        """The open architecture's `training` section and dataset (the defaults here)."""
+    def set_preset_defaults(self, training: dict[str, Any] | None, dataset: str | None,
+                            text: dict[str, Any] | None = None) -> None:
+        """The open architecture's `training` section and dataset (the defaults here), and
+        how it reads text (`tokenizers.text_load_args`: the preview tokenizes the same way)."""
         self.preset_training = dict(training or {})
+        text = dict(text or {})
+        retokenize = text != self.text_args
+        self.text_args = text
         if dataset and not self._dataset_overridden:
             self.set_dataset(dataset, user=False)
+        elif retokenize and self.preview is not None and self.dataset():
+            self._load_preview(self.dataset())
         self._show_values()
 
     def values(self) -> dict[str, Any]:
@@ -441,7 +449,7 @@ class TrainPanel(QWidget):
         for label in self.sample_labels:
             label.clear()
         self.sample_text.hide()
-        self.loader.request(name)
+        self.loader.request(name, None, self.text_args or None)
 
     @Slot(object)
     def _on_preview(self, preview: Preview) -> None:
@@ -484,7 +492,11 @@ class TrainPanel(QWidget):
                     else str(int(y)) if y is not None else "")
             label.setToolTip(f"label: {text}" if text else "")
         if info.input_kind == "tokens":
-            self.sample_text.setText(token_text(x[0], preview.vocabulary))
+            self.sample_text.setText(token_text(x[0], preview.vocabulary,
+                                                tokens=preview.tokens))
+            if preview.tokens is not None:
+                self.sample_text.setToolTip(f"The first example as {preview.tokenizer} tokens "
+                                            f"(what the model reads)")
             self.sample_text.show()
 
     # ------------------------------------------------------------------ run state

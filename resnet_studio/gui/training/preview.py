@@ -32,15 +32,24 @@ class Preview:
     y: np.ndarray | None = None
     vocabulary: list[str] | None = None
     error: str = ""
+    # Text under a learnt or preset tokenizer: the first sample's tokens, as the model sees them.
+    tokens: list[str] | None = None
+    tokenizer: str = ""
 
 
-def load_preview(name: str, data_dir: str | None = None) -> Preview:
-    """Metadata and SAMPLES training examples of a dataset (in the calling thread)."""
+def load_preview(name: str, data_dir: str | None = None,
+                 text: dict[str, Any] | None = None) -> Preview:
+    """Metadata and SAMPLES training examples of a dataset (in the calling thread).
+
+    `text`: `tokenizers.text_load_args` of the open architecture, so a text preview is
+    tokenized as training will tokenize it.
+    """
     from resnet_studio.core.data import DatasetError, describe_dataset, load_dataset
 
     try:
         info = describe_dataset(name, data_dir=data_dir)
-        data = load_dataset(name, seed=0, data_dir=data_dir, limit=SAMPLES * 4)
+        data = load_dataset(name, seed=0, data_dir=data_dir, limit=SAMPLES * 4,
+                            **_text_args(name, text))
         if data.in_memory:
             x, y = data.arrays("train")
             x, y = np.asarray(x[:SAMPLES]), np.asarray(y[:SAMPLES])
@@ -48,6 +57,10 @@ def load_preview(name: str, data_dir: str | None = None) -> Preview:
             pairs = list(data.split("train").take(SAMPLES).as_numpy_iterator())
             x = np.stack([p[0] for p in pairs]) if pairs else None
             y = np.stack([p[1] for p in pairs]) if pairs else None
+        tok = data.tokenizer
+        if tok is not None and tok.kind != "bytes" and x is not None and len(x):
+            return Preview(name, data.info, x, y, None, tokens=tok.tokens(x[0]),
+                           tokenizer=tok.kind)
         return Preview(name, info, x, y, data.vocabulary)
     except DatasetError as e:
         return Preview(name, error=str(e))
@@ -55,10 +68,20 @@ def load_preview(name: str, data_dir: str | None = None) -> Preview:
         return Preview(name, error=f"{type(e).__name__}: {e}")
 
 
-def preview_job(name: str, data_dir: str | None, state: JobState) -> Preview:
+def _text_args(name: str, text: dict[str, Any] | None) -> dict[str, Any]:
+    """The architecture's tokenizer applies to text sets only; other data previews as is."""
+    from resnet_studio.core.data import describe_dataset
+
+    if not text or describe_dataset(name).input_kind != "tokens":
+        return {}
+    return dict(text)
+
+
+def preview_job(name: str, data_dir: str | None, text: dict[str, Any] | None,
+                state: JobState) -> Preview:
     """load_preview as a job function (core.jobs); it reports its own errors in the Preview."""
     del state
-    return load_preview(name, data_dir)
+    return load_preview(name, data_dir, text)
 
 
 class PreviewLoader(QObject):
@@ -74,7 +97,7 @@ class PreviewLoader(QObject):
         super().__init__(parent)
         self._generation = 0
         self._jobs: dict[Job, int] = {}  # running jobs and the request each answers
-        self._held: list[tuple[str, str | None]] | None = None  # requests while on hold
+        self._held: list[tuple[str, str | None, dict[str, Any] | None]] | None = None
 
     def hold(self) -> None:
         """Keeps requests until release(). The window holds them while TensorFlow imports:
@@ -94,12 +117,13 @@ class PreviewLoader(QObject):
     def held(self) -> bool:
         return self._held is not None
 
-    def request(self, name: str, data_dir: str | None = None) -> None:
+    def request(self, name: str, data_dir: str | None = None,
+                text: dict[str, Any] | None = None) -> None:
         if self._held is not None:
-            self._held.append((name, data_dir))
+            self._held.append((name, data_dir, text))
             return
         self._generation += 1
-        job = Job(preview_job, name, data_dir, name=f"preview-{name}", parent=self)
+        job = Job(preview_job, name, data_dir, text, name=f"preview-{name}", parent=self)
         job.finished.connect(self._on_finished)
         self._jobs[job] = self._generation
         job.start()
@@ -165,8 +189,12 @@ def sequence_pixmap(x: np.ndarray, color: QColor, background: QColor,
     return pm
 
 
-def token_text(x: np.ndarray, vocabulary: list[str] | None, length: int = 48) -> str:
-    """Token ids as text (characters of the vocabulary, '·' for unknown ids)."""
+def token_text(x: np.ndarray, vocabulary: list[str] | None, length: int = 48,
+               tokens: list[str] | None = None) -> str:
+    """Token ids as text (characters of the vocabulary, '·' for unknown ids); WordPiece
+    tokens (`tokens`) separated by spaces, continuation pieces marked ## as BERT writes them."""
+    if tokens is not None:
+        return " ".join(tokens[:length])
     ids = np.asarray(x).reshape(-1)[:length]
     if not vocabulary:
         return " ".join(str(int(i)) for i in ids)

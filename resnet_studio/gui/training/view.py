@@ -128,7 +128,9 @@ class TrainingView(QWidget):
 
     def _on_doc_changed(self) -> None:
         spec = self.doc.spec
-        self.panel.set_preset_defaults(spec.training, spec.dataset)
+        from resnet_studio.core.data.tokenizers import text_load_args
+
+        self.panel.set_preset_defaults(spec.training, spec.dataset, text_load_args(spec))
 
     # ------------------------------------------------------------------ for the main window
     @property
