@@ -48,12 +48,13 @@ def _bad_input_types() -> tuple[type[BaseException], ...]:
     from resnet_studio.core.runs.resume import NotResumable
     from resnet_studio.core.spec import SpecError
     from resnet_studio.core.training.distribute import DistributionError
+    from resnet_studio.core.training.memory import MemoryGuardError
 
     # StoreWriteError here is a runs root or --run-dir that cannot be written, found before
     # training (during training it ends the run `failed` instead).
     types: list[type[BaseException]] = [UsageError, SpecError, BlockBuildError,
                                         DistributionError, RunInUse, NotResumable,
-                                        StoreWriteError]
+                                        StoreWriteError, MemoryGuardError]
     try:
         from resnet_studio.core.data import DatasetError
 

@@ -233,6 +233,12 @@ class Trainer:
             self.model = MonitoredModel(inputs=base.inputs, outputs=base.outputs, name=base.name)
             self.groups = layer_groups(self.model, self.built.layer_block)
             self.model.set_layer_groups(self.groups, cfg.grad_norm_every)
+            from resnet_studio.core.training.memory import check_step_memory
+
+            # Before a step runs: too large is refused naming a batch size that fits.
+            n_train = info.sizes.get("train", -1)  # a batch is at most the training set
+            check_step_memory(self.model, min(cfg.batch_size, n_train) if n_train > 0
+                              else cfg.batch_size, f"{self.preset} on {self.dataset_name}")
             if self.distribution.replicas > 1 and cfg.sync_batch_norm:
                 from resnet_studio.core.training.distribute import synchronize_batch_norm
 
