@@ -87,9 +87,19 @@ def _make_runs(tabs: RunTabs) -> QWidget:
     return rv
 
 
+def _make_experiments(tabs: RunTabs) -> QWidget:
+    from resnet_studio.gui.training.experiments_view import ExperimentsView
+
+    ev = ExperimentsView(tabs.win)
+    ev.finished.connect(tabs.on_run_finished)
+    ev.state_changed.connect(tabs.update_training_actions)
+    return ev
+
+
 RUN_TABS = (RunTab("training", "Training", "train", _make_training, runs=True),
             RunTab("compare", "Compare", "shortcut", _make_compare, runs=True),
-            RunTab("runs", "Runs", "runs", _make_runs))
+            RunTab("runs", "Runs", "runs", _make_runs),
+            RunTab("experiments", "Experiments", "shortcut", _make_experiments, runs=True))
 
 
 class RunTabs:
