@@ -171,7 +171,10 @@ class ArchitectureSpec:
 # --------------------------------------------------------------------------- migrations
 # Each migration takes a dict at version N and returns it at version N + 1. Version 1 is
 # the first published format, so there is nothing to migrate yet; the hook is here so that
-# a rename later ships with its migration (STYLE.md habit 8).
+# a rename later ships with its migration (STYLE.md habit 8). Training settings added since
+# (weight_decay_mode/_on, milestone_unit, constant_warmup_*, image_size) default to what a
+# file without them always meant (decoupled decay on weights only, fractional milestones, no
+# warm-up), so version 1 files need no migration for them.
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
 
