@@ -412,9 +412,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from resnet_studio.core.training.restore import evaluate_run
 
     info = _read_checkpointed_run_or_usage(args.run_dir)
-    test = evaluate_run(info)
+    notes: list[str] = []
+    test = evaluate_run(info, notes)
+    for note in notes:
+        print(f"resnet-studio: warning: {note}", file=sys.stderr)
     if args.json:
-        emit_json({"run_dir": str(info.dir), "test": test})
+        emit_json({"run_dir": str(info.dir), "test": test, "warnings": notes})
     else:
         for k, v in test.items():
             if k != "confusion_matrix":

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from resnet_studio.cli import main
@@ -312,3 +313,38 @@ def test_resumes_that_cannot_continue_exit_2_and_keep_run_json(stopped, capsys):
         block["params"]["filters"] = 6
     arch.write_text(json.dumps(spec))
     assert "does not fit the model" in _resume_fails(stopped, capsys)
+
+
+# ------------------------------------------------------------- a run stands alone
+
+@pytest.mark.slow
+def test_export_works_with_the_data_gone_and_evaluate_names_changed_data(tmp_path, capsys):
+    def arrays(seed: int) -> dict:
+        r = np.random.default_rng(seed)
+        x = r.integers(0, 255, (48, 8, 8, 1), dtype=np.uint8)
+        y = (x.mean(axis=(1, 2, 3)) > 127).astype("int64")
+        return {"x_train": x, "y_train": y, "x_test": x[:16], "y_test": y[:16]}
+
+    data = tmp_path / "data.npz"
+    np.savez(data, **arrays(0))
+    run_dir = tmp_path / "run"
+    cfg = TrainingConfig.from_sources({}, {"epochs": 1, "batch_size": 16, "seed": 1})
+    result = Trainer(tiny_spec(), f"npz:{data}", cfg, run_dir=run_dir).run()
+    assert result.status == "completed", result.error
+    assert (run_dir / "inference.npz").is_file()
+    data.rename(tmp_path / "moved.npz")
+    out = tmp_path / "model.keras"
+    assert main(["export", str(run_dir), "--format", "keras", "--out", str(out)]) == 0
+    assert out.is_file() and "exported keras" in capsys.readouterr().out
+    assert main(["evaluate", str(run_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "the run's data cannot be loaded" in err and "Traceback" not in err
+    other = arrays(1)
+    other["x_test"] = other["x_test"][:12]
+    other["y_test"] = other["y_test"][:12]
+    np.savez(data, **other)
+    assert main(["evaluate", str(run_dir), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "warning: the test data changed since training: 16 examples then, 12 now" in \
+        captured.err
+    assert _last_json(captured.out)["warnings"]

@@ -8,13 +8,21 @@ from resnet_studio.core.runs import RunInfo, checkpoint_dir, read_architecture, 
 from resnet_studio.core.runs.checkpoints import load_checkpoint
 
 
-def load_run_model(info: RunInfo, checkpoint: str = "last") -> tuple[Any, Any]:
+def load_run_model(info: RunInfo, checkpoint: str = "last", *,
+                   sample_if_data_gone: bool = False) -> tuple[Any, Any]:
     """(compiled MonitoredModel with the checkpoint's weights, loaded Dataset) of a run.
 
     The architecture comes from architecture.json (already bound to the data) and the
     dataset from run.json, loaded with the run's seed and split settings so the test split
-    is the one the run was evaluated on.
+    is the one the run was evaluated on. With `sample_if_data_gone`, a dataset that cannot
+    be loaded any more is replaced by the few test examples the run stored
+    (runs/inference.py): enough to export, not to evaluate.
+
+    Raises:
+        DatasetError: the data cannot be loaded (and no stored sample could stand in).
     """
+    from resnet_studio.core.data import DatasetError
+    from resnet_studio.core.runs.inference import sample_dataset
     from resnet_studio.core.training.config import TrainingConfig
     from resnet_studio.core.training.trainer import Trainer
 
@@ -26,7 +34,15 @@ def load_run_model(info: RunInfo, checkpoint: str = "last") -> tuple[Any, Any]:
                                                                "devices": ""})
     trainer = Trainer(spec, meta["dataset"], cfg, run_dir=info.dir, limit=meta.get("limit"),
                       data_dir=meta.get("data_dir"), preset=meta.get("preset"))
-    trainer.prepare()
+    try:
+        trainer.prepare()
+    except DatasetError as e:
+        sample = sample_dataset(info.dir, meta.get("binding")) if sample_if_data_gone else None
+        if sample is None:
+            raise DatasetError(f"{info.dir}: the run's data cannot be loaded: {e}") from None
+        trainer = Trainer(spec, meta["dataset"], cfg, run_dir=info.dir, data=sample,
+                          preset=meta.get("preset"))
+        trainer.prepare()
     ckpt = checkpoint_dir(info.dir, checkpoint)
     if not ckpt.exists():
         raise FileNotFoundError(f"{info.dir}: no checkpoint '{checkpoint}' (the run ended "
@@ -35,11 +51,20 @@ def load_run_model(info: RunInfo, checkpoint: str = "last") -> tuple[Any, Any]:
     return trainer, trainer.data
 
 
-def evaluate_run(info: RunInfo) -> dict[str, Any]:
-    """Evaluates the last checkpoint on the test split; writes the run's final metrics."""
+def evaluate_run(info: RunInfo, notes: list[str] | None = None) -> dict[str, Any]:
+    """Evaluates the last checkpoint on the test split; writes the run's final metrics.
+
+    Args:
+        notes: receives a sentence when the test data differs from the run's (size, or its
+            first examples), so the caller can say the metrics are on other data.
+    """
+    from resnet_studio.core.runs.inference import data_changed
     from resnet_studio.core.training.evaluation import evaluate
 
     trainer, data = load_run_model(info)
+    changed = data_changed(info.dir, trainer.test_ds, data.info.sizes.get("test", -1))
+    if changed and notes is not None:
+        notes.append(changed)
     test = evaluate(trainer.model, trainer.test_ds, data.info.task, data.info.num_classes)
     write_final(info.dir, {"test": test, "run_id": info.id})
     return test
@@ -53,7 +78,7 @@ def export_run(info: RunInfo, fmt: str, out: str, *, quantize: bool = False,
     from resnet_studio.core.export import export_model
     from resnet_studio.core.runs.vocabulary import load_tokenizer
 
-    trainer, data = load_run_model(info)
+    trainer, data = load_run_model(info, sample_if_data_gone=True)
     x, _ = next(iter(trainer.test_ds))
     sample = np.asarray(x)[:8]
     # Text runs: the SavedModel reads raw strings with the run's own tokenizer.

@@ -116,6 +116,8 @@ class Trainer:
         preset: Name recorded in run.json.
         run_meta: Extra fields for run.json, written when the folder is created (a
             comparison records each run's role and partner this way).
+        data: An already loaded Dataset to use instead of loading `dataset` (a run's
+            stored sample, for exporting without the original data).
     """
 
     def __init__(self, spec: ArchitectureSpec, dataset: str, config: TrainingConfig, *,
@@ -123,7 +125,7 @@ class Trainer:
                  limit: int | None = None,
                  initial_weights: dict[str, list[np.ndarray]] | None = None,
                  resume: bool = False, preset: str | None = None,
-                 run_meta: dict[str, Any] | None = None) -> None:
+                 run_meta: dict[str, Any] | None = None, data: Any = None) -> None:
         self.spec = spec
         self.dataset_name = dataset
         self.config = config
@@ -141,7 +143,7 @@ class Trainer:
         self._owner: Any = None  # the run's owner lock (runs/lock.py) while training
         self.model: Any = None
         self.built: Any = None
-        self.data: Any = None
+        self.data: Any = data
 
     # -- control (any thread)
     def request_stop(self) -> None:
@@ -215,11 +217,12 @@ class Trainer:
         self._warnings = ([warning] if warning else []) + self.distribution.warnings
         keras.config.set_dtype_policy(policy)
         text = text_load_args(self.spec)
-        self._emit(Log(f"Loading dataset {self.dataset_name}…"))
-        self.data = load_dataset(self.dataset_name, seed=cfg.seed,
-                                 validation_fraction=cfg.validation_fraction,
-                                 data_dir=self.data_dir, limit=self.limit, **text,
-                                 **image_geometry(self.spec, cfg))
+        if self.data is None:  # else given: a run's stored sample (runs/inference.py)
+            self._emit(Log(f"Loading dataset {self.dataset_name}…"))
+            self.data = load_dataset(self.dataset_name, seed=cfg.seed,
+                                     validation_fraction=cfg.validation_fraction,
+                                     data_dir=self.data_dir, limit=self.limit, **text,
+                                     **image_geometry(self.spec, cfg))
         self._warnings += list(getattr(self.data, "warnings", None) or [])
         info = self.data.info
         # Model, optimizer and metrics are created under the strategy's scope (their
@@ -326,6 +329,10 @@ class Trainer:
                 from resnet_studio.core.runs.vocabulary import save_tokenizer
 
                 save_tokenizer(self.run_dir, self.data.tokenizer)
+            if self.distribution.is_chief:  # export and evaluate without the data
+                from resnet_studio.core.runs.inference import save_sample
+
+                save_sample(self.run_dir, self.test_ds, info.sizes.get("test", -1))
         initial_epoch, initial_step = position.epoch, position.step
         for w in self._warnings:
             self._emit(Log(w, "warning"))
