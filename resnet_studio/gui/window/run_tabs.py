@@ -96,10 +96,20 @@ def _make_experiments(tabs: RunTabs) -> QWidget:
     return ev
 
 
+def _make_geometry(tabs: RunTabs) -> QWidget:
+    from resnet_studio.gui.geometry.view import GeometryView
+
+    gv = GeometryView(tabs.win)
+    gv.state_changed.connect(tabs.update_training_actions)
+    gv.refresh_runs()
+    return gv
+
+
 RUN_TABS = (RunTab("training", "Training", "train", _make_training, runs=True),
             RunTab("compare", "Compare", "shortcut", _make_compare, runs=True),
             RunTab("runs", "Runs", "runs", _make_runs),
-            RunTab("experiments", "Experiments", "shortcut", _make_experiments, runs=True))
+            RunTab("experiments", "Experiments", "shortcut", _make_experiments, runs=True),
+            RunTab("geometry", "Geometry", "family-containers", _make_geometry, runs=True))
 
 
 class RunTabs:
@@ -378,6 +388,9 @@ class RunTabs:
         runs = self.built("runs")  # else it lists the runs when it is made
         if runs is not None:
             runs.refresh()
+        geometry = self.built("geometry")
+        if geometry is not None and not geometry.running:
+            geometry.refresh_runs()
 
     def on_runs_selected(self, runs: list) -> None:
         """Selected runs' curves overlay the training plots (the shown run excluded)."""

@@ -1,0 +1,61 @@
+"""The geometric studies as jobs (core.jobs): a run, or both runs of a plain-twin
+comparison, studied one after the other, each result streamed as a partial result."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from resnet_studio.core.geometry.runmodel import Cancelled
+
+KINDS = ("lesion", "landscape")
+
+
+def run_pair(run_dir: str | os.PathLike[str]) -> dict[str, Path]:
+    """{"residual": folder, "plain": folder} of the comparison `run_dir` belongs to, else
+    {role: run_dir} with its role read from its architecture (residual if it has a
+    shortcut). Partners whose folder is gone are left out."""
+    from resnet_studio.core.runs import read_run
+    from resnet_studio.core.runs.pairs import pair_dirs
+
+    info = read_run(run_dir)
+    pair = pair_dirs(info)
+    if pair:
+        return {role: d for role, d in pair.items() if (Path(d) / "run.json").is_file()}
+    return {"run": Path(run_dir)}
+
+
+def study_job(kind: str, run_dirs: dict[str, Path], settings: dict[str, Any],
+              state: Any) -> dict[str, Any]:
+    """Runs the `kind` study ("lesion" or "landscape") on each run of `run_dirs` (role ->
+    folder), reporting progress over all of them, streaming `(role, result)` after each and
+    returning {role: result}. A cancel raises JobCancelled; nothing partial is saved."""
+    from resnet_studio.core.geometry.landscape import LandscapeSettings, landscape_study
+    from resnet_studio.core.geometry.lesion import lesion_study
+    from resnet_studio.core.jobs import JobCancelled
+
+    if kind not in KINDS:
+        raise ValueError(f"unknown study {kind!r}; expected one of {KINDS}")
+    results: dict[str, Any] = {}
+    roles = list(run_dirs)
+    for i, role in enumerate(roles):
+        def progress(done: int, total: int, what: str, i: int = i, role: str = role) -> None:
+            frac = (i + (done / total if total else 1.0)) / len(roles)
+            state.progress(frac, f"{role}: {what} ({done}/{total})")
+
+        def cancel() -> bool:
+            return bool(state.cancelled)
+
+        try:
+            if kind == "lesion":
+                result = lesion_study(run_dirs[role], progress=progress, cancel=cancel,
+                                      **settings)
+            else:
+                result = landscape_study(run_dirs[role], LandscapeSettings(**settings),
+                                         progress=progress, cancel=cancel)
+        except Cancelled:
+            raise JobCancelled from None
+        results[role] = result
+        state.partial((role, result))
+    return results

@@ -1,0 +1,70 @@
+"""The Geometry tab: a lesion study and a landscape of a real (tiny) run computed in the
+background and drawn, a stop that leaves no file, and the tab in the window."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from resnet_studio.cli.main import main
+from resnet_studio.gui.geometry.view import GeometryView
+
+STUDY_TIMEOUT_MS = 300_000
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """lab-sigmoid-mlp trained 1 epoch on 160 digits."""
+    run_dir = tmp_path_factory.mktemp("geo-gui") / "run"
+    assert main(["train", "lab-sigmoid-mlp", "--epochs", "1", "--limit", "160", "--optimizer",
+                 "adam", "--lr", "0.002", "--run-dir", str(run_dir), "--json"]) == 0
+    return run_dir
+
+
+@pytest.mark.slow
+def test_lesion_and_landscape_are_computed_in_the_background_and_drawn(qtbot, styled_qapp,
+                                                                        tiny_run):
+    view = GeometryView()
+    qtbot.addWidget(view)
+    view.set_run(tiny_run)
+    assert view.run_dirs == {"run": tiny_run}
+    assert view.lesion_button.isEnabled()
+    with qtbot.waitSignal(view.finished, timeout=STUDY_TIMEOUT_MS) as blocker:
+        assert view.start("lesion")
+        assert view.running and not view.lesion_button.isEnabled()
+    result = blocker.args[0]["run"]
+    assert [b.block for b in result.blocks] == [f"body_{i}" for i in range(1, 19)]
+    bars = [i for i in view.bars.getPlotItem().items if type(i).__name__ == "BarGraphItem"]
+    assert len(bars) == 1
+    np.testing.assert_allclose(bars[0].opts["height"], [b.drop for b in result.blocks])
+
+    view.grid.setValue(5)
+    view.samples.setValue(32)
+    with qtbot.waitSignal(view.finished, timeout=STUDY_TIMEOUT_MS) as blocker:
+        assert view.start("landscape")
+    landscape = blocker.args[0]["run"]
+    image = view.panels["residual"].image.image
+    assert image.shape == (5, 5)
+    np.testing.assert_allclose(image, np.log10(landscape.surface).T, rtol=1e-6)
+    assert "|λ_min/λ_max|" in view.panels["residual"].label.text()
+    assert not view.running and view.lesion_button.isEnabled()
+
+
+@pytest.mark.slow
+def test_stopping_a_landscape_saves_nothing(qtbot, styled_qapp, tiny_run):
+    view = GeometryView()
+    qtbot.addWidget(view)
+    view.set_run(tiny_run)
+    view.grid.setValue(41)  # long enough to be stopped while the grid is computed
+    view.samples.setValue(64)
+    before = set((tiny_run / "geometry").glob("*")) if (tiny_run / "geometry").exists() \
+        else set()
+    with qtbot.waitSignal(view.finished, timeout=STUDY_TIMEOUT_MS) as blocker:
+        view.start("landscape")
+        qtbot.waitUntil(lambda: view.progress.value() > 0, timeout=STUDY_TIMEOUT_MS)
+        view.stop()
+    assert blocker.args[0] is None
+    after = set((tiny_run / "geometry").glob("*")) if (tiny_run / "geometry").exists() \
+        else set()
+    assert after == before
+    assert "nothing was saved" in view.status.text()
