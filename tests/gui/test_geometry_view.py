@@ -68,3 +68,24 @@ def test_stopping_a_landscape_saves_nothing(qtbot, styled_qapp, tiny_run):
         else set()
     assert after == before
     assert "nothing was saved" in view.status.text()
+
+
+def test_plain_bars_sit_under_their_own_units_when_some_are_skipped(qtbot, styled_qapp):
+    from resnet_studio.core.geometry.lesion import BlockLesion, KPoint, LesionResult
+
+    def result(residual: bool, drops: dict[str, float], skipped: list[str]) -> LesionResult:
+        blocks = [BlockLesion(name, "s", 0.9 - d, 0.3, d) for name, d in drops.items()]
+        return LesionResult("run", residual, {"accuracy": 0.9, "loss": 0.3}, blocks, skipped,
+                            [KPoint(1, 0.8, 0.1, 2, 0.5)], 100, 2, 0,
+                            units=["s_1", "s_2", "s_3"])
+
+    view = GeometryView()
+    qtbot.addWidget(view)
+    view.lesions = {"residual": result(True, {"s_1": 0.1, "s_2": 0.2, "s_3": 0.3}, []),
+                    "plain": result(False, {"s_1": 0.5, "s_3": 0.7}, ["s_2"])}
+    view.show_lesions()
+    bars = {i.opts["name"]: i.opts for i in view.bars.getPlotItem().items
+            if type(i).__name__ == "BarGraphItem"}
+    np.testing.assert_allclose(bars["Residual"]["x"], [-0.2, 0.8, 1.8])
+    np.testing.assert_allclose(bars["Plain twin"]["x"], [0.2, 2.2])  # s_2 left empty
+    assert list(bars["Plain twin"]["height"]) == [0.5, 0.7]

@@ -82,6 +82,7 @@ class LesionResult:
     draws: int
     seed: int
     seconds: float = 0.0
+    units: list[str] = field(default_factory=list)  # every unit, deleted or skipped, in order
     citation: str = VEIT_2016
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -234,4 +235,5 @@ def lesion_study(run_dir: str | os.PathLike[str], *, draws: int = 5, max_k: int 
     lm.set_removed(())
     return LesionResult(str(run.run_dir), run.residual,
                         {"accuracy": base_acc, "loss": base_loss}, blocks, lm.skipped, curve,
-                        int(len(y)), draws, seed, time.time() - t0)
+                        int(len(y)), draws, seed, time.time() - t0,
+                        [u.name for u in lm.units])

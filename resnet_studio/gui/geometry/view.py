@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -52,7 +53,7 @@ def eigen_text(result: Any) -> str:
         return "|λ_min/λ_max|: —"
     return (f"|λ_min/λ_max| = {ratio:.2g}   (λ_max {result.lambda_max:.3g}, "
             f"λ_min {result.lambda_min:.2g})   loss rise at r={result.radius:g}: "
-            f"{result.radius_loss_rise:+.3g}")
+            f"{result.radius_loss_rise:+.4g}")
 
 
 class LandscapePanel(QWidget):
@@ -69,9 +70,9 @@ class LandscapePanel(QWidget):
         self.plot.setTitle(TITLES[role])
         self.plot.setLabel("bottom", "α (filter-normalised)")
         self.plot.setLabel("left", "β")
-        self.plot.setAspectLocked(True)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.plot.addItem(self.image)
+        self.image.setColorMap(pg.colormap.get("viridis"))
         self.isos: list[pg.IsocurveItem] = []
         self.marker = pg.ScatterPlotItem(size=10, symbol="x", pen=pg.mkPen("w", width=2))
         self.plot.addItem(self.marker)
@@ -89,9 +90,9 @@ class LandscapePanel(QWidget):
         axis = result.axis
         step = float(axis[1] - axis[0])
         self.image.setImage(z, levels=levels)
-        self.image.setColorMap(pg.colormap.get("viridis"))
-        self.image.setRect(float(axis[0]) - step / 2, float(axis[0]) - step / 2,
-                           step * len(axis), step * len(axis))
+        lo, size = float(axis[0]) - step / 2, step * len(axis)
+        self.image.setRect(lo, lo, size, size)
+        self.plot.setRange(xRange=(lo, lo + size), yRange=(lo, lo + size), padding=0.02)
         for iso in self.isos:
             self.plot.removeItem(iso)
         self.isos = []
@@ -100,10 +101,12 @@ class LandscapePanel(QWidget):
             iso.setParentItem(self.image)
             self.isos.append(iso)
         self.marker.setData([0.0], [0.0])
-        self.label.setText(eigen_text(result))
+        self.label.setText(f"colour: loss {10 ** levels[0]:.3g} (dark) to {10 ** levels[1]:.3g}"
+                           f" (yellow), log scale, the same for both runs\n"
+                           + eigen_text(result))
 
 
-class GeometryView(QWidget):
+class GeometryView(theme.FollowsPalette, QWidget):
     """The Geometry tab (the run-tab protocol of gui.window.run_tabs).
 
     Signals:
@@ -159,6 +162,7 @@ class GeometryView(QWidget):
         self.bars = pg.PlotWidget(title="Accuracy drop when one unit is deleted")
         self.bars.setObjectName("lesionBars")
         self.bars.setLabel("left", "accuracy drop")
+        self.bars.getAxis("left").enableAutoSIPrefix(False)
         self.bars.addLegend(offset=(-10, 10))
         self.kcurve = pg.PlotWidget(title="k random units deleted: accuracy (mean ± sd)")
         self.kcurve.setObjectName("lesionCurve")
@@ -174,7 +178,30 @@ class GeometryView(QWidget):
         body.setColumnStretch(1, 2)
         body.setColumnStretch(2, 2)
         lay.addLayout(body, 1)
+        self._apply_palette()
         self._update_buttons()
+
+    def _apply_palette(self) -> None:
+        """Plot backgrounds and axes in the window's colours (light or dark)."""
+        pal = self.palette()
+        base, text = pal.color(QPalette.ColorRole.Base), pal.color(QPalette.ColorRole.Text)
+        dim = theme.dim_text(pal)
+        plots = [self.bars, self.kcurve, *(p.plot for p in self.panels.values())]
+        for widget in plots:
+            widget.setBackground(base)
+            for name in ("left", "bottom"):
+                widget.getAxis(name).setPen(dim)
+                widget.getAxis(name).setTextPen(text)
+        for widget in (self.bars, self.kcurve):
+            legend = widget.getPlotItem().legend
+            if legend is not None:
+                legend.setLabelTextColor(text)
+        self.bars.setTitle("Accuracy drop when one unit is deleted", color=text.name())
+        self.kcurve.setTitle("k random units deleted: test accuracy (mean ± sd)",
+                             color=text.name())
+        for p in self.panels.values():
+            p.plot.setTitle(f"{TITLES[p.role]}: loss around the trained weights",
+                            color=text.name())
 
     # ------------------------------------------------------------------ run-tab protocol
     @property
@@ -313,7 +340,7 @@ class GeometryView(QWidget):
             if r.mean_drop is not None:
                 parts.append(f"{TITLES[role]}: mean drop {r.mean_drop:+.3f}")
         for role, r in self.landscapes.items():
-            parts.append(f"{TITLES[role]}: loss rise {r.radius_loss_rise:+.3g}")
+            parts.append(f"{TITLES[role]}: loss rise {r.radius_loss_rise:+.4g}")
         return "; ".join(parts)
 
     def _update_buttons(self) -> None:
@@ -331,15 +358,25 @@ class GeometryView(QWidget):
         self.kcurve.clear()
         n = len(self.lesions)
         width = 0.8 / max(n, 1)
+        # One slot per unit name, in depth order: a plain twin's skipped units leave a gap
+        # instead of shifting its bars under other units' names.
         names: list[str] = []
+        for r in self.lesions.values():
+            for name in [b.block for b in r.blocks] + list(r.skipped):
+                if name not in names:
+                    names.append(name)
+        units = [u for u in self._unit_order() if u in names] or names
+        slot = {name: j for j, name in enumerate(units)}
         for i, (role, r) in enumerate(self.lesions.items()):
             color = COLORS[role]
-            xs = np.arange(len(r.blocks)) + (i - (n - 1) / 2) * width
+            xs = np.array([slot[b.block] for b in r.blocks], dtype=float) + \
+                (i - (n - 1) / 2) * width
             drops = [b.drop for b in r.blocks]
             self.bars.addItem(pg.BarGraphItem(x=xs, height=drops, width=width,
                                               brush=pg.mkBrush(color), name=TITLES[role]))
-            if len(r.blocks) > len(names):
-                names = [b.block for b in r.blocks]
+        names = units
+        for role, r in self.lesions.items():
+            color = COLORS[role]
             ks = np.array([p.k for p in r.k_curve], dtype=float)
             means = np.array([p.mean for p in r.k_curve])
             sds = np.array([p.sd for p in r.k_curve])
@@ -348,8 +385,16 @@ class GeometryView(QWidget):
             self.kcurve.plot(ks, means, pen=pg.mkPen(color, width=2), symbol="o",
                              symbolSize=5, symbolBrush=color, name=TITLES[role])
         ticks = [(j, name) for j, name in enumerate(names)]
-        step = max(1, len(ticks) // 12)
-        self.bars.getAxis("bottom").setTicks([ticks[::step], ticks])
+        step = max(1, math.ceil(len(ticks) / 8))
+        self.bars.getAxis("bottom").setTicks([ticks[::step], []])
+
+    def _unit_order(self) -> list[str]:
+        """Unit names in depth order, deleted or skipped (the longest list of the runs)."""
+        order: list[str] = []
+        for r in self.lesions.values():
+            if len(r.units) > len(order):
+                order = list(r.units)
+        return order
 
     def show_landscapes(self) -> None:
         """Both landscapes on one colour scale (log10 loss over everything shown)."""
