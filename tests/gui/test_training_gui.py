@@ -255,3 +255,17 @@ def test_bad_input_before_training_is_a_readable_error(make_window, qtbot, datas
     assert view.panel.start_button.isEnabled()
     assert window.last_error_box.isVisible()
     window.last_error_box.close()
+
+
+def test_the_memory_guard_is_a_dialog_before_training(make_window, qtbot, monkeypatch):
+    """The GUI runs the same core check as the CLI (core/training/memory.py)."""
+    monkeypatch.setenv("RESNET_STUDIO_MEMORY_LIMIT", "1e5")
+    window = make_window("resnet8-digits")
+    view = window.training_view
+    with qtbot.waitSignal(view.error, timeout=RUN_TIMEOUT_MS) as error:
+        click(qtbot, view.panel.start_button)
+    title, text, _ = error.args
+    assert title == "Cannot Start Training"
+    assert "needs about" in text and "does not fit" in text and "Traceback" not in text
+    qtbot.waitUntil(lambda: not view.training, timeout=RUN_TIMEOUT_MS)
+    window.last_error_box.close()
