@@ -348,3 +348,33 @@ def test_export_works_with_the_data_gone_and_evaluate_names_changed_data(tmp_pat
     assert "warning: the test data changed since training: 16 examples then, 12 now" in \
         captured.err
     assert _last_json(captured.out)["warnings"]
+
+
+@pytest.mark.slow
+def test_a_read_only_run_folder_is_exit_2_naming_it(tmp_path):
+    mount = tmp_path / "ro"
+    mount.mkdir()
+    if shutil.which("mount") is None or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(mount)],
+            capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a read-only tmpfs here (needs root)")
+    try:
+        proc = subprocess.run([*STUDIO, "train", "resnet8-digits", "--limit", "32",
+                               "--epochs", "1", "--run-dir", str(mount / "run")],
+                              env=ENV, capture_output=True, text=True, timeout=600)
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+    assert proc.returncode == 2, proc.stderr[-1500:]
+    assert f"cannot write {mount / 'run'}: read-only file system" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_damaged_metrics_line_is_dropped_when_cutting_records(tmp_path):
+    from resnet_studio.core.runs import read_metrics, truncate_records
+
+    lines = ['{"kind": "batch", "step": 1}', '{"kind": "batch", "step": "x"}', "not json",
+             '{"kind": "batch", "step": null}', '{"kind": "batch", "step": 2}',
+             '{"kind": "batch", "step": 3}']
+    (tmp_path / "metrics.jsonl").write_bytes(("\n".join(lines) + "\n").encode() + b"\xff\xfe\n")
+    truncate_records(tmp_path, 2)
+    assert [r["step"] for r in read_metrics(tmp_path)] == [1, 2]
