@@ -494,3 +494,19 @@ def test_closing_the_dialog_while_exporting_leaves_no_running_thread(qtbot, styl
     # The worker's queued report arrives after the close and is ignored.
     QCoreApplication.processEvents()
     assert dialog.result is blocker.args[0]
+
+
+def test_a_run_locked_by_another_trainer_lists_as_running_and_cannot_be_resumed(
+        make_view, tmp_path):
+    from resnet_studio.core.runs.lock import RunLock
+
+    root = tmp_path / "runs"
+    run_dir = fake_run(root, "owned", "stopped", checkpoint=True)
+    lock = RunLock(run_dir).acquire()  # what a trainer in another process holds
+    try:
+        view = make_view(root)
+        view.select_runs([run_dir])
+        assert view.selected_runs()[0].status == "running"
+        assert not view.resume_action.isEnabled()
+    finally:
+        lock.release()
