@@ -55,6 +55,7 @@ run: $(STAMP)
 test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -q -p no:cacheprovider
 	$(VENV)/bin/ruff check resnet_studio tests docs benchmarks packaging
+	$(VENV)/bin/lint-imports --no-cache
 
 # The edit-test loop: every test not marked slow (no training, no subprocess, no TensorFlow
 # trace beyond a model build); under 2 minutes on 2 cores. `make test` (what CI runs) is all of them.
@@ -63,6 +64,7 @@ test-fast: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check resnet_studio tests docs benchmarks packaging
+	$(VENV)/bin/lint-imports --no-cache
 
 # Benchmarks (not part of `make test`): every benchmarks/bench_*.py in turn, each printing its
 # table; fails if any script misses a target. One script: make bench BENCH=benchmarks/bench_accuracy.py

@@ -275,9 +275,9 @@ def run_case(case: Case, turns: int, steps_per_turn: int, quiet: bool) -> dict[s
     from resnet_studio.core.builder import build_model
     from resnet_studio.core.presets import load_preset
     from resnet_studio.core.runs import writer as run_writer
-    from resnet_studio.core.training.config import TrainingConfig
     from resnet_studio.core.training.optim import make_loss, make_optimizer
     from resnet_studio.core.training.trainer import Trainer, binding_for
+    from resnet_studio.core.training_config import TrainingConfig
 
     def log(msg: str) -> None:
         if not quiet:

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import functools
-import os
 import sys
-from collections.abc import Callable
 from typing import Any
 
-from resnet_studio.cli.main import EXIT_BAD_INPUT, EXIT_OK, emit_json
-
-Handler = Callable[[argparse.Namespace], int]
+from resnet_studio.cli.common import add_max_params_flag, emit_json, obeys_max_params
+from resnet_studio.core.exitcodes import EXIT_BAD_INPUT, EXIT_OK
 
 
 def register_all(sub: Any) -> None:
@@ -54,41 +50,6 @@ def register_all(sub: Any) -> None:
     from resnet_studio.cli import experiment_commands
 
     experiment_commands.register(sub)
-
-
-def add_max_params_flag(p: argparse.ArgumentParser) -> None:
-    """`--max-params N`: the model size limit (`summary`, `validate`, `train`, `compare`)."""
-    p.add_argument("--max-params", dest="max_params", metavar="N",
-                   help="refuse models with more than N parameters, before allocating them "
-                        "(e.g. 5e9; default $RESNET_STUDIO_MAX_PARAMS, else 2e9)")
-
-
-def obeys_max_params(handler: Handler) -> Handler:
-    """Decorator: during the command, `--max-params` is the limit of every build.
-
-    Through the environment variable the builder reads, so builds deep inside the core (the
-    Trainer's, a comparison's two) obey it without every API growing a parameter; restored
-    afterwards, so in-process callers (tests, the GUI) keep their own setting.
-    """
-
-    @functools.wraps(handler)
-    def run(args: argparse.Namespace) -> int:
-        from resnet_studio.core.builder import MAX_PARAMS_ENV, parse_max_params
-
-        value = getattr(args, "max_params", None)
-        if value is None:
-            return handler(args)
-        previous = os.environ.get(MAX_PARAMS_ENV)
-        os.environ[MAX_PARAMS_ENV] = str(parse_max_params(value, "--max-params"))
-        try:
-            return handler(args)
-        finally:
-            if previous is None:
-                os.environ.pop(MAX_PARAMS_ENV, None)
-            else:
-                os.environ[MAX_PARAMS_ENV] = previous
-
-    return run
 
 
 def cmd_gui(args: argparse.Namespace) -> int:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from resnet_studio.cli.main import EXIT_OK, RunFailed, UsageError, emit_json
+from resnet_studio.cli.common import RunFailed, UsageError, emit_json
+from resnet_studio.core.exitcodes import EXIT_OK
 
 
 def register(sub: Any) -> None:

@@ -7,7 +7,8 @@ import sys
 import time
 from typing import Any
 
-from resnet_studio.cli.main import EXIT_OK, UsageError, emit_json
+from resnet_studio.cli.common import UsageError, emit_json
+from resnet_studio.core.exitcodes import EXIT_OK
 
 
 def register(sub: Any) -> None:

@@ -3,41 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from resnet_studio import __version__
+from resnet_studio.cli.common import RunFailed, UsageError, emit_json
+from resnet_studio.core.exitcodes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from resnet_studio.core.tf_quiet import TF_LOGS_ENV, quiet_python_warnings, quiet_tensorflow
-
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-
-
-class UsageError(Exception):
-    """Bad input found by a command; printed without traceback, exit 2."""
-
-
-class RunFailed(Exception):
-    """A run ended as failed; exit 1. `result` is printed as JSON with --json."""
-
-    def __init__(self, message: str, result: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.result = result
 
 
 class CliParser(argparse.ArgumentParser):
     """argparse exits 2 on bad flags already; keep its message, drop nothing else."""
-
-
-def emit_json(obj: dict[str, Any]) -> None:
-    """Prints the one JSON object that is the last stdout line."""
-    from resnet_studio.core.jsonio import to_jsonable
-
-    sys.stdout.write(json.dumps(obj, default=to_jsonable) + "\n")
-    sys.stdout.flush()
 
 
 def _bad_input_types() -> tuple[type[BaseException], ...]:

@@ -10,8 +10,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from resnet_studio.cli.commands import add_max_params_flag, obeys_max_params
-from resnet_studio.cli.main import EXIT_OK, RunFailed, UsageError, emit_json
+from resnet_studio.cli.common import (
+    RunFailed,
+    UsageError,
+    add_max_params_flag,
+    emit_json,
+    obeys_max_params,
+)
+from resnet_studio.core.exitcodes import EXIT_OK
 
 
 def add_training_flags(p: argparse.ArgumentParser, *, preset_optional: bool = False) -> None:
@@ -20,7 +26,7 @@ def add_training_flags(p: argparse.ArgumentParser, *, preset_optional: bool = Fa
     Args:
         preset_optional: `train --resume RUN_DIR` takes the architecture from the run.
     """
-    from resnet_studio.core.training.config import (  # no TensorFlow
+    from resnet_studio.core.training_config import (  # no TensorFlow
         AUGMENTATIONS,
         OPTIMIZERS,
         SCHEDULES,
@@ -144,7 +150,7 @@ def register(sub: Any) -> None:
 
 
 def resolve_config(spec: Any, args: argparse.Namespace) -> Any:
-    from resnet_studio.core.training.config import TrainingConfig
+    from resnet_studio.core.training_config import TrainingConfig
 
     overrides = {k: getattr(args, k, None) for k in OVERRIDES}
     try:

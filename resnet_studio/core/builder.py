@@ -34,6 +34,7 @@ from resnet_studio.core.blocks.context import (
     BlockRecord,
     BuildContext,
     UnitRecord,
+    build_blocks,
 )
 from resnet_studio.core.params import Problem
 from resnet_studio.core.spec import ArchitectureSpec, BlockSpec, SpecError, validate
@@ -229,28 +230,6 @@ def _residual_units(blocks: list[BlockSpec]) -> int:
                 else 1
         n += _residual_units(b.blocks or [])
     return n
-
-
-def build_blocks(ctx: BuildContext, x: Any, blocks: list[BlockSpec], prefix: str) -> Any:
-    """Builds a block sequence on `x` (also used by containers for their children)."""
-    for i, block in enumerate(blocks):
-        loc = f"{prefix}blocks[{i}]"
-        bt = registry.get_block_type(block.type)
-        rec = ctx.begin(ctx.names[loc], block.type, loc)
-        try:
-            x = bt.build(ctx, x, bt.resolve(block.params), block)
-        except BlockBuildError:
-            raise
-        except (ValueError, TypeError) as e:
-            # Keras's own shape checks: keep its words, add which block it was.
-            raise BlockBuildError(loc, f"{block.type} '{rec.name}'", _first_line(e)) from e
-        ctx.end(x)
-    return x
-
-
-def _first_line(e: Exception) -> str:
-    text = str(e).strip().splitlines()
-    return text[0] if text else type(e).__name__
 
 
 def bind(spec: ArchitectureSpec, binding: Binding | None) -> ArchitectureSpec:

@@ -341,7 +341,7 @@ def validate(spec: ArchitectureSpec) -> list[Problem]:
     """Checks block types, params, names and training settings (not shapes: see builder)."""
     # Imported here: the block registry imports this module for BlockSpec.
     from resnet_studio.core.blocks import registry
-    from resnet_studio.core.training.config import check_training
+    from resnet_studio.core.training_config import check_training
 
     problems: list[Problem] = []
     seen: dict[str, str] = {}

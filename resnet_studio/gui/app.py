@@ -18,7 +18,7 @@ from PySide6.QtCore import QEvent, QObject, QTimer, Slot
 from PySide6.QtWidgets import QApplication
 
 from resnet_studio import __version__
-from resnet_studio.cli.main import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
+from resnet_studio.core.exitcodes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from resnet_studio.core.presets import load_preset, preset_names
 from resnet_studio.core.spec import ArchitectureSpec, SpecError
 from resnet_studio.core.tf_quiet import quiet_tensorflow

@@ -19,8 +19,8 @@ import numpy as np
 def train(strategy: str, devices: str, root: Path) -> dict:
     from resnet_studio.core.presets import load_preset
     from resnet_studio.core.training import events as ev
-    from resnet_studio.core.training.config import TrainingConfig
     from resnet_studio.core.training.trainer import Trainer
+    from resnet_studio.core.training_config import TrainingConfig
 
     losses, norms = [], []
 

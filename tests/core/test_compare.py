@@ -26,8 +26,8 @@ from resnet_studio.core.training.compare import (
     gradient_ratio,
     has_shortcuts,
 )
-from resnet_studio.core.training.config import TrainingConfig
 from resnet_studio.core.training.monitored import layer_groups
+from resnet_studio.core.training_config import TrainingConfig
 
 
 def config(**kw) -> TrainingConfig:

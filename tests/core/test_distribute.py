@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 
 from resnet_studio.cli import main
-from resnet_studio.core.training.config import TrainingConfig, parse_devices
 from resnet_studio.core.training.distribute import (
     DistributionError,
     make_distribution,
     read_tf_config,
 )
+from resnet_studio.core.training_config import TrainingConfig, parse_devices
 
 HERE = Path(__file__).parent
 # Starts `resnet-studio` exactly as the console script does (pyproject: resnet_studio.cli:main).

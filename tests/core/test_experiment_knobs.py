@@ -10,8 +10,8 @@ import pytest
 from resnet_studio.core.builder import build_model, plain_twin
 from resnet_studio.core.presets import load_preset
 from resnet_studio.core.spec import SpecError, spec_from_dict
-from resnet_studio.core.training.config import TrainingConfig
 from resnet_studio.core.training.optim import make_schedule
+from resnet_studio.core.training_config import TrainingConfig
 
 
 def rates(cfg: TrainingConfig, steps_per_epoch: int, steps: list[int]) -> list[float]:

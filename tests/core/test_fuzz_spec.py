@@ -23,7 +23,7 @@ from resnet_studio.core.builder import _pending_variables, summarize
 from resnet_studio.core.params import Param
 from resnet_studio.core.presets import preset_names, preset_text
 from resnet_studio.core.spec import SpecError, loads_spec, spec_from_dict, validate
-from resnet_studio.core.training.config import TRAINING_PARAMS
+from resnet_studio.core.training_config import TRAINING_PARAMS
 
 PRESET_BYTES = [(name, preset_text(name).encode("utf-8")) for name in preset_names()]
 

@@ -14,11 +14,11 @@ from tensorboard.backend.event_processing import event_accumulator
 from resnet_studio.core.builder import build_model
 from resnet_studio.core.presets import load_preset
 from resnet_studio.core.runs.writer import RunWriter
-from resnet_studio.core.training.config import TrainingConfig
 from resnet_studio.core.training.events import BatchEnd, EpochEnd
 from resnet_studio.core.training.monitored import NEXT_LR_KEY, MonitoredModel, layer_groups
 from resnet_studio.core.training.optim import current_lr
 from resnet_studio.core.training.trainer import Trainer
+from resnet_studio.core.training_config import TrainingConfig
 
 
 @pytest.mark.slow

@@ -80,9 +80,9 @@ def test_fine_tune_export_strings_and_reload_with_tensorflow_alone(bert_preset: 
                                                                      tmp_path: Path) -> None:
     from resnet_studio.core.runs import read_run
     from resnet_studio.core.runs.vocabulary import load_tokenizer
-    from resnet_studio.core.training.config import TrainingConfig
     from resnet_studio.core.training.restore import export_run
     from resnet_studio.core.training.trainer import Trainer
+    from resnet_studio.core.training_config import TrainingConfig
 
     cfg = TrainingConfig.from_sources({"epochs": 1, "batch_size": 16, "optimizer": "adam",
                                        "learning_rate": 0.001})

@@ -23,8 +23,8 @@ from resnet_studio.core.compress.masks import (
     sparsity_report,
 )
 from resnet_studio.core.spec import spec_from_dict
-from resnet_studio.core.training.config import TrainingConfig
 from resnet_studio.core.training.trainer import Trainer
+from resnet_studio.core.training_config import TrainingConfig
 
 LIMIT = 320
 STUDIO = [sys.executable, "-c", "import sys; from resnet_studio.cli import main; sys.exit(main())"]

@@ -89,9 +89,9 @@ def test_int8_needs_calibration_inputs_and_modes_are_checked(tmp_path, small):
 def test_cli_export_int8_reports_size_and_accuracy_on_the_test_split(tmp_path, capsys):
     from resnet_studio.core.runs import read_run
     from resnet_studio.core.spec import spec_from_dict
-    from resnet_studio.core.training.config import TrainingConfig
     from resnet_studio.core.training.restore import evaluate_run
     from resnet_studio.core.training.trainer import Trainer
+    from resnet_studio.core.training_config import TrainingConfig
 
     spec = spec_from_dict({
         "name": "q-test", "input": {"kind": "image", "shape": [8, 8, 1]},

@@ -11,7 +11,7 @@ import math
 import pytest
 
 from resnet_studio.core.presets import load_preset, preset_names
-from resnet_studio.core.training.config import TrainingConfig
+from resnet_studio.core.training_config import TrainingConfig
 
 # He et al. 2016 §4.2 (CIFAR-10): "weight decay of 0.0001 and momentum of 0.9 … mini-batch
 # size of 128 … start with a learning rate of 0.1, divide it by 10 at 32k and 48k iterations,

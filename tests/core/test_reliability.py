@@ -43,9 +43,9 @@ from resnet_studio.core.runs import (
 )
 from resnet_studio.core.spec import SpecError, load_spec, save_spec, spec_from_dict
 from resnet_studio.core.training import monitored
-from resnet_studio.core.training.config import TrainingConfig
 from resnet_studio.core.training.monitored import MonitoredModel
 from resnet_studio.core.training.trainer import Trainer
+from resnet_studio.core.training_config import TrainingConfig
 
 # Every value is within its own range, yet the dense layer after flattening a 16384² image of
 # 65,536 channels would hold 1.15e18 weights (4.6 EB): only the size limit can refuse it.

@@ -30,8 +30,8 @@ from resnet_studio.cli import main
 from resnet_studio.core.runs import read_gradients, read_metrics, read_run
 from resnet_studio.core.spec import save_spec, spec_from_dict
 from resnet_studio.core.training import events as ev
-from resnet_studio.core.training.config import TrainingConfig
 from resnet_studio.core.training.trainer import Trainer
+from resnet_studio.core.training_config import TrainingConfig
 
 # Trains, exports or spawns processes: not in `make test-fast`.
 pytestmark = pytest.mark.slow

@@ -20,8 +20,8 @@ from resnet_studio.cli import main
 from resnet_studio.core.runs import RunIsRunning, delete_run, read_run
 from resnet_studio.core.runs.lock import RunLock, RunLocked, holder
 from resnet_studio.core.spec import spec_from_dict
-from resnet_studio.core.training.config import TrainingConfig
 from resnet_studio.core.training.trainer import Trainer
+from resnet_studio.core.training_config import TrainingConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 STUDIO = [sys.executable, "-c", "import sys; from resnet_studio.cli import main; sys.exit(main())"]

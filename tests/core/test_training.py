@@ -16,9 +16,9 @@ from resnet_studio.core.presets import load_preset
 from resnet_studio.core.runs import list_runs, read_gradients, read_metrics, read_run
 from resnet_studio.core.spec import spec_from_dict
 from resnet_studio.core.training import events as ev
-from resnet_studio.core.training.config import TrainingConfig
 from resnet_studio.core.training.monitored import GRAD_NORMS_KEY, MonitoredModel, layer_groups
 from resnet_studio.core.training.trainer import Trainer
+from resnet_studio.core.training_config import TrainingConfig
 
 VECTOR_SPEC = {
     "name": "tiny-mlp", "input": {"kind": "vector", "shape": [8]},

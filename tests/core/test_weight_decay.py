@@ -17,9 +17,9 @@ import keras
 import numpy as np
 import pytest
 
-from resnet_studio.core.training.config import TrainingConfig
 from resnet_studio.core.training.monitored import GRAD_NORMS_KEY, MonitoredModel, layer_groups
 from resnet_studio.core.training.optim import decayed_variables, make_optimizer, make_schedule
+from resnet_studio.core.training_config import TrainingConfig
 
 LR, MU, WD = 0.1, 0.9, 0.05
 RNG = np.random.default_rng(0)
@@ -134,7 +134,7 @@ def test_step_milestones_in_steps_and_constant_warmup() -> None:
 
 
 def test_bad_milestones_name_the_unit() -> None:
-    from resnet_studio.core.training.config import check_training
+    from resnet_studio.core.training_config import check_training
 
     problems = check_training({"step_milestones": "32000.5", "milestone_unit": "step"})
     assert problems and "whole step numbers" in problems[0].message

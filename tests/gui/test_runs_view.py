@@ -31,8 +31,8 @@ EXPORT_TIMEOUT_MS = 180_000
 def real_run(tmp_path_factory) -> Path:
     """A completed tiny run (checkpoint, final.json); read-only: tests copy it."""
     from resnet_studio.core.presets import load_preset
-    from resnet_studio.core.training.config import TrainingConfig
     from resnet_studio.core.training.trainer import Trainer
+    from resnet_studio.core.training_config import TrainingConfig
 
     base = tmp_path_factory.mktemp("real-run")
     with pytest.MonkeyPatch.context() as mp:

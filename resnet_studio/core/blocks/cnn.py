@@ -8,7 +8,7 @@ other units keep their shape and use identity shortcuts.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from resnet_studio.core.blocks.context import BuildContext
 from resnet_studio.core.blocks.primitives import KERNEL, NEEDS_SPATIAL, filters_param
@@ -22,7 +22,9 @@ from resnet_studio.core.blocks.residual import (
     merge,
 )
 from resnet_studio.core.params import Param
-from resnet_studio.core.spec import BlockSpec
+
+if TYPE_CHECKING:  # annotations only: the spec module imports the registry
+    from resnet_studio.core.spec import BlockSpec
 
 BN_EPSILON = 1.001e-5  # keras.applications' ResNets use this; keeps numbers comparable
 REPEAT = Param("repeat", "int", 1, "Residual units in this stage.", minimum=1, maximum=512)

@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from resnet_studio.core.blocks import registry
+
+if TYPE_CHECKING:
+    from resnet_studio.core.spec import BlockSpec
 
 RANK_NAMES = {
     2: "a flat feature vector (batch, features)",
@@ -160,3 +165,29 @@ class BuildContext:
         i = self.residual_index
         self.residual_index += 1
         return i
+
+
+def build_blocks(ctx: BuildContext, x: Any, blocks: list[BlockSpec], prefix: str) -> Any:
+    """Builds a block sequence on `x` (the model's top level, and a container's children).
+
+    Here rather than in builder.py so that container blocks (blocks/residual.py) need not
+    import the builder, which imports every block module.
+    """
+    for i, block in enumerate(blocks):
+        loc = f"{prefix}blocks[{i}]"
+        bt = registry.get_block_type(block.type)
+        rec = ctx.begin(ctx.names[loc], block.type, loc)
+        try:
+            x = bt.build(ctx, x, bt.resolve(block.params), block)
+        except BlockBuildError:
+            raise
+        except (ValueError, TypeError) as e:
+            # Keras's own shape checks: keep its words, add which block it was.
+            raise BlockBuildError(loc, f"{block.type} '{rec.name}'", _first_line(e)) from e
+        ctx.end(x)
+    return x
+
+
+def _first_line(e: Exception) -> str:
+    text = str(e).strip().splitlines()
+    return text[0] if text else type(e).__name__

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from resnet_studio.core.blocks.context import BuildContext
 from resnet_studio.core.blocks.primitives import filters_param
@@ -17,7 +17,9 @@ from resnet_studio.core.blocks.residual import (
     shortcut_param,
 )
 from resnet_studio.core.params import Param
-from resnet_studio.core.spec import BlockSpec
+
+if TYPE_CHECKING:  # annotations only: the spec module imports the registry
+    from resnet_studio.core.spec import BlockSpec
 
 
 @register("residual_dense", family="Layers", title="Residual MLP",

@@ -4,13 +4,15 @@ rank of their input."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from resnet_studio.core.blocks.context import BuildContext
 from resnet_studio.core.blocks.registry import register
 from resnet_studio.core.blocks.residual import ACTIVATIONS, activation
 from resnet_studio.core.params import Param
-from resnet_studio.core.spec import BlockSpec
+
+if TYPE_CHECKING:  # annotations only: the spec module imports the registry
+    from resnet_studio.core.spec import BlockSpec
 
 MAX_UNITS = 65536  # filters / units above this are a typo, refused before allocating
 

@@ -8,12 +8,14 @@ eq. 1 and 2); option A (`zero_pad`) subsamples x and pads the new channels with 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from resnet_studio.core.blocks.context import BuildContext
+from resnet_studio.core.blocks.context import BuildContext, build_blocks
 from resnet_studio.core.blocks.registry import register
 from resnet_studio.core.params import Param
-from resnet_studio.core.spec import BlockSpec
+
+if TYPE_CHECKING:  # annotations only: the spec module imports the registry
+    from resnet_studio.core.spec import BlockSpec
 
 SHORTCUTS = ("identity", "projection", "zero_pad", "none")
 ACTIVATIONS = ("none", "relu", "gelu", "swish", "sigmoid", "tanh", "elu", "leaky_relu",
@@ -183,8 +185,6 @@ def activation(ctx: BuildContext, x: Any, fn: str, suffix: str) -> Any:
     container=True, citation=HE_2016, key_params=("shortcut", "activation"),
 )
 def build_residual(ctx: BuildContext, x: Any, p: dict[str, Any], block: BlockSpec) -> Any:
-    from resnet_studio.core.builder import build_blocks
-
     unit = ctx.next_residual_unit()
     if not block.blocks:
         raise ctx.error("a residual container needs at least one block inside")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from resnet_studio.core.blocks.context import BuildContext
 from resnet_studio.core.blocks.primitives import RNN_HINT, filters_param
@@ -14,7 +14,9 @@ from resnet_studio.core.blocks.residual import (
     shortcut_param,
 )
 from resnet_studio.core.params import Param
-from resnet_studio.core.spec import BlockSpec
+
+if TYPE_CHECKING:  # annotations only: the spec module imports the registry
+    from resnet_studio.core.spec import BlockSpec
 
 CITATION = ("Wu et al. Google's Neural Machine Translation System (residual LSTM stacks). 2016. "
             "arXiv:1609.08144")

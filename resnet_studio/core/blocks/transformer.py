@@ -9,14 +9,16 @@ weights they compute exactly what keras-hub's layers compute.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from resnet_studio.core.blocks.context import BuildContext
 from resnet_studio.core.blocks.primitives import filters_param
 from resnet_studio.core.blocks.registry import register
 from resnet_studio.core.blocks.residual import VARIANT_PARAMS, make_shortcut, merge, shortcut_param
 from resnet_studio.core.params import Param
-from resnet_studio.core.spec import BlockSpec
+
+if TYPE_CHECKING:  # annotations only: the spec module imports the registry
+    from resnet_studio.core.spec import BlockSpec
 
 VASWANI = "Vaswani et al. Attention Is All You Need. NeurIPS 2017. arXiv:1706.03762"
 DOSOVITSKIY = ("Dosovitskiy et al. An Image is Worth 16x16 Words: Transformers for Image "

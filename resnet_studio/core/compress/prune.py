@@ -187,8 +187,8 @@ def _fine_tune(parent: ParentModel, weights: dict[str, list[np.ndarray]],
     """Trains the pruned weights as a new run linked to `parent`; (trainer, RunResult)."""
     from resnet_studio.core.runs import new_run_dir
     from resnet_studio.core.spec import spec_from_dict
-    from resnet_studio.core.training.config import TrainingConfig
     from resnet_studio.core.training.trainer import Trainer
+    from resnet_studio.core.training_config import TrainingConfig
 
     meta = parent.info.meta
     lr = learning_rate if learning_rate is not None else \

@@ -109,7 +109,7 @@ class ExperimentRun(RunSequence):
     def _config(self, arm: Arm) -> Any:
         from resnet_studio.core.experiments.schema import ExperimentError
         from resnet_studio.core.params import Problem
-        from resnet_studio.core.training.config import TrainingConfig
+        from resnet_studio.core.training_config import TrainingConfig
 
         overrides = dict(self.settings.training)
         if self.settings.epochs is not None:

@@ -201,7 +201,7 @@ def experiment_from_dict(data: Any, source: str,
         base: The base architecture to check the arms against, instead of loading
             `preset` (a resumed experiment uses the one it saved).
     """
-    from resnet_studio.core.training.config import check_training
+    from resnet_studio.core.training_config import check_training
 
     if not isinstance(data, Mapping):
         raise ExperimentError([Problem("", f"expected a JSON object, got {_show(data)}")], source)
@@ -274,7 +274,7 @@ def _load_base(preset: str, source: str, problems: list[Problem]) -> Architectur
 
 def _parse_arms(value: Any, spec: ArchitectureSpec | None,
                 problems: list[Problem]) -> list[Arm]:
-    from resnet_studio.core.training.config import check_training
+    from resnet_studio.core.training_config import check_training
 
     if not isinstance(value, list) or not value:
         problems.append(Problem("arms", f"expected a list of at least one arm, got "
@@ -322,7 +322,7 @@ def _check_arm_specs(spec: ArchitectureSpec, architecture: Mapping[str, Any],
                      problems: list[Problem]) -> None:
     """Each arm as a whole: its architecture, and its training settings merged over the
     preset's (e.g. step milestones of the preset that the arm's milestone unit rejects)."""
-    from resnet_studio.core.training.config import check_training
+    from resnet_studio.core.training_config import check_training
 
     for i, arm in enumerate(arms):
         merged = {**spec.training, **training, **arm.training}

@@ -85,7 +85,7 @@ def resume_target(run_dir: str | os.PathLike[str],
         SpecError: architecture.json is not a valid architecture.
         ValueError: an override is not valid (TrainingConfig's message).
     """
-    from resnet_studio.core.training.config import TrainingConfig
+    from resnet_studio.core.training_config import TrainingConfig
 
     try:
         info = read_run(run_dir)

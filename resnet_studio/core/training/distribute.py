@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from resnet_studio.core import keras_private
-from resnet_studio.core.training.config import STRATEGIES, parse_devices
+from resnet_studio.core.training_config import STRATEGIES, parse_devices
 
 
 class DistributionError(ValueError):

@@ -8,7 +8,7 @@ from typing import Any
 
 import keras
 
-from resnet_studio.core.training.config import TrainingConfig
+from resnet_studio.core.training_config import TrainingConfig
 
 
 @keras.saving.register_keras_serializable(package="resnet_studio")

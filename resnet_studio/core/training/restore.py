@@ -23,8 +23,8 @@ def load_run_model(info: RunInfo, checkpoint: str = "last", *,
     """
     from resnet_studio.core.data import DatasetError
     from resnet_studio.core.runs.inference import sample_dataset
-    from resnet_studio.core.training.config import TrainingConfig
     from resnet_studio.core.training.trainer import Trainer
+    from resnet_studio.core.training_config import TrainingConfig
 
     meta = info.meta
     spec = read_architecture(info.dir)

@@ -23,7 +23,6 @@ import numpy as np
 from resnet_studio.core.blocks.context import Binding
 from resnet_studio.core.runs.diskio import StoreWriteError
 from resnet_studio.core.spec import ArchitectureSpec
-from resnet_studio.core.training.config import TrainingConfig
 from resnet_studio.core.training.events import (
     Alert,
     BatchEnd,
@@ -35,6 +34,7 @@ from resnet_studio.core.training.events import (
     Started,
     ignore,
 )
+from resnet_studio.core.training_config import TrainingConfig
 
 
 @dataclass

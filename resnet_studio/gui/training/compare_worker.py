@@ -21,7 +21,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from resnet_studio.core.jobs import JobState
 from resnet_studio.core.spec import ArchitectureSpec
-from resnet_studio.core.training.config import TrainingConfig
+from resnet_studio.core.training_config import TrainingConfig
 from resnet_studio.gui.training.worker import RunSession
 
 

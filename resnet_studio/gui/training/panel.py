@@ -1,7 +1,7 @@
 """The train panel: dataset picker with preview, training settings, run controls, progress, log.
 
 Settings are the same schema as a preset's `training` section and the CLI flags
-(core/training/config.py), shown with the inspector's field editors. The preset's values are
+(core/training_config.py), shown with the inspector's field editors. The preset's values are
 the defaults; what the user changes here overrides them for the next run (shown in bold with
 a reset button) and survives edits of the architecture.
 """
@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from resnet_studio.core.training.config import TRAINING_PARAMS, TrainingConfig
+from resnet_studio.core.training_config import TRAINING_PARAMS, TrainingConfig
 from resnet_studio.gui import icons, theme
 from resnet_studio.gui.inspector import ParamField
 from resnet_studio.gui.training.preview import (
@@ -373,7 +373,7 @@ class TrainPanel(QWidget):
 
     def _show_devices(self, values: dict[str, Any]) -> None:
         """Shows the strategy and devices of the next run, and how the batch is split."""
-        from resnet_studio.core.training.config import parse_devices
+        from resnet_studio.core.training_config import parse_devices
 
         strategy = values.get("strategy", "default")
         index = self.strategy_combo.findData(strategy)

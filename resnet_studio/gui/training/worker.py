@@ -23,7 +23,7 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 
 from resnet_studio.core.jobs import JobCancelled, JobState
 from resnet_studio.core.spec import ArchitectureSpec
-from resnet_studio.core.training.config import TrainingConfig
+from resnet_studio.core.training_config import TrainingConfig
 from resnet_studio.gui.jobs import Job
 
 
