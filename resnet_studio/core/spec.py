@@ -2,7 +2,7 @@
 
 A spec is plain data: an input description, an ordered list of blocks (each with a type,
 optional name, params and, for containers, child blocks), optional training defaults and a
-dataset name. It serializes to the preset JSON of DESIGN.md and back without loss.
+dataset name. It serializes to the preset JSON (docs/architecture.md) and back without loss.
 
 Loading is defensive: any bytes give either a spec or a `SpecError` listing every problem
 with its location (`blocks[3].params.filters: expected a positive integer, got -64`).
@@ -171,10 +171,10 @@ class ArchitectureSpec:
 # --------------------------------------------------------------------------- migrations
 # Each migration takes a dict at version N and returns it at version N + 1. Version 1 is
 # the first published format, so there is nothing to migrate yet; the hook is here so that
-# a rename later ships with its migration (STYLE.md habit 8). Training settings added since
-# (weight_decay_mode/_on, milestone_unit, constant_warmup_*, image_size) default to what a
-# file without them always meant (decoupled decay on weights only, fractional milestones, no
-# warm-up), so version 1 files need no migration for them.
+# a rename later ships with its migration (as run.json does: docs/architecture.md). Training
+# settings added since (weight_decay_mode/_on, milestone_unit, constant_warmup_*, image_size)
+# default to what a file without them always meant (decoupled decay on weights only,
+# fractional milestones, no warm-up), so version 1 files need no migration for them.
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
 

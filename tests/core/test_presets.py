@@ -12,7 +12,7 @@ from resnet_studio.core.presets import DEFAULT_PRESET, list_presets, load_preset
 from resnet_studio.core.spec import load_spec, save_spec
 
 PRESETS_DIR = Path(__file__).resolve().parents[2] / "presets"
-# The contract in DESIGN.md: names the CLI, the docs and the tests rely on.
+# Names the CLI, the README, the docs and the tests rely on: renaming one breaks them.
 REQUIRED = {"resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnet20-cifar",
             "resnet32-cifar", "resnet44-cifar", "resnet56-cifar", "resnet110-cifar",
             "plain20-cifar", "plain56-cifar", "preact-resnet18", "resnet8-digits",

@@ -2,7 +2,7 @@
 
 The norms are computed inside the same tf.function as the step and leave it through the
 step's logs, so they cost a few reductions on tensors that already exist and no extra host
-synchronisation beyond the one `fit` already does per step (DESIGN.md, notes on train_step).
+synchronisation beyond the one `fit` already does per step (docs/architecture.md, step 4).
 The learning rate leaves the step the same way: read on the host after every batch, a
 schedule is evaluated eagerly, op by op (~2.5 ms per batch for warmup_cosine on 2 cores,
 2 % of a Transformer step; benchmarks/bench_overhead.py).

@@ -228,8 +228,8 @@ class Trainer:
         # Model, optimizer and metrics are created under the strategy's scope (their
         # variables are then mirrored on every replica); a no-op for `default`.
         with self.distribution.scope():
-            # Same seed -> same initial weights and (DESIGN: the pipelines' shuffles mix in the
-            # global seed) the same batch order; both matter for plain-twin comparisons.
+            # Same seed -> same initial weights and (the pipelines' shuffles mix in the global
+            # seed) the same batch order; both matter for plain-twin comparisons.
             keras.utils.set_random_seed(cfg.seed)
             self.built = build_model(self.spec, binding_for(info))
             base = self.built.model
