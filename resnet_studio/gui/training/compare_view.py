@@ -52,6 +52,7 @@ from resnet_studio.gui import icons, theme
 from resnet_studio.gui.training.compare_worker import CompareRequest, CompareSession
 from resnet_studio.gui.training.gradflow import GradientFlowPanel
 from resnet_studio.gui.training.history import Ema, Series, smooth_ema
+from resnet_studio.gui.training.pacer import RedrawPacer
 from resnet_studio.gui.training.plot_ranges import MAX_EXP
 from resnet_studio.gui.training.plots import EMA_WEIGHT, parse_records
 from resnet_studio.gui.training.worker import ask_to_stop
@@ -208,12 +209,8 @@ class CompareView(theme.FollowsPalette, QWidget):
         self.limit: int | None = None
         self.run_guard: Callable[[str], bool] | None = None
         self._request: CompareRequest | None = None
-        self._dirty = False
+        self._pacer = RedrawPacer(self, REDRAW_MS, self._redraw)
         self._build()
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(REDRAW_MS)
-        self._timer.timeout.connect(self._on_timer)
         self._progress_timer = QTimer(self)
         self._progress_timer.setInterval(PROGRESS_MS)
         self._progress_timer.timeout.connect(self._update_progress)
@@ -698,23 +695,16 @@ class CompareView(theme.FollowsPalette, QWidget):
     # ------------------------------------------------------------------ drawing
     def refresh(self) -> None:
         """Redraws now (tests, screenshots, finished runs)."""
-        self._timer.stop()
+        self._pacer.stop()
         self._redraw()
         self.flow.refresh()
 
     def _mark_dirty(self) -> None:
-        self._dirty = True
-        if not self._timer.isActive():
-            self._timer.start()
-
-    def _on_timer(self) -> None:
-        if self._dirty and self.isVisible():
-            self._redraw()
+        self._pacer.mark()
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
-        if self._dirty:
-            self._timer.start()
+        self._pacer.shown()
 
     def _view(self, series: Series, plot: pg.PlotItem) -> tuple[np.ndarray, np.ndarray]:
         return series.view(-math.inf, math.inf, max(MIN_POINTS, 2 * int(plot.vb.width())))
@@ -724,7 +714,7 @@ class CompareView(theme.FollowsPalette, QWidget):
                    or len(r.loss))
 
     def _redraw(self) -> None:
-        self._dirty = False
+        self._pacer.drawn()
         lm = self._language_model()
         self.metric_plot.setLogMode(False, lm)
         for role, run in self.runs.items():

@@ -20,13 +20,14 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from numpy.typing import ArrayLike
-from PySide6.QtCore import QPointF, Qt, QTimer, Signal
+from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QColor, QPalette, QShowEvent
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
 from resnet_studio.gui import theme
 from resnet_studio.gui.training.alert_banner import AlertBanner
 from resnet_studio.gui.training.history import block_runs
+from resnet_studio.gui.training.pacer import RedrawPacer
 from resnet_studio.gui.training.plot_ranges import decade_tick_strings, format_norm
 
 REDRAW_MS = 100  # a depth profile changes once per step; 10 Hz reads as live
@@ -336,7 +337,7 @@ class GradientFlowPanel(theme.FollowsPalette, QWidget):
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.roles: dict[str, _Role] = {}
-        self._dirty = False
+        self._pacer = RedrawPacer(self, REDRAW_MS, self._redraw)
         caption = QLabel(CAPTION, self)
         caption.setWordWrap(True)
         caption.setObjectName("gradFlowCaption")
@@ -380,10 +381,6 @@ class GradientFlowPanel(theme.FollowsPalette, QWidget):
         lay.addLayout(top)
         lay.addLayout(grid, 1)
         lay.addWidget(self.hover_label)
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(REDRAW_MS)
-        self._timer.timeout.connect(self._on_timer)
         self._apply_palette()
         for r in self.roles.values():
             self._set_title(r)
@@ -444,30 +441,23 @@ class GradientFlowPanel(theme.FollowsPalette, QWidget):
 
     def refresh(self) -> None:
         """Redraws now (tests, screenshots, finished runs)."""
-        self._timer.stop()
+        self._pacer.stop()
         self._redraw()
 
     # ------------------------------------------------------------------ drawing
     def _mark_dirty(self) -> None:
-        self._dirty = True
-        if not self._timer.isActive():
-            self._timer.start()
-
-    def _on_timer(self) -> None:
-        if self._dirty and self.isVisible():
-            self._redraw()
+        self._pacer.mark()
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
-        if self._dirty:
-            self._timer.start()
+        self._pacer.shown()
 
     def _on_window(self, value: int) -> None:
         self._mark_dirty()
         self.window_changed.emit(value)
 
     def _redraw(self) -> None:
-        self._dirty = False
+        self._pacer.drawn()
         n = self.window
         lows, highs = [], []
         for r in self.roles.values():

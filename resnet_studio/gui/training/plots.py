@@ -45,6 +45,7 @@ from resnet_studio.gui.training.history import (
     block_runs,
     smooth_ema,
 )
+from resnet_studio.gui.training.pacer import RedrawPacer
 from resnet_studio.gui.training.plot_ranges import (
     clipped_exp,
     data_extent,
@@ -200,7 +201,8 @@ class TrainingPlots(theme.FollowsPalette, GradientPlotsMixin, QWidget):
         self._overlays: list[_Overlay] = []
         self._picked_items: list[pg.PlotDataItem] = []
         self._titles: dict[int, str] = {}
-        self._dirty = False
+        self._pacer = RedrawPacer(self, REDRAW_MS, self._on_due,
+                                  pending=self._gradients_pending)
         self._picks_dirty = True
         self._drawn_gradients = -1  # GradientHistory.version last drawn
         self._gradients_drawn_at = -math.inf  # time.monotonic() of that drawing
@@ -208,10 +210,6 @@ class TrainingPlots(theme.FollowsPalette, GradientPlotsMixin, QWidget):
         self._heat_pitch = 1.0
         self._heat_levels: tuple[float, float] | None = None  # log10 colour levels shown
         self._build()
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)  # started by the first change after a redraw: no
-        self._timer.setInterval(REDRAW_MS)  # wake-ups at all while nothing arrives
-        self._timer.timeout.connect(self._on_timer)
         self._gradient_timer = QTimer(self)  # brings a due gradient redraw back
         self._gradient_timer.setSingleShot(True)
         self._gradient_timer.timeout.connect(self._on_gradient_timer)
@@ -504,7 +502,7 @@ class TrainingPlots(theme.FollowsPalette, GradientPlotsMixin, QWidget):
 
     def refresh(self) -> None:
         """Redraws now from the buffers (finished runs, tests, screenshots)."""
-        self._timer.stop()
+        self._pacer.stop()
         self._gradient_timer.stop()
         self._redraw()
 
@@ -541,17 +539,13 @@ class TrainingPlots(theme.FollowsPalette, GradientPlotsMixin, QWidget):
 
     # ------------------------------------------------------------------ redrawing
     def _mark_dirty(self) -> None:
-        self._dirty = True
-        if not self._timer.isActive():
-            self._timer.start()
+        self._pacer.mark()
 
     def _gradients_pending(self) -> bool:
         return self._drawn_gradients != self.gradients.version or self._picks_dirty
 
-    def _on_timer(self) -> None:
-        if not self.isVisible():
-            return  # showEvent starts the timer again
-        if self._dirty:
+    def _on_due(self) -> None:
+        if self._pacer.dirty:
             self._redraw_steps()
         if self._gradients_pending():
             wait = self._gradients_drawn_at + GRADIENT_REDRAW_MS / 1e3 - time.monotonic()
@@ -566,8 +560,7 @@ class TrainingPlots(theme.FollowsPalette, GradientPlotsMixin, QWidget):
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
-        if self._dirty or self._gradients_pending():
-            self._timer.start()
+        self._pacer.shown()
 
     def _following(self) -> bool:
         """True while a step plot auto-ranges in x (then it needs all of the data)."""
@@ -607,7 +600,7 @@ class TrainingPlots(theme.FollowsPalette, GradientPlotsMixin, QWidget):
     def _redraw_steps(self) -> None:
         """The step plots: loss, metric, learning rate (and overlays)."""
         self.redraw_count += 1
-        self._dirty = False
+        self._pacer.drawn()
         follow = self._following()
         lm = self.task == "language_model"
         drawn: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {
