@@ -67,8 +67,8 @@ def feed_long_run(plots: Any, steps: int, n_layers: int, grad_every: int,
     (vectorised extends), in chunks so that 1M steps x 100 layers fits in memory."""
     import numpy as np
 
-    from resnet_studio.gui.training.history import smooth_ema
-    from resnet_studio.gui.training.plots import EMA_WEIGHT
+    from resnet_studio.core.runs.history import EMA_WEIGHT
+    from resnet_studio.core.runs.series import smooth_ema
 
     rng = np.random.default_rng(seed)
     layers, blocks = _layers(n_layers)

@@ -11,7 +11,7 @@ preset, trains in one process on the same `tf.data` pipeline in two arms:
              gradient alerts, pause/stop), the RunWriter (metrics.jsonl, gradients/norms.bin,
              TensorBoard summaries, flushed by its background thread) and an observer that
              hands each event to a consumer thread which appends it to the live plots' numpy
-             buffers (`gui.training.history`), as the GUI thread does.
+             buffers (`core.runs.series`), as the GUI thread does.
 
 Data: random arrays shaped like the preset's own dataset (ResNet-20: 32x32x3 images, 10
 classes; Transformers: sequences or tokens), written to an .npz and loaded through the
@@ -128,7 +128,7 @@ class GuiLikeObserver:
     them to the live plots' numpy buffers, as TrainingPlots.add_batch / add_grad_norms do."""
 
     def __init__(self) -> None:
-        from resnet_studio.gui.training.history import Ema, GradientHistory, Series
+        from resnet_studio.core.runs.series import Ema, GradientHistory, Series
 
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.loss, self.smooth, self.lr = Series(), Series(), Series()

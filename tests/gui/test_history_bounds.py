@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from resnet_studio.gui.training.history import GradientHistory, Series
+from resnet_studio.core.runs.series import GradientHistory, Series
 
 
 def spiky(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPointF
 
-from resnet_studio.gui.training.history import (
+from resnet_studio.core.runs.history import EMA_WEIGHT, parse_records
+from resnet_studio.core.runs.series import (
     Ema,
     GradientHistory,
     Series,
@@ -23,12 +24,7 @@ from resnet_studio.gui.training.history import (
     smooth_ema,
 )
 from resnet_studio.gui.training.plot_ranges import decade_tick_strings, sticky_range
-from resnet_studio.gui.training.plots import (
-    EMA_WEIGHT,
-    EMPTY_TEXT,
-    TrainingPlots,
-    parse_records,
-)
+from resnet_studio.gui.training.plots import EMPTY_TEXT, TrainingPlots
 
 # <= MIN_POINTS steps, so every curve holds exactly the data (no decimation).
 N_STEPS, N_LAYERS, STEPS_PER_EPOCH = 300, 30, 100
@@ -267,7 +263,7 @@ def test_history_module_is_qt_free():
         "        if name.split('.')[0] in ('PySide6', 'pyqtgraph', 'shiboken6'):\n"
         "            raise ImportError(name)\n"
         "sys.meta_path.insert(0, Block())\n"
-        "import resnet_studio.gui.training.history as h\n"
+        "import resnet_studio.core.runs.series as h\n"
         "h.GradientHistory(3).append(1, [1.0, 2.0, 3.0])\n"
         "print('ok')\n")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,

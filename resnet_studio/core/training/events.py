@@ -7,6 +7,7 @@ times a second.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,11 @@ import numpy as np
 @dataclass
 class Event:
     """Base class of every training event."""
+
+    def feed(self, history: Any) -> bool:
+        """Adds what the event carries to a run history (core.runs.history.RunHistory,
+        `history.apply(event)`); False when it carries no curve data."""
+        return False
 
 
 @dataclass
@@ -41,6 +47,14 @@ class Started(Event):
     config: dict[str, Any]
     dataset: dict[str, Any]
 
+    def feed(self, history: Any) -> bool:
+        """A new run (or a resumed one: its history is already shown, and kept)."""
+        if self.initial_step == 0 or not len(history.loss):
+            history.begin(self.layers, self.layer_blocks,
+                          task=str(self.dataset.get("task", "classification")),
+                          label=os.path.basename(self.run_dir))
+        return True
+
 
 @dataclass
 class BatchEnd(Event):
@@ -55,6 +69,10 @@ class BatchEnd(Event):
     samples_per_second: float
     elapsed: float
 
+    def feed(self, history: Any) -> bool:
+        history.add_batch(self.step, self.loss, self.lr, self.metrics)
+        return True
+
 
 @dataclass
 class GradNorms(Event):
@@ -62,6 +80,10 @@ class GradNorms(Event):
 
     step: int
     norms: np.ndarray
+
+    def feed(self, history: Any) -> bool:
+        history.add_grad_norms(self.step, self.norms)
+        return True
 
 
 @dataclass
@@ -74,6 +96,10 @@ class EpochEnd(Event):
     val: dict[str, float]
     lr: float
     seconds: float
+
+    def feed(self, history: Any) -> bool:
+        history.add_epoch(self.step, self.val)
+        return True
 
 
 @dataclass

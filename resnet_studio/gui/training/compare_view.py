@@ -39,10 +39,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from resnet_studio.core.runs.history import RunHistory
+from resnet_studio.core.runs.series import Series
 from resnet_studio.core.training.events import (
     Alert,
     BatchEnd,
-    EpochEnd,
     Finished,
     GradNorms,
     Log,
@@ -51,10 +52,8 @@ from resnet_studio.core.training.events import (
 from resnet_studio.gui import icons, theme
 from resnet_studio.gui.training.compare_worker import CompareRequest, CompareSession
 from resnet_studio.gui.training.gradflow import GradientFlowPanel
-from resnet_studio.gui.training.history import Ema, Series, smooth_ema
 from resnet_studio.gui.training.pacer import RedrawPacer
 from resnet_studio.gui.training.plot_ranges import MAX_EXP
-from resnet_studio.gui.training.plots import EMA_WEIGHT, parse_records
 from resnet_studio.gui.training.worker import ask_to_stop
 
 ROLES = ("residual", "plain")
@@ -82,30 +81,30 @@ def format_ratio(value: float | None) -> str:
 
 @dataclass
 class RoleRun:
-    """One of the two runs as the view holds it (buffers, last events, outcome)."""
+    """One of the two runs as the view holds it: its history (the curves; gradient norms go
+    to the gradient-flow profile instead), its last events and outcome."""
 
     role: str
-    loss: Series = field(default_factory=Series)
-    smooth: Series = field(default_factory=Series)
-    accuracy: Series = field(default_factory=Series)
-    val_loss: Series = field(default_factory=lambda: Series(64))
-    val_accuracy: Series = field(default_factory=lambda: Series(64))
-    ema: Ema = field(default_factory=lambda: Ema(EMA_WEIGHT))
+    history: RunHistory = field(default_factory=lambda: RunHistory(gradients=False))
     started: Started | None = None
     latest: BatchEnd | None = None
     finished: Finished | None = None
     run_dir: Path | None = None
-    batches: int = 0  # BatchEnd events seen (tests, progress)
-    grad_events: int = 0
-    task: str = "classification"
+
+    # The history's parts, by the names the drawing code uses.
+    loss = property(lambda self: self.history.loss)
+    smooth = property(lambda self: self.history.smooth_loss)
+    accuracy = property(lambda self: self.history.accuracy)
+    val_loss = property(lambda self: self.history.val_loss)
+    val_accuracy = property(lambda self: self.history.val_accuracy)
+    batches = property(lambda self: self.history.batches)  # BatchEnd events (tests, progress)
+    grad_events = property(lambda self: self.history.grad_events)
+    task = property(lambda self: self.history.task)
 
     def clear(self) -> None:
-        for s in (self.loss, self.smooth, self.accuracy, self.val_loss, self.val_accuracy):
-            s.clear()
-        self.ema = Ema(EMA_WEIGHT)
+        self.history.begin([], [])
         self.started = self.latest = self.finished = None
         self.run_dir = None
-        self.batches = self.grad_events = 0
 
 
 def summary_from_disk(run_dir: Path) -> dict[str, Any]:
@@ -202,6 +201,8 @@ class CompareView(theme.FollowsPalette, QWidget):
         super().__init__(parent)
         self.session: CompareSession | None = None
         self.runs = {role: RoleRun(role) for role in ROLES}
+        for run in self.runs.values():  # the curves redraw (paced) when a history changes
+            run.history.subscribe(self._mark_dirty)
         self.results: dict[str, dict[str, Any]] | None = None
         self.summaries: dict[str, dict[str, Any]] = {}
         self.log: list[tuple[str, str, str]] = []  # (role, level, message)
@@ -210,6 +211,10 @@ class CompareView(theme.FollowsPalette, QWidget):
         self.run_guard: Callable[[str], bool] | None = None
         self._request: CompareRequest | None = None
         self._pacer = RedrawPacer(self, REDRAW_MS, self._redraw)
+        # What this view does with each kind of event besides the curves (_on_event).
+        self._handlers: dict[type, Callable[[str, Any], None]] = {
+            BatchEnd: self._on_batch, GradNorms: self._on_grad_norms, Alert: self._on_alert,
+            Log: self._on_log, Started: self._on_started, Finished: self._on_finished}
         self._build()
         self._progress_timer = QTimer(self)
         self._progress_timer.setInterval(PROGRESS_MS)
@@ -492,43 +497,31 @@ class CompareView(theme.FollowsPalette, QWidget):
     # ------------------------------------------------------------------ events
     @Slot(str, object)
     def _on_event(self, role: str, event: Any) -> None:
-        run = self.runs[role]
-        if isinstance(event, BatchEnd):
-            run.batches += 1
-            run.latest = event
-            step = event.step
-            loss = float(event.loss)
-            run.loss.append(step, loss)
-            run.smooth.append(step, run.ema.update(loss))
-            acc = event.metrics.get("accuracy")
-            if isinstance(acc, (int, float)):
-                run.accuracy.append(step, float(acc))
-            self._mark_dirty()
-        elif isinstance(event, GradNorms):
-            run.grad_events += 1
-            self.flow.add(role, event.step, event.norms)
-        elif isinstance(event, EpochEnd):
-            if isinstance(event.val.get("loss"), (int, float)):
-                run.val_loss.append(event.step, float(event.val["loss"]))
-            if isinstance(event.val.get("accuracy"), (int, float)):
-                run.val_accuracy.append(event.step, float(event.val["accuracy"]))
-            self._mark_dirty()
-        elif isinstance(event, Alert):
-            banner = self.flow.banner(role)
-            if banner is not None:
-                banner.add_alert(event)
-        elif isinstance(event, Log):
-            self.log.append((role, event.level, event.message))
-        elif isinstance(event, Started):
-            self._on_started(role, event)
-        elif isinstance(event, Finished):
-            self._on_finished(role, event)
+        # The curves: the role's history takes what the event carries (and marks the plots
+        # dirty through its subscription); then what else this view shows of the event.
+        self.runs[role].history.apply(event)
+        handler = self._handlers.get(type(event))
+        if handler is not None:
+            handler(role, event)
+
+    def _on_batch(self, role: str, e: BatchEnd) -> None:
+        self.runs[role].latest = e  # the progress line's, read by its own timer
+
+    def _on_grad_norms(self, role: str, e: GradNorms) -> None:
+        self.flow.add(role, e.step, e.norms)
+
+    def _on_alert(self, role: str, e: Alert) -> None:
+        banner = self.flow.banner(role)
+        if banner is not None:
+            banner.add_alert(e)
+
+    def _on_log(self, role: str, e: Log) -> None:
+        self.log.append((role, e.level, e.message))
 
     def _on_started(self, role: str, e: Started) -> None:
         run = self.runs[role]
         run.started = e
         run.run_dir = Path(e.run_dir)
-        run.task = str(e.dataset.get("task", "classification"))
         self.flow.begin(role, e.layers, e.layer_blocks)
         self._quiet(role, "No gradient alert so far.")
         if role == "residual":
@@ -669,27 +662,16 @@ class CompareView(theme.FollowsPalette, QWidget):
         return True
 
     def _load_role(self, role: str, run_dir: Path) -> None:
-        from resnet_studio.core.runs import read_gradients_or_empty, read_metrics, read_run
+        from resnet_studio.core.runs import read_gradients_or_empty
 
-        info = read_run(run_dir)
         run = self.runs[role]
         run.run_dir = run_dir
-        run.task = str((info.meta.get("binding") or {}).get("task", "classification"))
-        parsed = parse_records(read_metrics(run_dir))
-        x, y = parsed["loss"]
-        run.loss.extend(x, y)
-        smooth = smooth_ema(y, EMA_WEIGHT)
-        run.smooth.extend(x, smooth)
-        run.accuracy.extend(*parsed["accuracy"])
-        run.val_loss.extend(*parsed["val_loss"])
-        run.val_accuracy.extend(*parsed["val_accuracy"])
-        run.batches = len(run.loss)
+        meta = run.history.load_run(run_dir)
         layers, blocks, steps, norms = read_gradients_or_empty(run_dir)
         self.flow.load(role, layers, blocks, steps, norms)
-        run.grad_events = int(len(steps))
         banner = self.flow.banner(role)
         if banner is not None:
-            banner.set_alerts(list(info.meta.get("alerts") or []))
+            banner.set_alerts(list(meta.get("alerts") or []))
         self._quiet(role, "No gradient alert in this run (vanishing, exploding or growing).")
 
     # ------------------------------------------------------------------ drawing

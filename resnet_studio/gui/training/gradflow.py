@@ -24,9 +24,9 @@ from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QColor, QPalette, QShowEvent
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
+from resnet_studio.core.runs.series import block_runs
 from resnet_studio.gui import theme
 from resnet_studio.gui.training.alert_banner import AlertBanner
-from resnet_studio.gui.training.history import block_runs
 from resnet_studio.gui.training.pacer import RedrawPacer
 from resnet_studio.gui.training.plot_ranges import decade_tick_strings, format_norm
 

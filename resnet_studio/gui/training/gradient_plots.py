@@ -17,8 +17,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QPalette
 
+from resnet_studio.core.runs.series import decimate
 from resnet_studio.gui import theme
-from resnet_studio.gui.training.history import decimate
 from resnet_studio.gui.training.plot_ranges import (
     data_extent,
     format_norm,

@@ -36,15 +36,15 @@ from PySide6.QtCore import QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPalette, QShowEvent
 from PySide6.QtWidgets import QGraphicsItem, QLabel, QStackedLayout, QWidget
 
+from resnet_studio.core.runs.history import (
+    EMA_WEIGHT,
+    MAX_SERIES_POINTS,
+    RunHistory,
+    parse_records,
+)
+from resnet_studio.core.runs.series import Series, block_runs, smooth_ema
 from resnet_studio.gui import theme
 from resnet_studio.gui.training.gradient_plots import GradientPlotsMixin
-from resnet_studio.gui.training.history import (
-    Ema,
-    GradientHistory,
-    Series,
-    block_runs,
-    smooth_ema,
-)
 from resnet_studio.gui.training.pacer import RedrawPacer
 from resnet_studio.gui.training.plot_ranges import (
     clipped_exp,
@@ -72,14 +72,8 @@ REDRAW_MS = 100
 # while training, each in its own turn of the event loop after the step plots' redraw, so no
 # single redraw holds the event loop for long.
 GRADIENT_REDRAW_MS = 300
-EMA_WEIGHT = 0.95  # ~20-batch window: the trend of a noisy per-batch loss without much lag
-# Points each step series keeps (4 MiB per series): runs up to 262,144 steps are plotted
-# exactly; longer ones keep their older part as a min/max envelope (history.Series), so the
-# plots' memory and redraw cost stop growing with the run (benchmarks/bench_gui.py).
-MAX_SERIES_POINTS = 2**18
 TITLE_SIZE = "9pt"
 EMPTY_TEXT = "Press Train to start — the plots fill live"
-TASKS = ("classification", "language_model")
 
 
 # What "gradient norm" means in every gradient plot (the tooltip of the plots).
@@ -87,45 +81,6 @@ GRADIENT_NORM_NOTE = ("Gradient norms: per layer, of the gradient the optimizer 
                       "loss's gradient, including the L2 term λ·w when weight_decay_mode is "
                       "l2. Decoupled weight decay acts outside the gradient and is not in "
                       "them. The loss curve is the data loss, without the L2 term.")
-
-def _survivors(steps: np.ndarray, rewinds: np.ndarray) -> np.ndarray:
-    """Which records a sequential feed keeps: a record survives unless a later rewinding
-    record (a batch of a resumed run) has a step <= its own (the live path truncates then)."""
-    later = np.where(rewinds, steps, np.inf)
-    after = np.minimum.accumulate(later[::-1])[::-1]  # min over j >= i
-    after = np.r_[after[1:], np.inf]  # min over j > i
-    return steps < after
-
-
-def parse_records(records: list[dict[str, Any]]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Metric records (core.runs.read_metrics) as (x = step, y) arrays, keeping what a live
-    feed would keep.
-
-    Keys: "loss", "lr", "accuracy" (per batch: the running train accuracy), "val_loss",
-    "val_accuracy", "train_loss" (per epoch). A series is present only where its records
-    hold a number.
-    """
-    rows = [r for r in records if r.get("kind") in ("batch", "epoch")
-            and isinstance(r.get("step"), (int, float))]
-    kinds = np.array([r["kind"] == "batch" for r in rows], dtype=bool)
-    steps = np.array([r["step"] for r in rows], dtype=np.float64)
-    keep = _survivors(steps, kinds) if rows else np.zeros(0, dtype=bool)
-    wanted = {"loss": (True, "loss"), "lr": (True, "lr"), "accuracy": (True, "train_accuracy"),
-              "val_loss": (False, "val_loss"), "val_accuracy": (False, "val_accuracy"),
-              "train_loss": (False, "train_loss")}
-    groups = {True: np.flatnonzero(kinds & keep), False: np.flatnonzero(~kinds & keep)}
-    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    for key, (batch, name) in wanted.items():
-        # One comprehension per field over its kind of record, not a Python loop per record
-        # and field: a long run has hundreds of thousands of records.
-        idx = groups[batch]
-        values = [rows[i].get(name) for i in idx]
-        present = np.array([isinstance(v, (int, float)) for v in values], dtype=bool)
-        ys = np.array([v if p else math.nan for v, p in zip(values, present, strict=True)],
-                      dtype=np.float64)
-        out[key] = (steps[idx[present]], ys[present])
-    return out
-
 
 class _Bounds(pg.GraphicsObject):
     """Draws nothing; its data bounds are what a plot's auto-range shows (module doc)."""
@@ -180,21 +135,13 @@ class TrainingPlots(theme.FollowsPalette, GradientPlotsMixin, QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         pg.setConfigOptions(antialias=True)
-        self.task = "classification"
-        self.label = ""
-        self.layers: list[str] = []
-        self.blocks: list[str] = []
-        self.loss_history = Series(max_points=MAX_SERIES_POINTS)
-        self.smooth_loss_history = Series(max_points=MAX_SERIES_POINTS)
-        self.accuracy_history = Series(max_points=MAX_SERIES_POINTS)
-        self.lr_history = Series(max_points=MAX_SERIES_POINTS)
-        self.val_loss_history = Series(64, max_points=MAX_SERIES_POINTS)
-        self.val_accuracy_history = Series(64, max_points=MAX_SERIES_POINTS)
-        self.gradients = GradientHistory(0)
+        # The model: live events and runs read from disk fill it; the plots observe it.
+        self.history = RunHistory()
+        self._generation = self.history.generation  # the run configured for (_on_history)
+        self._rewinds = 0
         self.picked_layers: list[int] = []
         self.redraw_count = 0  # redraws so far (tests check that add_* never draws)
         self.hover_text = ""
-        self._ema = Ema(EMA_WEIGHT)
         self._block_runs: list[tuple[int, int, str]] = []
         self._block_ticks: list[tuple[float, str]] | None = None
         self._val_keys: dict[int, Any] = {}  # what the validation curves show (see show())
@@ -214,6 +161,7 @@ class TrainingPlots(theme.FollowsPalette, GradientPlotsMixin, QWidget):
         self._gradient_timer.setSingleShot(True)
         self._gradient_timer.timeout.connect(self._on_gradient_timer)
         self._apply_palette()
+        self.history.subscribe(self._on_history)
 
     # ------------------------------------------------------------------ construction
     def _build(self) -> None:
@@ -349,22 +297,52 @@ class TrainingPlots(theme.FollowsPalette, GradientPlotsMixin, QWidget):
         self._apply_titles()
 
     # ------------------------------------------------------------------ public API
+    # ------------------------------------------------------------------ the model
+    # What the plots show is `self.history`; these name its parts for the plots' code.
+    task = property(lambda self: self.history.task)
+    label = property(lambda self: self.history.label)
+    layers = property(lambda self: self.history.layers)
+    blocks = property(lambda self: self.history.blocks)
+    gradients = property(lambda self: self.history.gradients)
+    loss_history = property(lambda self: self.history.loss)
+    smooth_loss_history = property(lambda self: self.history.smooth_loss)
+    accuracy_history = property(lambda self: self.history.accuracy)
+    lr_history = property(lambda self: self.history.lr)
+    val_loss_history = property(lambda self: self.history.val_loss)
+    val_accuracy_history = property(lambda self: self.history.val_accuracy)
+    _ema = property(lambda self: self.history.ema)
+
+    def show_history(self, history: RunHistory) -> None:
+        """Observes `history` instead of the current one (shown at once)."""
+        self.history.unsubscribe(self._on_history)
+        self.history = history
+        self._generation = -1
+        history.subscribe(self._on_history)
+        self._on_history()
+
+    def _on_history(self) -> None:
+        """The history changed: a new run reconfigures the plots; any change marks them
+        dirty (they redraw from their timer, never here: this runs for every event)."""
+        h = self.history
+        if h.generation != self._generation:
+            self._generation = h.generation
+            self._rewinds = h.rewinds
+            self._configure_run()
+        elif h.rewinds != self._rewinds:
+            self._rewinds = h.rewinds
+            self._val_keys = {}
+        self._mark_dirty()
+
     def begin_run(self, layers: list[str], blocks: list[str], *,
                   task: str = "classification", label: str = "") -> None:
         """Clears this run's data and shows the plots; layers (depth order) and their block
         names label the gradient views. task: "classification" or "language_model" (then
         perplexity = exp(loss) replaces accuracy). Overlays stay until set_overlays([])."""
-        if task not in TASKS:
-            raise ValueError(f"Expected task in {TASKS}, received: task={task!r}")
-        if len(blocks) != len(layers):
-            raise ValueError("Expected one block name per layer, received: "
-                             f"len(layers)={len(layers)}, len(blocks)={len(blocks)}")
-        self.layers, self.blocks = list(layers), list(blocks)
-        self.task, self.label = task, label
-        for series in self._series():
-            series.clear()
-        self.gradients = GradientHistory(len(self.layers))
-        self._ema = Ema(EMA_WEIGHT)
+        self.history.begin(layers, blocks, task=task, label=label)
+
+    def _configure_run(self) -> None:
+        """A new run in the history: titles, picked layers and ranges follow it."""
+        label = self.label
         self._block_runs = block_runs(self.blocks)
         n = len(self.layers)
         self.picked_layers = sorted({0, n - 1}) if n else []
@@ -385,64 +363,28 @@ class TrainingPlots(theme.FollowsPalette, GradientPlotsMixin, QWidget):
         self.bars_plot.enableAutoRange()
         self._update_block_ticks()
         self._stack.setCurrentWidget(self.graphics)
-        self._mark_dirty()
 
     def add_batch(self, step: int, loss: float, lr: float, metrics: dict[str, float]) -> None:
         """One optimizer step; metrics may hold "accuracy" (running mean over the epoch)."""
-        last = self.loss_history.last_x()
-        if last is not None and step <= last:
-            self._rewind(step)
-        loss = float(loss)
-        self.loss_history.append(step, loss)
-        self.smooth_loss_history.append(step, self._ema.update(loss))
-        self.lr_history.append(step, float(lr))
-        accuracy = metrics.get("accuracy")
-        if isinstance(accuracy, (int, float)):
-            self.accuracy_history.append(step, float(accuracy))
-        self._mark_dirty()
+        self.history.add_batch(step, loss, lr, metrics)
 
     def add_grad_norms(self, step: int, norms: np.ndarray) -> None:
         """Per-layer gradient norms at `step` (float32, one per layer of begin_run)."""
-        last = self.gradients.last_step
-        if last is not None and step <= last:
-            self.gradients.truncate(step)
-        self.gradients.append(step, norms)
-        self._mark_dirty()
+        self.history.add_grad_norms(step, norms)
 
     def add_epoch(self, epoch: int, step: int, train: dict[str, float],
                   val: dict[str, float]) -> None:
         """An epoch ended at `step`; val may hold "loss" and "accuracy"."""
         del epoch, train  # the per-batch curves already show training; the x axis is steps
-        if isinstance(val.get("loss"), (int, float)):
-            self.val_loss_history.append(step, float(val["loss"]))
-        if isinstance(val.get("accuracy"), (int, float)):
-            self.val_accuracy_history.append(step, float(val["accuracy"]))
-        self._mark_dirty()
+        self.history.add_epoch(step, val)
 
     def load_run(self, records: list[dict[str, Any]], layers: list[str], blocks: list[str],
                  steps: np.ndarray, norms: np.ndarray, *, task: str = "classification",
                  label: str = "") -> None:
         """Shows a finished run read from disk (its metric records and the gradient file
         as read by core.runs.read_gradients), with the same buffers a live feed of the same
-        records would leave — built with vectorised numpy, not replayed one by one."""
-        self.begin_run(layers, blocks, task=task, label=label)
-        parsed = parse_records(records)
-        x, y = parsed["loss"]
-        self.loss_history.extend(x, y)
-        smooth = smooth_ema(y, EMA_WEIGHT)
-        self.smooth_loss_history.extend(x, smooth)
-        self._ema.resume(float(smooth[-1]) if smooth.size else math.nan,
-                         int(np.isfinite(y).sum()))
-        self.lr_history.extend(*parsed["lr"])
-        self.accuracy_history.extend(*parsed["accuracy"])
-        self.val_loss_history.extend(*parsed["val_loss"])
-        self.val_accuracy_history.extend(*parsed["val_accuracy"])
-        steps = np.asarray(steps, dtype=np.int64).ravel()
-        if steps.size and len(self.layers):
-            norms = np.asarray(norms, dtype=np.float32).reshape(steps.size, len(self.layers))
-            keep = _survivors(steps.astype(np.float64), np.ones(steps.size, dtype=bool))
-            self.gradients.extend(steps[keep], norms[keep])
-        self._mark_dirty()
+        records would leave (RunHistory.load)."""
+        self.history.load(records, layers, blocks, steps, norms, task=task, label=label)
 
     def set_overlays(self, runs: list[tuple[str, list[dict[str, Any]]]]) -> None:
         """Other runs' curves (label, metrics records) over the loss and metric plots, in
@@ -520,22 +462,8 @@ class TrainingPlots(theme.FollowsPalette, GradientPlotsMixin, QWidget):
     def history_nbytes(self) -> int:
         """Bytes held by the plotted history: this run's series, the gradient history and
         the overlays' series."""
-        series = [*self._series(), *(s for ov in self._overlays for s in ov.data.values())]
-        return sum(s.nbytes for s in series) + self.gradients.nbytes
-
-    # ------------------------------------------------------------------ buffers
-    def _series(self) -> tuple[Series, ...]:
-        return (self.loss_history, self.smooth_loss_history, self.accuracy_history,
-                self.lr_history, self.val_loss_history, self.val_accuracy_history)
-
-    def _rewind(self, step: int) -> None:
-        """A resumed run restarts below the last step seen: drop what it will redo."""
-        for series in self._series():
-            series.truncate(step)
-        self._val_keys = {}
-        count = int(np.isfinite(self.loss_history.y).sum())
-        smooth = self.smooth_loss_history.y
-        self._ema.resume(float(smooth[-1]) if smooth.size else math.nan, count)
+        overlays = (s for ov in self._overlays for s in ov.data.values())
+        return self.history.nbytes + sum(s.nbytes for s in overlays)
 
     # ------------------------------------------------------------------ redrawing
     def _mark_dirty(self) -> None:

@@ -104,6 +104,11 @@ class TrainingView(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(split)
 
+        # What this view does with each kind of event besides the curves (_on_event).
+        self._handlers: dict[type, Callable[[Any], None]] = {
+            BatchEnd: self._on_batch, GradNorms: self._on_grad_norms, EpochEnd: self._on_epoch,
+            Log: self._on_log, Alert: self.alert_banner.add_alert, Started: self._on_started,
+            Finished: self._on_finished}
         self.panel.start_requested.connect(self.start)
         self.panel.stop_requested.connect(self.stop)
         self.panel.pause_requested.connect(self.pause)
@@ -276,32 +281,31 @@ class TrainingView(QWidget):
     # ------------------------------------------------------------------ events
     @Slot(object)
     def _on_event(self, event: Any) -> None:
-        if isinstance(event, BatchEnd):
-            self.batches_seen += 1
-            self._latest = event
-            self.plots.add_batch(event.step, event.loss, event.lr, event.metrics)
-        elif isinstance(event, GradNorms):
-            self.grad_events_seen += 1
-            self.plots.add_grad_norms(event.step, event.norms)
-            self.flow.add("run", event.step, event.norms)
-        elif isinstance(event, EpochEnd):
-            self.plots.add_epoch(event.epoch, event.step, event.train, event.val)
-            self.panel.append_log(_epoch_line(event, self._started))
-        elif isinstance(event, Log):
-            self.panel.append_log(event.message, event.level)
-        elif isinstance(event, Alert):
-            self.alert_banner.add_alert(event)
-        elif isinstance(event, Started):
-            self._on_started(event)
-        elif isinstance(event, Finished):
-            self._on_finished(event)
+        # The curves first: the plots' run history takes what the event carries (the plots
+        # observe it and redraw from their timer); then what this view shows of it.
+        self.plots.history.apply(event)
+        handler = self._handlers.get(type(event))
+        if handler is not None:
+            handler(event)
+
+    def _on_batch(self, e: BatchEnd) -> None:
+        self.batches_seen += 1
+        self._latest = e  # the progress bar's, read by its own timer
+
+    def _on_grad_norms(self, e: GradNorms) -> None:
+        self.grad_events_seen += 1
+        self.flow.add("run", e.step, e.norms)
+
+    def _on_epoch(self, e: EpochEnd) -> None:
+        self.panel.append_log(_epoch_line(e, self._started))
+
+    def _on_log(self, e: Log) -> None:
+        self.panel.append_log(e.message, e.level)
 
     def _on_started(self, e: Started) -> None:
         self._started = e
         self.last_run_dir = Path(e.run_dir)
-        if not self._resuming:
-            self.plots.begin_run(e.layers, e.layer_blocks, task=e.dataset.get("task",
-                                 "classification"), label=Path(e.run_dir).name)
+        if not self._resuming:  # the plots' history began with the event (Started.feed)
             self.flow.begin("run", e.layers, e.layer_blocks)
         steps = e.steps_per_epoch * e.epochs if e.steps_per_epoch > 0 else 0
         self.panel.begin_progress(steps, e.initial_step)
