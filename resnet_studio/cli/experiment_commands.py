@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from resnet_studio.cli.commands import add_max_params_flag, obeys_max_params
-from resnet_studio.cli.main import EXIT_OK, UsageError, emit_json
+from resnet_studio.cli.common import UsageError, add_max_params_flag, emit_json, obeys_max_params
+from resnet_studio.core.exitcodes import EXIT_OK
 
 # --tiny: every arm shrunk to a smoke test (one unit per stage or Transformer stage).
 TINY: dict[str, Any] = {"seeds": 1, "epochs": 1, "limit": 64, "architecture": {"repeat": 1}}

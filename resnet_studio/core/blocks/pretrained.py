@@ -18,12 +18,14 @@ the preset's weights once the variables exist (`BuildContext.after_allocate`).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from resnet_studio.core.blocks.context import BuildContext
 from resnet_studio.core.blocks.registry import register
 from resnet_studio.core.params import Param
-from resnet_studio.core.spec import BlockSpec
+
+if TYPE_CHECKING:  # annotations only: the spec module imports the registry
+    from resnet_studio.core.spec import BlockSpec
 
 HUB_CITATION = "keras-hub pretrained backbones (the citation of each model is on its preset page)"
 TEXT_INPUTS = ("token_ids", "padding_mask")
