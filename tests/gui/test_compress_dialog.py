@@ -70,8 +70,8 @@ def test_dialog_overlays_residual_and_plain(qtbot, styled_qapp, store):
 @pytest.mark.slow
 def test_prune_button_fine_tunes_a_new_run_and_redraws(qtbot, styled_qapp, tmp_path):
     from resnet_studio.core.spec import spec_from_dict
-    from resnet_studio.core.training.config import TrainingConfig
     from resnet_studio.core.training.trainer import Trainer
+    from resnet_studio.core.training_config import TrainingConfig
     from resnet_studio.gui.training.compress_dialog import CompressDialog
 
     spec = spec_from_dict({
