@@ -19,7 +19,7 @@ REQUIRED = {"resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resne
             "resnet1d-mnist1d", "residual-gru-mnist1d", "transformer-mnist1d", "gpt-char",
             "vit-tiny", "lab-sigmoid-mlp"}
 # Seconds to build each on 2 cores: in `make test`, not in `make test-fast`.
-BIG = {"resnet101", "resnet152"}
+BIG = {"resnet101", "resnet152", "resnet1202-cifar"}
 
 
 def _slow_if_big(name: str, *values):
