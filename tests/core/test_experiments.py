@@ -17,8 +17,8 @@ from resnet_studio.core.experiments.schema import (
     load_experiment,
     loads_experiment,
 )
-from resnet_studio.core.experiments.shared import SharedStart
 from resnet_studio.core.experiments.summary import arm_summary, mean_sd
+from resnet_studio.core.training.shared_start import SharedStart
 
 BUILT_IN = ("clipping", "degradation", "norm-placement", "optimizers", "preactivation",
             "residual-scaling", "shortcuts")

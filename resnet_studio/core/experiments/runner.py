@@ -3,7 +3,7 @@
 ```
 <runs root>/20261205-130000-degradation-3fa2/
     experiment.json               the experiment, the settings it ran with, its base preset
-    shared-start-seed0.npz        the initial weights the arms of seed 0 share (shared.py)
+    shared-start-seed0.npz        the initial weights the arms of seed 0 share (training/shared_start.py)
     plain-8-seed0/ ...            ordinary run folders (run.json, metrics, gradients, …)
 ```
 
@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from resnet_studio.core.experiments.schema import Arm, Experiment, experiment_from_dict
-from resnet_studio.core.experiments.shared import RunSequence, SharedStart
 from resnet_studio.core.experiments.summary import arm_summary, run_summary
 from resnet_studio.core.spec import ArchitectureSpec, spec_from_dict
+from resnet_studio.core.training.shared_start import RunSequence, SharedStart
 
 FILE = "experiment.json"
 # Observer of the runs' events: observer(arm name, seed, event).

@@ -25,11 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from resnet_studio.core.experiments.shared import RunSequence, SharedStart
 from resnet_studio.core.runs.pairs import ROLES
 from resnet_studio.core.spec import ArchitectureSpec
 from resnet_studio.core.training.blocknorms import read_block_map
 from resnet_studio.core.training.events import Event
+from resnet_studio.core.training.shared_start import RunSequence, SharedStart
 from resnet_studio.core.training_config import TrainingConfig
 
 CompareObserver = Callable[[str, Event], None]

@@ -14,8 +14,8 @@ One exception is deliberate: a batch norm whose γ an arm initialises to zero
 would undo the very thing the arm tests. Batch-norm weights are constants at
 initialisation anyway (γ = 1, β = 0, mean 0, variance 1), so no randomness is lost.
 
-The plain-twin comparison (core/training/compare.py) is the two-arm case: the residual
-network, then its twin from the residual's start.
+The plain-twin comparison (compare.py) is the two-arm case of an experiment
+(core/experiments): the residual network, then its twin from the residual's start.
 """
 
 from __future__ import annotations
