@@ -29,6 +29,7 @@ from typing import Any
 
 from resnet_studio.core.experiments.schema import Arm, Experiment, experiment_from_dict
 from resnet_studio.core.experiments.summary import arm_summary, run_summary
+from resnet_studio.core.runs import is_run_dir
 from resnet_studio.core.spec import ArchitectureSpec, spec_from_dict
 from resnet_studio.core.training.shared_start import RunSequence, SharedStart
 
@@ -233,7 +234,7 @@ class ExperimentRun(RunSequence):
             runs = []
             for seed in self.seeds:
                 d = self.run_dir(arm, seed)
-                if (d / "run.json").is_file():
+                if is_run_dir(d):
                     try:
                         runs.append(run_summary(d))
                     except (OSError, ValueError):

@@ -16,13 +16,13 @@ def run_pair(run_dir: str | os.PathLike[str]) -> dict[str, Path]:
     """{"residual": folder, "plain": folder} of the comparison `run_dir` belongs to, else
     {role: run_dir} with its role read from its architecture (residual if it has a
     shortcut). Partners whose folder is gone are left out."""
-    from resnet_studio.core.runs import read_run
+    from resnet_studio.core.runs import is_run_dir, read_run
     from resnet_studio.core.runs.pairs import pair_dirs
 
     info = read_run(run_dir)
     pair = pair_dirs(info)
     if pair:
-        return {role: d for role, d in pair.items() if (Path(d) / "run.json").is_file()}
+        return {role: d for role, d in pair.items() if is_run_dir(d)}
     return {"run": Path(run_dir)}
 
 
