@@ -6,6 +6,7 @@ block is built, shape-checked and round-tripped.
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,31 @@ CONV_BN_RELU_CONV_BN = [
     BlockSpec("conv", {"filters": 8, "kernel_size": 3}),
     BlockSpec("batch_norm", {}),
 ]
+
+def tiny_bert_preset() -> str:
+    """A keras-hub preset folder of a 1-layer, width-8 BERT (made once per test process):
+    the pretrained_backbone block's case, offline."""
+    global _TINY_BERT
+    if _TINY_BERT is None:
+        import keras_hub
+
+        folder = tempfile.mkdtemp(prefix="tiny-bert-")
+        vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "a", "cat", "sat"]
+        keras_hub.models.BertBackbone(vocabulary_size=len(vocab), num_layers=1, num_heads=2,
+                                      hidden_dim=8, intermediate_dim=16,
+                                      max_sequence_length=6).save_to_preset(folder)
+        keras_hub.models.BertTokenizer(vocabulary=vocab).save_to_preset(folder)
+        _TINY_BERT = folder
+    return _TINY_BERT
+
+
+_TINY_BERT: str | None = None
+
+
+# Stands for tiny_bert_preset() in a case's params: the folder is made when a test builds
+# the case, not when this module is imported.
+TINY_BERT = "<tiny-bert-preset>"
+
 
 CASES: dict[str, Case] = {
     "conv": Case("image", (8, 8, 3), {"filters": 6, "stride": 2}, (None, 4, 4, 6)),
@@ -64,13 +90,17 @@ CASES: dict[str, Case] = {
                             (None, 4, 8)),
     "classifier_head": Case("vector", (6,), {"classes": 3}, (None, 3)),
     "lm_head": Case("sequence", (6, 8), {"vocab_size": 11}, (None, 6, 11)),
+    "pretrained_backbone": Case("tokens", (6,), {"preset": TINY_BERT}, (None, 8), vocab_size=9),
 }
 
 
 def case_spec(block_type: str, params: dict[str, Any] | None = None) -> ArchitectureSpec:
     """A one-block spec for `block_type` (params overriding the case's)."""
     c = CASES[block_type]
-    block = BlockSpec(block_type, {**c.params, **(params or {})}, name="blk",
+    params = {**c.params, **(params or {})}
+    if params.get("preset") == TINY_BERT:
+        params["preset"] = tiny_bert_preset()
+    block = BlockSpec(block_type, params, name="blk",
                       blocks=[BlockSpec(b.type, dict(b.params)) for b in c.children]
                       if c.children is not None else None)
     return ArchitectureSpec(name=f"case-{block_type}",

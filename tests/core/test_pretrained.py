@@ -104,8 +104,8 @@ def test_fine_tune_export_strings_and_reload_with_tensorflow_alone(bert_preset: 
     import tensorflow as tf
 
     # The model's own graph on the ids our tokenizer makes, as the export holds it.
-    by_ids = tf.saved_model.load(str(tmp_path / "served")).serve_ids
-    expected = by_ids(tf.constant(tokenizer.encode(texts, LENGTH))).numpy()
+    served_here = tf.saved_model.load(str(tmp_path / "served"))  # kept: it owns the variables
+    expected = served_here.serve_ids(tf.constant(tokenizer.encode(texts, LENGTH))).numpy()
     code = (
         "import json, sys\n"
         "import tensorflow as tf\n"

@@ -118,7 +118,9 @@ def build_pretrained_backbone(ctx: BuildContext, x: Any, p: dict[str, Any], bloc
 
     try:
         preset = check_preset(p["preset"])
-        backbone = keras_hub.models.Backbone.from_preset(preset, load_weights=False)
+        # Named after the block, like every layer of ours (gradient plots group by name).
+        backbone = keras_hub.models.Backbone.from_preset(preset, load_weights=False,
+                                                         name=ctx.name("backbone"))
     except PresetError as e:
         raise ctx.error(str(e).removeprefix("pretrained_backbone: ")) from None
     except (ValueError, OSError) as e:
