@@ -383,20 +383,25 @@ def _describe_synthetic_images(
     validation_fraction: float, sequence_length: int | None
 ) -> DatasetInfo:
     del sequence_length
+    return _synthetic_info(
+        "synthetic-images", "image", (16, 16, 3),
+        ("horizontal", "vertical", "diagonal", "anti-diagonal"), validation_fraction,
+        "16x16 colour images of noisy stripes in 4 orientations")
+
+
+def _synthetic_info(name: str, kind: str, shape: tuple[int, ...], class_names: tuple[str, ...],
+                    validation_fraction: float, what: str) -> DatasetInfo:
     return DatasetInfo(
-        name="synthetic-images",
+        name=name,
         task="classification",
-        input_kind="image",
-        input_shape=(16, 16, 3),
+        input_kind=kind,
+        input_shape=shape,
         num_classes=_SYNTH_CLASSES,
         vocab_size=None,
-        class_names=("horizontal", "vertical", "diagonal", "anti-diagonal"),
+        class_names=class_names,
         sizes=_synth_sizes(validation_fraction),
         offline=True,
-        description=(
-            "Tiny generated set: 16x16 colour images of noisy stripes in 4 orientations. "
-            "Learnable in a few steps; for smoke tests."
-        ),
+        description=f"Tiny generated set: {what}. Learnable in a few steps; for smoke tests.",
     )
 
 
@@ -444,21 +449,10 @@ def _describe_synthetic_sequences(
     validation_fraction: float, sequence_length: int | None
 ) -> DatasetInfo:
     del sequence_length
-    return DatasetInfo(
-        name="synthetic-sequences",
-        task="classification",
-        input_kind="sequence",
-        input_shape=(32, 4),
-        num_classes=_SYNTH_CLASSES,
-        vocab_size=None,
-        class_names=("1 cycle", "2 cycles", "3 cycles", "4 cycles"),
-        sizes=_synth_sizes(validation_fraction),
-        offline=True,
-        description=(
-            "Tiny generated set: 32-step, 4-channel noisy waves; the class is the frequency. "
-            "Learnable in a few steps; for smoke tests."
-        ),
-    )
+    return _synthetic_info(
+        "synthetic-sequences", "sequence", (32, 4),
+        ("1 cycle", "2 cycles", "3 cycles", "4 cycles"), validation_fraction,
+        "32-step, 4-channel noisy waves; the class is the frequency")
 
 
 def _synthetic_sequences(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:

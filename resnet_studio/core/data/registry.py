@@ -124,37 +124,19 @@ def load_dataset(
                            f"sets only (stdlib-docs, tfds: text sets, a folder: of .txt files)")
     if source is not None:
         return source.load(seed, validation_fraction, sequence_length, limit)
+    # TFDS and folders read images and text alike: the same keywords.
+    common = {"seed": seed, "validation_fraction": validation_fraction,
+              "sequence_length": sequence_length, "limit": limit, "tokenizer": tokenizer,
+              "vocab_size": vocab_size, "image_size": image_size,
+              "default_image_size": default_image_size, "crop": crop}
     if name.startswith(_TFDS):
         from . import tfds
 
-        return tfds.load(
-            name,
-            seed=seed,
-            validation_fraction=validation_fraction,
-            data_dir=data_dir,
-            sequence_length=sequence_length,
-            limit=limit,
-            image_size=image_size,
-            default_image_size=default_image_size,
-            crop=crop,
-            tokenizer=tokenizer,
-            vocab_size=vocab_size,
-        )
+        return tfds.load(name, data_dir=data_dir, **common)
     if name.startswith(_FOLDER):
         from . import files
 
-        return files.load_folder(
-            name,
-            seed=seed,
-            validation_fraction=validation_fraction,
-            sequence_length=sequence_length,
-            limit=limit,
-            tokenizer=tokenizer,
-            vocab_size=vocab_size,
-            image_size=image_size,
-            default_image_size=default_image_size,
-            crop=crop,
-        )
+        return files.load_folder(name, **common)
     if name.startswith(_NPZ):
         from . import files
 
