@@ -2,7 +2,8 @@
 front instead of stopping the run with a TensorFlow op error ("Invalid PNG data") mid-epoch,
 or, for a bad file in test/, after all the training.
 
-Per file (cheap: a stat and the first and last bytes, ~0.2 s for 10,000 files):
+Per file (a stat and the first and last bytes; measured 1.1 s for 10,000 small PNGs on
+the 2-core development machine under load, no decoding):
 - the name must be UTF-8 (it is stored in run.json and handed to TensorFlow as text);
 - it must be readable: a dangling or self-referencing symlink, or no permission, is named;
 - an image must not be empty and must start with a PNG, JPEG, GIF or BMP signature (text
