@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
 from resnet_studio.cli import main
 from resnet_studio.core.spec import save_spec, spec_from_dict
+from tests.processes import sigkill_when
 
 STUDIO = [sys.executable, "-c", "import sys; from resnet_studio.cli import main; sys.exit(main())"]
 
@@ -68,24 +67,14 @@ def test_a_killed_experiment_resumes_without_rerunning_finished_arms(tmp_path, c
     child = subprocess.Popen([*STUDIO, "experiment", str(path), "--limit", "320",
                               "--runs-root", str(root)], env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 300
-    try:
-        # Kill once the first arm has finished and the second has checkpointed an epoch.
-        while True:
-            folders = list(root.glob("*-twins-*"))
-            if folders and (folders[0] / "plain-seed0" / "checkpoints" / "last" /
-                            "state.json").exists():
-                break
-            assert child.poll() is None, child.stderr.read().decode()[-2000:]
-            assert time.monotonic() < deadline, "no checkpoint of the second arm in 5 min"
-            time.sleep(0.01)
-        child.send_signal(signal.SIGKILL)
-    finally:
-        if child.poll() is None:
-            child.kill()
-        child.wait(60)
-        child.stderr.close()
-    (folder,) = folders
+    def second_arm_checkpointed() -> bool:
+        folders = list(root.glob("*-twins-*"))
+        return bool(folders) and (folders[0] / "plain-seed0" / "checkpoints" / "last" /
+                                  "state.json").exists()
+
+    # Kill once the first arm has finished and the second has checkpointed an epoch.
+    sigkill_when(child, second_arm_checkpointed, "checkpoint of the second arm")
+    (folder,) = list(root.glob("*-twins-*"))
     first = (folder / "residual-seed0" / "run.json").read_text()
     assert json.loads(first)["status"] == "completed"
 

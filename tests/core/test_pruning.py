@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +23,7 @@ from resnet_studio.core.compress.masks import (
 from resnet_studio.core.spec import spec_from_dict
 from resnet_studio.core.training.trainer import Trainer
 from resnet_studio.core.training_config import TrainingConfig
+from tests.processes import sigkill_when
 
 LIMIT = 320
 STUDIO = [sys.executable, "-c", "import sys; from resnet_studio.cli import main; sys.exit(main())"]
@@ -179,18 +178,9 @@ def test_a_pruned_run_resumes_after_sigkill(parent_run, tmp_path, capsys):
     child = subprocess.Popen([*STUDIO, "prune", str(parent_run), "--sparsity", "0.5",
                               "--fine-tune-epochs", "3", "--runs-root", str(root)], env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 300
-    try:  # kill the moment the pruned run's first checkpoint exists
-        while not list(root.glob("*/checkpoints/last/state.json")):
-            assert child.poll() is None, child.stderr.read().decode()[-2000:]
-            assert time.monotonic() < deadline, "no checkpoint within 5 minutes"
-            time.sleep(0.01)
-        child.send_signal(signal.SIGKILL)
-    finally:
-        if child.poll() is None:
-            child.kill()
-        child.wait(60)
-        child.stderr.close()
+    # Kill the moment the pruned run's first checkpoint exists.
+    sigkill_when(child, lambda: bool(list(root.glob("*/checkpoints/last/state.json"))),
+                 "checkpoint")
     (run_dir,) = [p for p in root.iterdir() if (p / "run.json").exists()]
     state = json.loads((run_dir / "checkpoints" / "last" / "state.json").read_text())
     assert state["epoch"] >= 1

@@ -20,7 +20,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +31,7 @@ from resnet_studio.core.spec import save_spec, spec_from_dict
 from resnet_studio.core.training import events as ev
 from resnet_studio.core.training.trainer import Trainer
 from resnet_studio.core.training_config import TrainingConfig
+from tests.processes import sigkill_when
 
 # Trains, exports or spawns processes: not in `make test-fast`.
 pytestmark = pytest.mark.slow
@@ -131,19 +131,8 @@ def test_sigkill_leaves_an_interrupted_run_that_resumes_exactly(tmp_path, refere
                               "--run-dir", str(run_dir)], env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     checkpoint = run_dir / "checkpoints" / "last" / "state.json"
-    deadline = time.monotonic() + 300
-    try:
-        # Poll the run folder; kill the moment the first epoch's checkpoint exists.
-        while not checkpoint.exists():
-            assert child.poll() is None, child.stderr.read().decode()[-2000:]
-            assert time.monotonic() < deadline, "no checkpoint within 5 minutes"
-            time.sleep(0.01)
-        child.send_signal(signal.SIGKILL)
-    finally:
-        if child.poll() is None:
-            child.kill()
-        child.wait(60)
-        child.stderr.close()
+    # Poll the run folder; kill the moment the first epoch's checkpoint exists.
+    sigkill_when(child, checkpoint.exists, "checkpoint")
     assert child.returncode == -signal.SIGKILL
 
     state = json.loads(checkpoint.read_text())
