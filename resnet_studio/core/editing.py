@@ -437,8 +437,17 @@ def set_param(spec: ArchitectureSpec, path: Sequence[int], name: str, value: Any
     if problems:
         raise EditError(str(problems[0]))
     new = _copy(spec)
-    get_block(new, path).params[name] = param.normalize(value)
+    target = get_block(new, path)
+    if name == "shortcut":
+        _remember_shortcut(target, bt.resolve(block.params)["shortcut"], value)
+    target.params[name] = param.normalize(value)
     return new
+
+
+def _remember_shortcut(block: BlockSpec, current: str, value: str) -> None:
+    """Keeps the mode a shortcut had when it is switched off, for switching it back on."""
+    if value == "none" and current != "none":
+        block.previous_shortcut = current
 
 
 def reset_param(spec: ArchitectureSpec, path: Sequence[int], name: str) -> ArchitectureSpec:
@@ -479,8 +488,11 @@ def toggle_shortcut(spec: ArchitectureSpec, path: Sequence[int], restore: str | 
                     ) -> ArchitectureSpec:
     """Switches a residual block's shortcut off (`none`), or back on.
 
-    Switching on uses `restore` when given; else the mode most blocks of the same type use in
-    this spec (so a CIFAR ResNet gets its `zero_pad` back), else the type's default.
+    Switching on uses `restore` when given; else the mode this block had before it was
+    switched off (`BlockSpec.previous_shortcut`: an `identity` block comes back as
+    `identity`); else, for a block loaded without a shortcut, the mode most blocks of the
+    same type use in this spec (so a CIFAR ResNet gets its `zero_pad` back), else the type's
+    default.
     """
     path = tuple(path)
     block = get_block(spec, path)
@@ -491,6 +503,8 @@ def toggle_shortcut(spec: ArchitectureSpec, path: Sequence[int], restore: str | 
     current = bt.resolve(block.params)["shortcut"]
     if current != "none":
         return set_param(spec, path, "shortcut", "none")
+    if restore is None or restore == "none" or restore not in param.choices:
+        restore = block.previous_shortcut
     if restore is None or restore == "none" or restore not in param.choices:
         used = Counter(bt.resolve(b.params)["shortcut"] for _, b in spec.walk()
                        if b.type == block.type)
@@ -510,6 +524,7 @@ def set_shortcuts(spec: ArchitectureSpec, mode: str) -> ArchitectureSpec:
     for _, block in new.walk():
         bt = registry.BLOCK_TYPES.get(block.type)
         if bt is not None and bt.has_shortcut and mode in bt.param("shortcut").choices:
+            _remember_shortcut(block, bt.resolve(block.params)["shortcut"], mode)
             block.params["shortcut"] = mode
     return new
 

@@ -70,12 +70,17 @@ class BlockSpec:
         params: Parameter values; absent keys take the block type's defaults.
         name: Optional unique name; layers of the block are prefixed with it.
         blocks: Child blocks, for containers (`residual`) only.
+        previous_shortcut: Editor memory, not part of the file format: the shortcut mode
+            the block had before it was switched to `none`, so switching it back on restores
+            the user's choice (`core.editing.toggle_shortcut`). Ignored by `==` and never
+            saved.
     """
 
     type: str
     params: dict[str, Any] = field(default_factory=dict)
     name: str | None = None
     blocks: list[BlockSpec] | None = None
+    previous_shortcut: str | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": self.type}

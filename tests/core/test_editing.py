@@ -228,8 +228,29 @@ def test_toggle_shortcut_restores_what_the_spec_uses():
     assert ed.shortcut_of(cifar, (0,)) is None
     plain = ed.set_shortcuts(cifar, "none")
     assert {ed.shortcut_of(plain, p) for p in [(1,), (2,), (3,)]} == {"none"}
-    # With every stage plain, switching on falls back to the type's default.
-    assert ed.toggle_shortcut(plain, (1,)).blocks[1].params["shortcut"] == "projection"
+    # The plain twin remembers each block's mode: switching one on gives it back.
+    assert ed.toggle_shortcut(plain, (1,)).blocks[1].params["shortcut"] == "zero_pad"
+    # A file saved plain has no such memory: every stage plain falls back to the default.
+    reloaded = plain.copy()
+    assert ed.toggle_shortcut(reloaded, (1,)).blocks[1].params["shortcut"] == "projection"
+
+
+def test_toggle_off_and_on_keeps_the_users_choice():
+    """Issue 18 item 4: an identity block among projection blocks came back as projection."""
+    spec = ed.set_param(load_preset("resnet8-digits"), (2,), "shortcut", "identity")
+    off = ed.toggle_shortcut(spec, (2,))
+    assert ed.shortcut_of(off, (2,)) == "none"
+    # Other edits in between (a move, a param, a copy of the spec) keep the memory.
+    moved, _ = ed.move_blocks(off, [(2,)], (), 4)
+    moved = ed.set_param(moved, (1,), "filters", 24)
+    back = ed.move_blocks(moved, [(3,)], (), 2)[0]
+    assert ed.shortcut_of(ed.toggle_shortcut(back, (2,)), (2,)) == "identity"
+    # The inspector's combo (set_param to none) is remembered the same way.
+    via_combo = ed.set_param(spec, (2,), "shortcut", "none")
+    assert ed.shortcut_of(ed.toggle_shortcut(via_combo, (2,)), (2,)) == "identity"
+    # The memory is not part of the document: equal specs, nothing saved.
+    assert off.blocks[2].previous_shortcut == "identity"
+    assert "previous_shortcut" not in off.to_json()
 
 
 def test_toggle_on_a_transformer_uses_identity():
