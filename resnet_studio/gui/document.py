@@ -31,9 +31,13 @@ class Document(QObject):
         selection_changed: the selected block paths changed.
         file_changed: the path or the dirty state changed (title bar, Save action).
         edit_failed(str): an edit was refused; the message says why.
+        replaced: another document took this one's place (New, Open, a preset, recovery),
+            emitted after `changed`. What belongs to a document and not to its edits (the
+            training panel's settings) starts over from the new spec here.
     """
 
     changed = Signal()
+    replaced = Signal()
     selection_changed = Signal()
     file_changed = Signal()
     edit_failed = Signal(str)
@@ -86,6 +90,7 @@ class Document(QObject):
             self.undo_stack.resetClean()
         self.selection_changed.emit()
         self.file_changed.emit()
+        self.replaced.emit()
 
     def open(self, path: str | os.PathLike[str]) -> None:
         """Reads a preset file. On SpecError the document is left exactly as it was."""

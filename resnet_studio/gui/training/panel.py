@@ -4,6 +4,11 @@ Settings are the same schema as a preset's `training` section and the CLI flags
 (core/training_config.py), shown with the inspector's field editors. The preset's values are
 the defaults; what the user changes here overrides them for the next run (shown in bold with
 a reset button) and survives edits of the architecture.
+
+Training settings belong to the document: opening another file or preset, or File › New,
+starts the panel over from that document's `training` section and dataset
+(`adopt_document`); the previous document's changes are not carried over (the log says
+which were dropped; each run keeps the settings it used in its run.json).
 """
 
 from __future__ import annotations
@@ -95,6 +100,8 @@ class TrainPanel(QWidget):
         self.text_args: dict[str, Any] = {}  # how the open architecture reads text
         self.fields: dict[str, ParamField] = {}
         self.state = "idle"
+        self._status_is_error = False
+        self._ready_text = "Ready to train."
         self.preview: Preview | None = None
         self.loader = PreviewLoader(self)
         if hold_previews:
@@ -295,6 +302,31 @@ class TrainPanel(QWidget):
             self._load_preview(self.dataset())
         self._show_values()
 
+    def adopt_document(self, name: str, training: dict[str, Any] | None, dataset: str | None,
+                       text: dict[str, Any] | None = None) -> None:
+        """Another document was opened: its settings replace the user's changes.
+
+        The changes made for the previous document are dropped (and listed in the log), the
+        dataset follows the new document when it names one, and a stale "Could not train"
+        line is cleared.
+        """
+        dropped = sorted(self.overrides)
+        self.overrides = {}
+        self._devices_problem = ""
+        for f in self.fields.values():
+            f.set_problem("")
+        self._dataset_overridden = False
+        if dropped:
+            self.append_log(f"Training settings now come from {name} (your changes to "
+                            f"{', '.join(dropped)} were for the previous architecture).")
+        self.clear_error_status()
+        self.set_preset_defaults(training, dataset, text)
+
+    def clear_error_status(self) -> None:
+        """Removes an error left in the status line by a run that could not start."""
+        if self.state == "idle" and self._status_is_error:
+            self.set_status(self._ready_text)
+
     def values(self) -> dict[str, Any]:
         """Defaults < preset < the user's changes."""
         return TrainingConfig.from_sources(self.preset_training, self.overrides).to_dict()
@@ -342,8 +374,9 @@ class TrainPanel(QWidget):
         f.widget.setEnabled(available)
         f.widget.setToolTip(f.param.help if available else
                             "Mixed precision needs a GPU; this machine trains on the CPU.")
-        if self.state == "idle":
-            self.status_label.setText(f"Ready to train on {device}.")
+        self._ready_text = f"Ready to train on {device}."
+        if self.state == "idle" and not self._status_is_error:
+            self.status_label.setText(self._ready_text)
 
     # ------------------------------------------------------------------ devices
     def set_devices(self, devices: list[str]) -> None:
@@ -419,6 +452,8 @@ class TrainPanel(QWidget):
     def set_dataset(self, name: str, *, user: bool = True) -> None:
         if user:
             self._dataset_overridden = True
+            # "Could not train: folder…" was about the previous choice (issue 18, item 9).
+            self.clear_error_status()
         if self.dataset_combo.findText(name) < 0:
             self.dataset_combo.addItem(name)
         self.dataset_combo.setCurrentText(name)
@@ -523,6 +558,7 @@ class TrainPanel(QWidget):
             self.pause_requested.emit()
 
     def set_status(self, text: str, error: bool = False) -> None:
+        self._status_is_error = error
         self.status_label.setText(text)
         self.status_label.setStyleSheet(f"color: {theme.error_color().name()};" if error else "")
 

@@ -120,6 +120,7 @@ class TrainingView(QWidget):
         self._progress_timer.setInterval(PROGRESS_INTERVAL_MS)
         self._progress_timer.timeout.connect(self._update_progress)
         self.doc.changed.connect(self._on_doc_changed)
+        self.doc.replaced.connect(self._on_doc_replaced)
         self._on_doc_changed()
 
     # ------------------------------------------------------------------ state
@@ -136,6 +137,14 @@ class TrainingView(QWidget):
         from resnet_studio.core.data.tokenizers import text_load_args
 
         self.panel.set_preset_defaults(spec.training, spec.dataset, text_load_args(spec))
+
+    def _on_doc_replaced(self) -> None:
+        """Training settings belong to the document: a new one brings its own (item 3 of
+        issue 18: epochs set for one net leaked into the next preset)."""
+        spec = self.doc.spec
+        from resnet_studio.core.data.tokenizers import text_load_args
+
+        self.panel.adopt_document(spec.name, spec.training, spec.dataset, text_load_args(spec))
 
     # ------------------------------------------------------------------ for the main window
     @property
