@@ -78,17 +78,32 @@ def test_a_missing_preset_folder_is_named(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_fine_tune_export_strings_and_reload_with_tensorflow_alone(bert_preset: Path,
                                                                      tmp_path: Path) -> None:
+    import shutil
+
     from resnet_studio.core.runs import read_run
     from resnet_studio.core.runs.vocabulary import load_tokenizer
-    from resnet_studio.core.training.restore import export_run
+    from resnet_studio.core.training.restore import evaluate_run, export_run
     from resnet_studio.core.training.trainer import Trainer
     from resnet_studio.core.training_config import TrainingConfig
 
     cfg = TrainingConfig.from_sources({"epochs": 1, "batch_size": 16, "optimizer": "adam",
                                        "learning_rate": 0.001})
-    result = Trainer(spec_from_dict(backbone_spec(bert_preset)), "stdlib-docs", cfg,
-                     run_dir=tmp_path / "run", limit=64).run()
+    preset = tmp_path / "preset"  # a copy, deleted once the run has trained
+    shutil.copytree(bert_preset, preset)
+    trainer = Trainer(spec_from_dict(backbone_spec(preset)), "stdlib-docs", cfg,
+                      run_dir=tmp_path / "run", limit=64)
+    result = trainer.run()
     assert result.status == "completed", result.error
+    texts = ["Return the square root of x.", "Open a TCP connection to the host.",
+             "Pickle an object to a byte string."]
+    trained = np.asarray(trainer.built.model(trainer.data.tokenizer.encode(texts, LENGTH),
+                                             training=False))
+    # The run is self-contained: the preset's description (not its weights) is in the run.
+    copy = tmp_path / "run" / "backbones" / "bert"
+    assert (copy / "config.json").is_file() and (copy / "assets").is_dir()
+    assert not (copy / "model.weights.h5").exists()
+    shutil.rmtree(preset)
+    assert 0.0 <= evaluate_run(read_run(tmp_path / "run"))["accuracy"] <= 1.0
     # The preset's tokenizer became the dataset's, and the run keeps it.
     tokenizer = load_tokenizer(tmp_path / "run")
     assert tokenizer.kind == "preset" and len(tokenizer.vocabulary) == 300
@@ -99,8 +114,6 @@ def test_fine_tune_export_strings_and_reload_with_tensorflow_alone(bert_preset: 
     run = read_run(tmp_path / "run")
     export = export_run(run, "savedmodel", str(tmp_path / "served"))
     assert export.details["input"] == "strings" and export.verified
-    texts = ["Return the square root of x.", "Open a TCP connection to the host.",
-             "Pickle an object to a byte string."]
     import tensorflow as tf
 
     # The model's own graph on the ids our tokenizer makes, as the export holds it.
@@ -119,6 +132,8 @@ def test_fine_tune_export_strings_and_reload_with_tensorflow_alone(bert_preset: 
     assert done.returncode == 0, done.stderr[-2000:]
     served = np.array(json.loads(done.stdout.strip().splitlines()[-1]))
     np.testing.assert_allclose(served, expected, atol=1e-5)
+    # ... and equal to the model as it was trained, before its preset folder was deleted.
+    np.testing.assert_allclose(served, trained, atol=1e-4)
     assert (served.argmax(1) == expected.argmax(1)).all()
 
 

@@ -32,6 +32,9 @@ TEXT_INPUTS = ("token_ids", "padding_mask")
 # keras-hub fetches handles from Kaggle or Hugging Face; probed first so that an offline
 # machine hears "no network" within seconds instead of after minutes of retries.
 HUB_HOSTS = ["www.kaggle.com", "huggingface.co"]
+# A preset folder copied into a run (core/runs/backbones.py) holds no weights: the run's
+# checkpoint brings them, so building from it loads none.
+RUN_COPY_MARKER = "run_copy.json"
 
 
 class PresetError(ValueError):
@@ -146,6 +149,8 @@ def build_pretrained_backbone(ctx: BuildContext, x: Any, p: dict[str, Any], bloc
         out = out[key]
 
     def load_pretrained() -> None:
+        if is_local(preset) and (Path(preset) / RUN_COPY_MARKER).is_file():
+            return  # a run's copy: the caller loads the run's checkpoint next
         # A second copy with the preset's weights, copied in by position: same class, same
         # config, so the same variables in the same order.
         loaded = keras_hub.models.Backbone.from_preset(preset)

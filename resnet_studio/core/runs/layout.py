@@ -12,6 +12,8 @@ A run folder (docs/architecture.md, "The run folder"):
     exports/            exported models (the export dialog's default folder)
     tokenizer.json      text runs: the tokenizer's kind and settings
     vocabulary.txt      text runs with a learnt or preset vocabulary: one token a line
+    backbones/<block>/  pretrained-backbone runs: the preset's config and tokenizer, no
+                        weights (runs/backbones.py)
 
 Only this package spells these names; everything else asks it for paths or, better, for
 what the files hold.

@@ -54,10 +54,12 @@ def read_architecture(run_dir: str | os.PathLike[str]) -> Any:
         OSError: the file cannot be read. ValueError: it is not JSON.
         SpecError: it is not a valid architecture.
     """
+    from resnet_studio.core.runs.backbones import use_run_copies
     from resnet_studio.core.spec import spec_from_dict
 
     path = layout.architecture_json(run_dir)
-    return spec_from_dict(json.loads(path.read_text(encoding="utf-8")), str(path))
+    spec = spec_from_dict(json.loads(path.read_text(encoding="utf-8")), str(path))
+    return use_run_copies(spec, run_dir)  # pretrained backbones: the run's own copies
 
 
 def nothing_to_do(run_dir: Path | str, done: int, epochs: int) -> str:

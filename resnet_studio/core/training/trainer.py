@@ -329,6 +329,9 @@ class Trainer:
                 from resnet_studio.core.runs.vocabulary import save_tokenizer
 
                 save_tokenizer(self.run_dir, self.data.tokenizer)
+            from resnet_studio.core.runs.backbones import save_backbones
+
+            save_backbones(self.run_dir, self.built.spec)  # rebuilt without the preset folder
             if self.distribution.is_chief:  # export and evaluate without the data
                 from resnet_studio.core.runs.inference import save_sample
 
