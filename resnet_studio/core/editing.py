@@ -26,6 +26,7 @@ from resnet_studio.core.spec import (
     INPUT_RANKS,
     MAX_INPUT_DIM,
     MAX_NESTING,
+    MAX_VOCAB,
     NAME_RE,
     ArchitectureSpec,
     BlockSpec,
@@ -540,8 +541,8 @@ def set_input(spec: ArchitectureSpec, kind: str, shape: Sequence[int], vocab_siz
     if len(shape) != rank or not all(1 <= d <= MAX_INPUT_DIM for d in shape):
         raise EditError(f"input.shape: expected {rank} positive integer(s) up to "
                         f"{MAX_INPUT_DIM:,} for a {kind} input, got {list(shape)}")
-    if not 0 <= int(vocab_size) <= 10_000_000:
-        raise EditError(f"input.vocab_size: expected an integer from 0 to 10,000,000, got "
+    if not 0 <= int(vocab_size) <= MAX_VOCAB:
+        raise EditError(f"input.vocab_size: expected an integer from 0 to {MAX_VOCAB:,}, got "
                         f"{vocab_size}")
     new = _copy(spec)
     # The tokenizer belongs to a tokens input: kept across edits of its shape.

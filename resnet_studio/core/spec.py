@@ -33,6 +33,7 @@ TOKENIZERS = ("bytes", "wordpiece")
 # Rank of one example (no batch axis) for each input kind.
 INPUT_RANKS = {"image": 3, "sequence": 2, "tokens": 1, "vector": 1}
 MAX_INPUT_DIM = 16384
+MAX_VOCAB = 10_000_000  # input.vocab_size; the editor's vocabulary field takes this range too
 MAX_FILE_BYTES = 8 * 1024 * 1024  # a preset is a few KB; refuse to parse anything huge
 MAX_NESTING = 32  # residual containers inside containers: deeper than this is a mistake
 NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$")
@@ -228,9 +229,9 @@ def _parse_input(value: Any, problems: list[Problem]) -> InputSpec | None:
             f"got {_show(shape)}"))
         return None
     vocab = value.get("vocab_size", 0)
-    if isinstance(vocab, bool) or not isinstance(vocab, int) or not 0 <= vocab <= 10_000_000:
-        problems.append(Problem("input.vocab_size", f"expected an integer from 0 to 10,000,000, "
-                                                    f"got {_show(vocab)}"))
+    if isinstance(vocab, bool) or not isinstance(vocab, int) or not 0 <= vocab <= MAX_VOCAB:
+        problems.append(Problem("input.vocab_size", f"expected an integer from 0 to "
+                                                    f"{MAX_VOCAB:,}, got {_show(vocab)}"))
         vocab = 0
     tokenizer = value.get("tokenizer", "")
     if tokenizer not in ("", *TOKENIZERS) or (tokenizer and kind != "tokens"):

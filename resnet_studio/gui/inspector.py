@@ -38,14 +38,24 @@ from resnet_studio.core import editing
 from resnet_studio.core.blocks import registry
 from resnet_studio.core.builder import block_names
 from resnet_studio.core.params import Param
-from resnet_studio.core.spec import INPUT_KINDS, INPUT_RANKS, NAME_RE, validate
+from resnet_studio.core.spec import (
+    INPUT_KINDS,
+    INPUT_RANKS,
+    MAX_INPUT_DIM,
+    MAX_VOCAB,
+    NAME_RE,
+    validate,
+)
 from resnet_studio.gui import icons, theme
 from resnet_studio.gui.document import Document
 from resnet_studio.gui.formatting import SHORTCUT_TEXT, format_count, format_shape, format_value
+from resnet_studio.gui.number_fields import INT_LIMIT, CheckedDoubleSpinBox, CheckedSpinBox
 from resnet_studio.gui.summary_worker import SummaryResult, problems_by_block
 
 Path = editing.Path
-INT_LIMIT = 2**31 - 1  # QSpinBox holds a C int
+# The model page's vocabulary field, with the range the preset reader accepts.
+VOCAB_PARAM = Param("vocab_size", "int", 0, "Token ids (0 = from the dataset).", minimum=0,
+                    maximum=MAX_VOCAB)
 
 
 def _dataset_choices() -> list[str]:
@@ -55,13 +65,6 @@ def _dataset_choices() -> list[str]:
         return [n for n in dataset_names() if ":" not in n]  # built-ins, not the patterns
     except ImportError:  # the data package is optional for the editor
         return ["digits", "mnist1d", "python-docs", "synthetic-images", "synthetic-sequences"]
-
-
-class _FloatSpin(QDoubleSpinBox):
-    """Shows 0.9 rather than 0.9000 (locale-aware)."""
-
-    def textFromValue(self, value: float) -> str:
-        return self.locale().toString(float(value), "g", 6)
 
 
 class ParamField(QObject):
@@ -117,25 +120,18 @@ class ParamField(QObject):
                     w.setItemData(w.count() - 1, SHORTCUT_TEXT[c], Qt.ItemDataRole.ToolTipRole)
             w.currentIndexChanged.connect(lambda i: self.committed.emit(p.name, w.itemData(i)))
             return w
-        if p.kind == "int":
-            w = QSpinBox(parent)
-            lo = int(p.minimum) if p.minimum is not None else -INT_LIMIT
-            lo += 1 if p.exclusive_minimum else 0
-            hi = int(min(p.maximum, INT_LIMIT)) if p.maximum is not None else INT_LIMIT
-            w.setRange(lo, hi)
-            w.setGroupSeparatorShown(hi >= 10_000)
-            if lo == 0 and "0 =" in p.help:
+        # Numbers: boxes whose range is the schema's and that never clamp or drop what was
+        # typed (number_fields.py); what cannot be applied is said in red under the field.
+        if p.kind == "int" and (p.maximum is None or p.maximum <= INT_LIMIT):
+            w = CheckedSpinBox(p, parent)
+            if w.minimum() == 0 and "0 =" in p.help:
                 auto = p.help.split("0 =", 1)[1].strip(" )").rstrip(".")
                 w.setSpecialValueText(f"auto ({auto})" if auto else "auto")
             self._spin_setup(w)
             w.valueChanged.connect(lambda v: self.committed.emit(p.name, int(v)))
             return w
         if p.kind == "float" and self._fits_spin_box():
-            w = _FloatSpin(parent)
-            w.setDecimals(4)
-            lo = float(p.minimum or 0.0)
-            w.setRange(lo + (1e-4 if p.exclusive_minimum else 0.0), float(p.maximum))
-            w.setSingleStep(0.05 if (p.maximum or 1) <= 1 else 0.1)
+            w = CheckedDoubleSpinBox(p, parent)
             self._spin_setup(w)
             w.valueChanged.connect(lambda v: self.committed.emit(p.name, float(v)))
             return w
@@ -152,13 +148,16 @@ class ParamField(QObject):
         tiny = p.default not in (0, 0.0) and abs(p.default) < 1e-3
         return p.minimum is not None and p.maximum is not None and p.maximum <= 1000 and not tiny
 
-    def _spin_setup(self, w: QAbstractSpinBox) -> None:
-        # Commit on Enter / focus out / arrow steps, not on every keystroke ("1" of "128").
-        w.setKeyboardTracking(False)
-        w.setAccelerated(True)
-        w.setCorrectionMode(QAbstractSpinBox.CorrectionMode.CorrectToNearestValue)
+    def _spin_setup(self, w: CheckedSpinBox | CheckedDoubleSpinBox) -> None:
+        # Commits on Enter / focus out / arrow steps, not on every keystroke ("1" of "128").
         w.lineEdit().textEdited.connect(lambda _t: self._check_spin(w))
+        w.rejected.connect(self._on_rejected)
         w.installEventFilter(self)
+
+    def _on_rejected(self, text: str) -> None:
+        shown = text if len(text) <= 24 else text[:21] + "…"
+        self._show_message(f"“{shown}” was not applied: expected "
+                           f"{self.param.describe_range()}.", error=True)
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
         # Spin boxes and combo boxes in a scrolling form must not eat the wheel unless focused.
@@ -175,6 +174,11 @@ class ParamField(QObject):
 
     def _parse_text(self, text: str) -> Any:
         p = self.param
+        if p.kind == "int":
+            try:
+                return int(text.strip().replace(",", "").replace("_", ""))
+            except ValueError:
+                return text
         if p.kind == "float":
             try:
                 return float(text.strip().replace(",", "."))
@@ -195,7 +199,9 @@ class ParamField(QObject):
     def _on_text_finished(self) -> None:
         w = self.widget
         assert isinstance(w, QLineEdit)
-        if not self._text_problem(w.text()):
+        if self._text_problem(w.text()):
+            self._on_rejected(w.text())  # the text stays, in red, for the user to correct
+        else:
             self.committed.emit(self.param.name, self.param.normalize(self._parse_text(w.text())))
 
     # -- state
@@ -315,11 +321,16 @@ class Inspector(QWidget):
         self.input_shape.setToolTip("Shape of one example, without the batch axis, e.g. 32, 32, 3")
         self.input_shape.textEdited.connect(self._check_input)
         self.input_shape.editingFinished.connect(self._commit_input)
-        self.input_vocab = QSpinBox(page)
-        self.input_vocab.setRange(0, 10_000_000)
+        self.input_vocab = CheckedSpinBox(VOCAB_PARAM, page)
         self.input_vocab.setSpecialValueText("from the dataset")
-        self.input_vocab.setKeyboardTracking(False)
         self.input_vocab.valueChanged.connect(self._commit_input)
+        self.input_vocab.lineEdit().textEdited.connect(
+            lambda t: self._set_message(self.input_message, self.input_vocab,
+                                        self.input_vocab.text_problem(t)))
+        self.input_vocab.rejected.connect(
+            lambda t: self._set_message(self.input_message, self.input_vocab,
+                                        f"“{t[:24]}” was not applied: expected "
+                                        f"{VOCAB_PARAM.describe_range()}."))
         self.input_message = QLabel(page)
         self.input_message.setWordWrap(True)
         self.input_message.hide()
@@ -623,6 +634,8 @@ class Inspector(QWidget):
             dims = tuple(int(t) for t in text.split(",") if t.strip())
         except ValueError:
             return None, f"Expected {rank} whole number(s) separated by commas."
+        if any(d > MAX_INPUT_DIM for d in dims):
+            return None, f"Each size is at most {MAX_INPUT_DIM:,}."
         if len(dims) != rank or any(d < 1 for d in dims):
             example = {"image": "32, 32, 3", "sequence": "40, 1", "tokens": "128",
                        "vector": "64"}[kind]

@@ -50,3 +50,69 @@ def test_a_stale_could_not_train_line_goes_when_another_dataset_is_chosen(
     assert view.panel.status_label.text().startswith("Could not train")
     view.panel.set_dataset("digits")
     assert "Could not train" not in view.panel.status_label.text()
+
+
+# ---------------------------------------------------------------- item 8
+def _all_number_params():
+    from resnet_studio.core.blocks import registry
+    from resnet_studio.core.training_config import TRAINING_PARAMS
+
+    for name, bt in registry.BLOCK_TYPES.items():
+        for p in bt.params:
+            yield f"{name}.{p.name}", p
+    for p in TRAINING_PARAMS:
+        yield f"training.{p.name}", p
+
+
+def test_every_editor_takes_exactly_the_schemas_range(styled_qapp):
+    """What a preset file may hold, the inspector and the training panel can show; what it
+    refuses, they refuse (one source of truth: core's Param schemas)."""
+    from PySide6.QtWidgets import QDoubleSpinBox, QSpinBox, QWidget
+
+    from resnet_studio.gui.inspector import ParamField
+
+    parent = QWidget()
+    checked = 0
+    for where, p in _all_number_params():
+        if p.kind not in ("int", "float") or p.maximum is None:
+            continue
+        field = ParamField(p, parent)
+        w = field.widget
+        field.set_value(p.normalize(p.maximum), True)
+        if isinstance(w, (QSpinBox, QDoubleSpinBox)):
+            assert w.value() == p.maximum, where
+            assert w.maximum() == p.maximum, where
+            if not p.exclusive_minimum and p.minimum is not None:
+                assert w.minimum() == p.minimum, where
+            assert (w.text_problem(w.textFromValue(p.maximum)) == ""), where
+            over = p.maximum + (1 if p.kind == "int" else p.maximum * 0.5)
+            assert w.text_problem(str(over)), where
+            checked += 1
+    assert checked > 50  # filters, units, rates, epochs, … of every block type
+
+
+def test_invalid_numbers_are_said_in_red_and_not_applied(make_window, qtbot):
+    window = make_window("resnet8-digits")
+    window.doc.set_selection([(1,)])
+    before = window.doc.spec
+    field = window.inspector.fields["filters"]
+    for text in ("99999999999", "-5abc"):
+        _type_into(qtbot, field.widget, text)
+        assert window.doc.spec == before, text  # nothing applied, nothing clamped
+        assert field.message.isVisible() and "not applied" in field.message.text()
+        assert text in field.message.text() and "65,536" in field.message.text()
+        assert "border" in field.widget.styleSheet()  # the field is red
+    # The largest value a preset may hold is accepted and shown as it is.
+    _type_into(qtbot, field.widget, "65536")
+    assert window.doc.spec.blocks[1].params["filters"] == 65536
+    assert field.widget.value() == 65536 and not field.message.isVisible()
+    window.doc.undo_stack.undo()
+
+    panel = window.training_view.panel
+    lr = panel.fields["learning_rate"]
+    old = panel.config().learning_rate
+    _type_into(qtbot, lr.widget, "250")
+    assert panel.config().learning_rate == old
+    assert not lr.message.isHidden() and "“250” was not applied" in lr.message.text()
+    _type_into(qtbot, lr.widget, "0.00001")  # below the old 4-decimal floor, but valid
+    assert panel.config().learning_rate == 1e-5 and lr.message.isHidden()
