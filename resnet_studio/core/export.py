@@ -376,6 +376,7 @@ def _tflite_convert(saved_model: Path, quantize: bool | str, model: Any = None,
                     representative: np.ndarray | None = None) -> bytes:
     import tensorflow as tf
 
+    from resnet_studio.core.compress.flatbuffer import strip_tensor_names
     from resnet_studio.core.compress.quantize import (
         QuantizationError,
         configure_converter,
@@ -387,8 +388,8 @@ def _tflite_convert(saved_model: Path, quantize: bool | str, model: Any = None,
         configure_converter(converter, quantization_mode(quantize), model, representative)
     except QuantizationError as e:
         raise ExportError(str(e)) from None
-    try:
-        return converter.convert()
+    try:  # tensor names are debug strings, a tenth of a small int8 file (flatbuffer.py)
+        return strip_tensor_names(converter.convert())
     except Exception as e:
         kind = "quantized " if quantize else ""
         text = str(e)

@@ -10,10 +10,13 @@ Modes:
   a representative dataset drawn from the training split (never the test split the accuracy
   is then measured on). Weights get one scale per output channel (TFLite's default;
   Krishnamoorthi 2018, arXiv:1806.08342, §3.1).
-- `int8-per-tensor`: the same with one scale per weight tensor: each channel's scale and
-  64-bit zero point (for the weights and the int32 biases) are gone, 8 % of resnet8-digits'
-  int8 file (docs/compression.md), at a possible accuracy cost where channels' ranges differ
-  widely (depthwise convolutions above all).
+- `int8-per-tensor`: the same with one scale per weight tensor: each channel's float32 scale
+  and int64 zero point (for the weights and the int32 biases) are gone, 8.5 kB or 9 % of
+  resnet8-digits' int8 file (docs/compression.md), at a possible accuracy cost where
+  channels' ranges differ widely (depthwise convolutions above all).
+
+Every TFLite file is written without tensor names (flatbuffer.py: debug strings, 3.7 kB of
+resnet8-digits' file), the float32 reference included, so size ratios compare like with like.
 
 The interpreter is `tf.lite.Interpreter` (TF 2.21 warns that it moves to the separate
 ai-edge-litert package; it still ships with TensorFlow, so nothing new is installed). Int8
@@ -130,6 +133,7 @@ class TFLiteRunner:
         if len(inputs) != 1:
             raise QuantizationError(f"expected a model with one input, found {len(inputs)}")
         self.input = inputs[0]
+        self._order = _output_order(self.interpreter)
         self._batch: tuple[int, ...] | None = None
 
     def __call__(self, x: np.ndarray) -> list[np.ndarray]:
@@ -142,9 +146,25 @@ class TFLiteRunner:
             self.input = self.interpreter.get_input_details()[0]
         self.interpreter.set_tensor(self.input["index"], quantize_input(x, self.input))
         self.interpreter.invoke()
-        # Signature outputs are named output_0, output_1, ... in the model's output order.
-        outs = sorted(self.interpreter.get_output_details(), key=lambda d: d["name"])
-        return [dequantize_output(self.interpreter.get_tensor(d["index"]), d) for d in outs]
+        return [dequantize_output(self.interpreter.get_tensor(d["index"]), d)
+                for d in self.outputs]
+
+    @property
+    def outputs(self) -> list[dict[str, Any]]:
+        """Output details in the model's output order (`_output_order`)."""
+        by_index = {d["index"]: d for d in self.interpreter.get_output_details()}
+        return [by_index[i] for i in self._order if i in by_index] or list(by_index.values())
+
+
+def _output_order(interpreter: Any) -> list[int]:
+    """Output tensor indices in the model's output order. Keras' export names the signature's
+    outputs output_0, output_1, ...; tensor names are not used (exports strip them,
+    flatbuffer.py). Without one signature: the interpreter's order."""
+    signatures = interpreter.get_signature_list()
+    if len(signatures) != 1:
+        return [d["index"] for d in interpreter.get_output_details()]
+    named = interpreter.get_signature_runner(next(iter(signatures))).get_output_details()
+    return [named[n]["index"] for n in sorted(named, key=lambda n: (len(n), n))]
 
 
 def tflite_accuracy(flatbuffer: bytes, dataset: Any) -> dict[str, Any]:
