@@ -20,6 +20,7 @@ tokenizer can be fitted on the training texts.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -29,6 +30,8 @@ from .base import DEFAULT_TEXT_LENGTH, Dataset, DatasetError, DatasetInfo
 from .tokenizers import CLS_ID, PAD_ID, SEP_ID, Tokenizer, fit_tokenizer
 
 QUERY_KEYS = ("text", "label")
+# A pair's two texts in `Dataset.texts` (previews, export checks): "a [SEP] b".
+PAIR_JOIN = " [SEP] "
 
 
 def split_query(name: str) -> tuple[str, dict[str, list[str]]]:
@@ -200,8 +203,9 @@ def load_text(name: str, builder: Any, tfds: Any, keys: tuple[list[str], str], *
         sizes={k: len(v[1]) for k, v in arrays.items()}, offline=True,
         description=describe_text(builder))
     data = in_memory(info, arrays, None)
-    data.tokenizer = fitted
-    data.texts = {k: [" [SEP] ".join(p) for p in zip(*[t[: len(arrays[k][1])] for t in v[0]],
+    # Pairs: the run records it, so that its exports take two strings (export_text.py).
+    data.tokenizer = dataclasses.replace(fitted, pair=True) if len(text_keys_) == 2 else fitted
+    data.texts = {k: [PAIR_JOIN.join(p) for p in zip(*[t[: len(arrays[k][1])] for t in v[0]],
                                                      strict=True)]
                   for k, v in splits.items()}
     return data

@@ -45,6 +45,8 @@ class Tokenizer:
         lowercase: WordPiece lower-cases before splitting.
         strip_accents: WordPiece strips accents before splitting.
         preset: For `"preset"`, the keras-hub preset (folder or handle) it came from.
+        pair: The data is sentence pairs, `[CLS] a [SEP] b [SEP]` (tfds_text.encode_pairs):
+            exports then take two strings per example.
     """
 
     kind: str
@@ -52,6 +54,7 @@ class Tokenizer:
     lowercase: bool = True
     strip_accents: bool = True
     preset: str = ""
+    pair: bool = False
     _layer: list[Any] = field(default_factory=list, compare=False, repr=False)
 
     def special_id(self, token: str, default: int) -> int:
@@ -103,6 +106,8 @@ class Tokenizer:
         """JSON-ready description (the vocabulary is stored separately, one token a line)."""
         out = {"kind": self.kind, "vocab_size": self.vocab_size, "lowercase": self.lowercase,
                "strip_accents": self.strip_accents}
+        if self.pair:
+            out["texts_per_example"] = 2
         return {**out, "preset": self.preset} if self.preset else out
 
     def layer(self) -> Any:
@@ -201,7 +206,8 @@ def read_vocabulary(text: str, settings: dict[str, Any] | None = None) -> Tokeni
         raise DatasetError("vocabulary file: expected the reserved tokens "
                            f"{' '.join(RESERVED_TOKENS)} on its first lines")
     return Tokenizer(kind, vocab, bool(settings.get("lowercase", True)),
-                     bool(settings.get("strip_accents", True)), str(settings.get("preset", "")))
+                     bool(settings.get("strip_accents", True)), str(settings.get("preset", "")),
+                     settings.get("texts_per_example", 1) == 2)
 
 
 def preset_tokenizer(preset: str) -> Tokenizer:

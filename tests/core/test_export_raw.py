@@ -1,0 +1,97 @@
+"""Exports that serve raw input: sentence pairs as two strings, images as uint8 pixels."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from resnet_studio.core.data.tfds_text import PAIR_JOIN, encode_pairs
+from resnet_studio.core.data.tokenizers import fit_tokenizer
+
+CORPUS = ["Return the square root of x.", "Open a TCP connection to the host and port.",
+          "Pickle an object to a byte string.", "Read the whole file as text.",
+          "Sort the list in place, stable.", "Parse a date from a string of digits."] * 3
+
+
+@pytest.fixture(scope="module")
+def pair_tokenizer():
+    return dataclasses.replace(fit_tokenizer("wordpiece", CORPUS, 80), pair=True)
+
+
+def test_pairs_are_framed_in_the_graph_as_in_the_data(pair_tokenizer) -> None:
+    import tensorflow as tf
+
+    from resnet_studio.core.export_text import _graph_pair_tokenize
+
+    rng = np.random.default_rng(0)
+    words = " ".join(CORPUS).split()
+    first = [" ".join(rng.choice(words, rng.integers(0, 14))) for _ in range(40)]
+    second = [" ".join(rng.choice(words, rng.integers(0, 14))) for _ in range(40)]
+    for length in (5, 8, 12, 33):  # budgets that cut one side, both or neither
+        want = encode_pairs(pair_tokenizer, first, second, length)
+        graph = tf.function(_graph_pair_tokenize(pair_tokenizer, length))  # as served
+        got = graph(tf.constant(first), tf.constant(second)).numpy()
+        np.testing.assert_array_equal(got, want)  # integer ids: exact
+
+
+def pair_model(vocab: int, length: int):
+    """Token + segment embeddings (segments derived from the ids, as a backbone reads them),
+    mean-pooled, 3 classes."""
+    import keras
+
+    from resnet_studio.core.blocks.layers import TextBackboneInput
+
+    keras.utils.set_random_seed(1)
+    ids = keras.Input((length,), dtype="int32")
+    segments = TextBackboneInput("segment_ids", pad_id=0, sep_id=3)(ids)
+    x = keras.layers.Embedding(vocab, 8)(ids) + keras.layers.Embedding(2, 8)(segments)
+    x = keras.layers.GlobalAveragePooling1D()(x)
+    return keras.Model(ids, keras.layers.Dense(3)(x))
+
+
+@pytest.mark.slow
+def test_pair_export_serves_two_strings_reloaded_with_tensorflow_alone(pair_tokenizer,
+                                                                      tmp_path: Path) -> None:
+    from resnet_studio.core.export import export_model
+
+    length = 16
+    model = pair_model(pair_tokenizer.vocab_size, length)
+    first, second = CORPUS[:4], CORPUS[5:9]
+    texts = [PAIR_JOIN.join(p) for p in zip(first, second, strict=True)]
+    ids = encode_pairs(pair_tokenizer, first, second, length)
+    result = export_model(model, "savedmodel", tmp_path / "served", sample=ids,
+                          tokenizer=pair_tokenizer, texts=texts)
+    assert result.verified and result.details["input"].startswith("string pairs")
+    expected = np.asarray(model(ids, training=False))
+    # The segment embedding matters: the same texts as one pair the other way round differ.
+    swapped = np.asarray(model(encode_pairs(pair_tokenizer, second, first, length)))
+    assert np.abs(swapped - expected).max() > 1e-4
+    code = (
+        "import json, sys\n"
+        "import tensorflow as tf\n"
+        "import tensorflow_text  # registers the WordPiece ops\n"
+        f"m = tf.saved_model.load({str(tmp_path / 'served')!r})\n"
+        f"out = m.serve(tf.constant({first!r}), tf.constant({second!r}))\n"
+        "print(json.dumps(out.numpy().tolist()))\n"
+        "bad = [k for k in sys.modules if k.startswith(('resnet_studio', 'keras_hub'))]\n"
+        "assert not bad, bad\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    served = np.array(json.loads(done.stdout.strip().splitlines()[-1]))
+    np.testing.assert_allclose(served, expected, atol=1e-5)
+
+
+def test_a_pair_run_remembers_it(tmp_path: Path, pair_tokenizer) -> None:
+    from resnet_studio.core.runs.vocabulary import load_tokenizer, save_tokenizer
+
+    save_tokenizer(tmp_path, pair_tokenizer)
+    assert load_tokenizer(tmp_path).pair
+    save_tokenizer(tmp_path, dataclasses.replace(pair_tokenizer, pair=False))
+    assert not load_tokenizer(tmp_path).pair
