@@ -148,3 +148,71 @@ def test_segment_ids_follow_the_first_sep_as_in_the_data() -> None:
     assert got.tolist()[0] == [0, 0, 0, 0, 1, 1, 1, 0, 0] and not got[1].any()
     mask = np.asarray(TextBackboneInput("padding_mask")(ids))
     np.testing.assert_array_equal(mask, (ids != 0).astype(np.int32))
+
+
+@pytest.fixture(scope="module")
+def resnet_preset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The smallest keras-hub ResNetBackbone the class allows (its first stage must have 64
+    filters): a 3x3 stem and one basic block, 76,224 parameters, any image size."""
+    import keras
+    import keras_hub
+
+    keras.utils.set_random_seed(0)
+    folder = tmp_path_factory.mktemp("tiny-resnet")
+    keras_hub.models.ResNetBackbone(
+        input_conv_filters=[64], input_conv_kernel_sizes=[3], stackwise_num_filters=[64],
+        stackwise_num_blocks=[1], stackwise_num_strides=[1], block_type="basic_block",
+        image_shape=(None, None, 3)).save_to_preset(str(folder))
+    return folder
+
+
+def image_spec(preset: Path, shape=(8, 8, 1)) -> dict:
+    return {"schema_version": 1, "name": "hub-resnet-digits",
+            "input": {"kind": "image", "shape": list(shape)},
+            "blocks": [{"type": "pretrained_backbone", "name": "resnet",
+                        "params": {"preset": str(preset)}},
+                       {"type": "global_pool", "name": "pool", "params": {}},
+                       {"type": "classifier_head", "name": "head", "params": {"classes": 10}}],
+            "dataset": "digits"}
+
+
+def test_grey_images_reach_an_rgb_backbone(resnet_preset: Path) -> None:
+    import keras_hub
+
+    built = build_model(spec_from_dict(image_spec(resnet_preset)))
+    adapter = built.model.get_layer("resnet_to_rgb")
+    grey = np.random.default_rng(0).normal(size=(2, 8, 8, 1)).astype("float32")
+    rgb = np.asarray(adapter(grey))
+    assert rgb.shape == (2, 8, 8, 3) and all(np.array_equal(rgb[..., c], grey[..., 0])
+                                             for c in range(3))
+    pretrained = keras_hub.models.Backbone.from_preset(str(resnet_preset)).get_weights()
+    ours = built.model.get_layer("resnet_backbone").get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(ours, pretrained, strict=True))
+    with pytest.raises(BlockBuildError, match="3 channels; the input has 2"):
+        build_model(spec_from_dict(image_spec(resnet_preset, (8, 8, 2))))
+
+
+@pytest.mark.slow
+def test_a_keras_hub_resnet_fine_tunes_on_digits(resnet_preset: Path, tmp_path: Path) -> None:
+    from resnet_studio.core.training.trainer import Trainer
+    from resnet_studio.core.training_config import TrainingConfig
+
+    cfg = TrainingConfig.from_sources({"epochs": 1, "batch_size": 32, "optimizer": "adam",
+                                       "learning_rate": 0.003})
+    trainer = Trainer(spec_from_dict(image_spec(resnet_preset)), "digits", cfg,
+                      run_dir=tmp_path / "run", limit=256)
+    result = trainer.run()
+    assert result.status == "completed", result.error
+    layers = json.loads((tmp_path / "run" / "gradients" / "layers.json").read_text())["layers"]
+    assert "resnet_backbone/stack0_block0_1_conv" in layers and layers[-1] == "head_logits"
+    assert (tmp_path / "run" / "backbones" / "resnet" / "config.json").is_file()
+    first = np.asarray(trainer.model.get_layer("resnet_backbone").get_weights()[0])
+    start = keras_first_kernel(resnet_preset)
+    assert np.abs(first - start).max() > 0  # fine-tuned, not frozen
+    assert 0.0 <= result.test["accuracy"] <= 1.0
+
+
+def keras_first_kernel(preset: Path) -> np.ndarray:
+    import keras_hub
+
+    return np.asarray(keras_hub.models.Backbone.from_preset(str(preset)).get_weights()[0])

@@ -222,5 +222,39 @@ class TextBackboneInput(keras.layers.Layer):
         return config
 
 
+class ImageBackboneInput(keras.layers.Layer):
+    """Our images as a keras-hub image backbone reads them: grey images repeated to the
+    backbone's 3 channels, and resized (bilinear) when the backbone was saved for one size.
+    Pixel values pass unchanged: our data are standardized per channel, as ImageNet
+    backbones' converters standardize theirs.
+
+    Args:
+        channels: Channels the backbone reads (the input's are repeated to them from 1).
+        size: (height, width) the backbone was saved for, or None to keep the input's.
+    """
+
+    def __init__(self, channels: int, size: tuple[int, int] | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.channels = int(channels)
+        self.size = tuple(int(v) for v in size) if size else None
+
+    def call(self, images):
+        x = ops.cast(images, self.compute_dtype)
+        if x.shape[-1] != self.channels:
+            x = ops.repeat(x, self.channels, axis=-1)
+        if self.size and tuple(x.shape[1:3]) != self.size:
+            x = ops.image.resize(x, self.size, interpolation="bilinear")
+        return x
+
+    def compute_output_shape(self, input_shape):
+        size = self.size or tuple(input_shape[1:3])
+        return (input_shape[0], *size, self.channels)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"channels": self.channels, "size": self.size})
+        return config
+
+
 CUSTOM_OBJECTS = {c.__name__: c for c in (ZeroPadShortcut, ResidualScale, DropPath,
-                                          TextBackboneInput)}
+                                          TextBackboneInput, ImageBackboneInput)}

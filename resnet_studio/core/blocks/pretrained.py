@@ -7,8 +7,11 @@ plots show one curve per backbone layer (monitored.layer_groups expands nested m
 the lesion and landscape tools see the same weights as ours.
 
 Text backbones (those whose inputs are `token_ids`, `segment_ids`, `padding_mask`) read our
-token ids: segment ids are 0 (one text per example) and the padding mask is `id != 0`; the
-preset's tokenizer becomes the dataset's (see `preset_tokenizer`). Image backbones read images.
+token ids: segment ids 0 through the first `[SEP]` and 1 after it, the padding mask `id != 0`; the
+preset's tokenizer becomes the dataset's (see `preset_tokenizer`). Image backbones
+(keras-hub's `ResNetBackbone`, …) read our images: grey ones repeated to the backbone's 3
+channels and resized to the size the backbone was saved for, if it was saved for one
+(`ImageBackboneInput`); pixel values pass as our data standardized them.
 
 How weights arrive: the editor's summary declares the backbone's variables without loading
 anything (`load_weights=False` under the builder's stateless scope); `build_model` then loads
@@ -102,6 +105,32 @@ def _unfreeze_top(backbone: Any, top: int) -> None:
         layer.trainable = i >= max(first, 0)
 
 
+def _image_adapter(ctx: BuildContext, x: Any, wanted: Any) -> Any:
+    """Our images as an image backbone reads them (`ImageBackboneInput`): 1 channel repeated
+    to 3, resized to the size the backbone was saved for (kept when it takes any size)."""
+    from resnet_studio.core.blocks.layers import ImageBackboneInput
+
+    if isinstance(wanted, dict) or len(x.shape) != 4:
+        raise ctx.error(f"this backbone reads {_describe(wanted)}, but its input is "
+                        f"{tuple(x.shape)}")
+    channels, size = wanted.shape[-1], tuple(wanted.shape[1:3])
+    have = x.shape[-1]
+    if channels and have != channels and have != 1:
+        raise ctx.error(f"this backbone reads images with {channels} channels; the input has "
+                        f"{have} (grey images are repeated to {channels}, nothing else is "
+                        f"converted)")
+    fixed = size if all(size) else None
+    if (channels and have != channels) or (fixed and tuple(x.shape[1:3]) != fixed):
+        return ctx.add(ImageBackboneInput(channels or have, fixed, name=ctx.name("to_rgb")))(x)
+    return x
+
+
+def _describe(inputs: Any) -> str:
+    if isinstance(inputs, dict):
+        return "inputs " + ", ".join(sorted(inputs))
+    return f"images {tuple(inputs.shape[1:])}"
+
+
 @register("pretrained_backbone", family="Layers", title="Pretrained backbone (keras-hub)",
           help="A keras-hub backbone with its pretrained weights, from a preset handle "
                "(downloaded when online) or a local preset folder (offline). Text backbones "
@@ -142,7 +171,7 @@ def build_pretrained_backbone(ctx: BuildContext, x: Any, p: dict[str, Any], bloc
         out = backbone({k: ctx.add(TextBackboneInput(k, pad, sep, name=ctx.name(k)))(x)
                         for k in inputs})
     else:
-        out = backbone(x)
+        out = backbone(_image_adapter(ctx, x, backbone.input))
     if isinstance(out, dict):
         key = "pooled_output" if p["output"] == "pooled" and "pooled_output" in out else (
             "sequence_output")
