@@ -45,7 +45,8 @@ def register(sub: Any) -> None:
     p.add_argument("--hessian-samples", type=int, dest="hessian_samples",
                    help="examples of the subset the Hessian uses (default min(samples, 512))")
     p.add_argument("--iterations", type=int, default=200,
-                   help="power iterations at most, per eigenvalue (default 200)")
+                   help="Lanczos steps (Hessian-vector products, float64) at most "
+                        "(default 200)")
     p.add_argument("--force", action="store_true", help="recompute even if cached")
     p.add_argument("--json", action="store_true", help="last stdout line: one JSON object")
     p.set_defaults(handler=cmd_landscape)
@@ -164,6 +165,11 @@ def format_landscape(result: Any) -> str:
     if result.lambda_max is not None:
         lines += [f"Hessian λ_max: {result.lambda_max:.5g}   λ_min: {result.lambda_min:.5g}   "
                   f"|λ_min/λ_max|: {result.eigen_ratio:.4g}"]
+        if result.lambda_min_error is not None:
+            resolved = "resolved" if result.lambda_min_resolved else "NOT resolved from 0"
+            lines.append(f"resolution: λ_max ± {result.lambda_max_error:.2g}, λ_min ± "
+                         f"{result.lambda_min_error:.2g} ({resolved}; λ_min <= "
+                         f"{result.lambda_min:.3g} holds in any case)")
     if result.line_loss is not None:
         lines.append(f"initial -> trained line: loss {result.line_loss[result.line_start]:.4f}"
                      f" at the start, {result.line_loss[result.line_end]:.4f} at the end, "

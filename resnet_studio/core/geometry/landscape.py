@@ -1,5 +1,5 @@
 """Loss landscape of a trained run: filter-normalised slices, the initial-to-trained line and
-the Hessian's extreme eigenvalues.
+the Hessian's extreme eigenvalues (Lanczos on a float64 copy of the model: hessian.py).
 
 Li, Xu, Taylor, Studer, Goldstein. Visualizing the Loss Landscape of Neural Nets. NeurIPS
 2018. arXiv:1712.09913. The loss is plotted at θ* + α·δ + β·η around the trained weights θ*,
@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from resnet_studio.core.geometry.hessian import LossFunction, extreme_eigenvalues
+from resnet_studio.core.geometry.hessian import LossFunction, float64_loss, lanczos_extremes
 from resnet_studio.core.geometry.runmodel import (
     CancelCheck,
     Progress,
@@ -54,7 +54,7 @@ LI_2018 = ("Li, Xu, Taylor, Studer, Goldstein. Visualizing the Loss Landscape of
 GOODFELLOW_2015 = ("Goodfellow, Vinyals, Saxe. Qualitatively Characterizing Neural Network "
                    "Optimization Problems. ICLR 2015. arXiv:1412.6544")
 CIRCLE_POINTS = 16
-FORMAT = 1
+FORMAT = 2  # 2: eigenvalues by float64 Lanczos, with their resolution
 
 
 @dataclass(frozen=True)
@@ -69,8 +69,8 @@ class LandscapeSettings:
         hessian: Compute λ_max and λ_min.
         radius: Radius of the circle on which the loss rise is measured (default span / 2).
         hessian_samples: Examples for the Hessian (default min(samples, 512)).
-        iterations: Power iterations at most, per eigenvalue.
-        tol: Relative tolerance of the power iterations.
+        iterations: Lanczos steps (Hessian-vector products) at most.
+        tol: Lanczos stops when both extreme Ritz residuals are below tol·|λ_max|.
     """
 
     grid: int = 21
@@ -125,6 +125,8 @@ class LandscapeResult:
     file: str
     seconds: float
     cached: bool = False
+    lambda_max_error: float | None = None  # an eigenvalue lies within this of lambda_max
+    lambda_min_error: float | None = None  # ... of lambda_min (see hessian.py)
 
     @property
     def slice1d(self) -> np.ndarray:
@@ -136,6 +138,13 @@ class LandscapeResult:
         if self.lambda_max is None or self.lambda_min is None or self.lambda_max == 0:
             return None
         return abs(self.lambda_min / self.lambda_max)
+
+    @property
+    def lambda_min_resolved(self) -> bool | None:
+        """λ_min is distinguishable from 0: |λ_min| is larger than its resolution."""
+        if self.lambda_min is None or self.lambda_min_error is None:
+            return None
+        return abs(self.lambda_min) > self.lambda_min_error
 
     @property
     def line_start(self) -> int:
@@ -154,7 +163,10 @@ class LandscapeResult:
                 "eigen_ratio": self.eigen_ratio, "file": self.file,
                 "seconds": round(self.seconds, 3), "radius": self.radius,
                 "samples": self.examples, "residual": self.residual, "cached": self.cached,
-                "eigen_converged": self.eigen_converged}
+                "eigen_converged": self.eigen_converged,
+                "lambda_max_error": self.lambda_max_error,
+                "lambda_min_error": self.lambda_min_error,
+                "lambda_min_resolved": self.lambda_min_resolved}
 
 
 def filter_normalized_direction(weights: list[np.ndarray], rng: np.random.Generator
@@ -214,7 +226,7 @@ def landscape_study(run_dir: str | os.PathLike[str], settings: LandscapeSettings
     initial = _initial_weights(run)
     g = settings.grid
     line_n = 2 * g - 1 if initial is not None else 0
-    hess_total = 2 * settings.iterations if settings.hessian else 0
+    hess_total = settings.iterations if settings.hessian else 0
     total = g * g + CIRCLE_POINTS + line_n + hess_total
     done = 0
 
@@ -253,20 +265,25 @@ def landscape_study(run_dir: str | os.PathLike[str], settings: LandscapeSettings
             check_cancel(cancel)
             line_loss[k] = float(loss_on_line(tf.constant(t, tf.float32)))
             step("initial -> trained line")
-    lam_max = lam_min = converged = None
+    lam_max = lam_min = converged = err_max = err_min = None
     if settings.hessian:
-        hx, hy = x[:settings.hessian_n], y[:settings.hessian_n]
-        hfn = fn if len(hx) == len(x) else LossFunction(run.model, hx, hy)
-        hi, lo = extreme_eigenvalues(hfn.hvp, hfn.size, iterations=settings.iterations,
-                                     tol=settings.tol, seed=settings.seed, cancel=cancel,
-                                     on_iteration=lambda _i: step("Hessian eigenvalues"))
+        from resnet_studio.core.training.trainer import binding_for
+
+        check_cancel(cancel)
+        hfn = float64_loss(run.model, run.trainer.spec, binding_for(run.data.info),
+                           x[:settings.hessian_n], y[:settings.hessian_n])
+        hi, lo = lanczos_extremes(hfn.hvp, hfn.size, steps=settings.iterations,
+                                  tol=settings.tol, seed=settings.seed, cancel=cancel,
+                                  on_iteration=lambda _i: step("Hessian eigenvalues"))
         lam_max, lam_min, converged = hi.value, lo.value, hi.converged and lo.converged
+        err_max, err_min = hi.error, lo.error
     logits = run.model(x[:2048], training=False)
     accuracy = float(np.mean(np.argmax(np.asarray(logits), -1) == np.asarray(y[:2048])))
     result = LandscapeResult(
         str(run.run_dir), settings, int(len(x)), axis, surface, center, accuracy,
         settings.ring, float(np.mean(ring)) - center, lam_max, lam_min, converged, line_t,
-        line_loss, run.residual, str(path), time.time() - t0)
+        line_loss, run.residual, str(path), time.time() - t0, lambda_max_error=err_max,
+        lambda_min_error=err_min)
     check_cancel(cancel)
     _save(path, result)
     progress(total, total, "saved")
