@@ -89,3 +89,56 @@ def test_plain_bars_sit_under_their_own_units_when_some_are_skipped(qtbot, style
     np.testing.assert_allclose(bars["Residual"]["x"], [-0.2, 0.8, 1.8])
     np.testing.assert_allclose(bars["Plain twin"]["x"], [0.2, 2.2])  # s_2 left empty
     assert list(bars["Plain twin"]["height"]) == [0.5, 0.7]
+
+
+def test_without_opengl_the_tab_keeps_its_contours_and_says_why(qtbot, styled_qapp):
+    """Offscreen (as in every test run) no OpenGL context can be made: no 3-D surface is
+    created, each landscape panel says so in one line, and a landscape still draws."""
+    from resnet_studio.core.geometry.landscape import LandscapeResult, LandscapeSettings
+    from resnet_studio.gui.geometry.surface import opengl_status
+
+    available, why = opengl_status()
+    assert not available and "offscreen" in why
+    view = GeometryView()
+    qtbot.addWidget(view)
+    for panel in view.panels.values():
+        assert panel.surface is None
+        assert panel.note.text() == f"No 3-D surface: {why}; contours only."
+        assert "\n" not in panel.note.text()
+    axis = np.linspace(-1, 1, 5)
+    surface = 1.0 + np.add.outer(axis ** 2, axis ** 2)
+    result = LandscapeResult("run", LandscapeSettings(grid=5), 32, axis, surface, 1.0, 0.5,
+                             0.5, 0.3, 2.0, -0.01, True, None, None, True, "f.npz", 1.0,
+                             lambda_max_error=1e-9, lambda_min_error=1e-6)
+    view.landscapes = {"residual": result}
+    view.show_landscapes()
+    assert view.panels["residual"].image.image.shape == (5, 5)
+    assert "λ_min -0.01 ± 1e-06" in view.panels["residual"].label.text()
+
+
+def test_surfaces_share_one_height_and_colour_scale():
+    """Two landscapes mapped on the shared levels: the same loss gives the same height and
+    colour in both; losses outside the levels are clipped to the floor and the ceiling."""
+    import pyqtgraph as pg
+
+    from resnet_studio.gui.geometry.surface import (
+        SURFACE_HEIGHT,
+        surface_arrays,
+        surface_colors,
+    )
+
+    axis = np.linspace(-0.5, 0.5, 3)
+    a = np.array([[1e-3, 1e-2, 1e-1], [1.0, 10.0, 100.0], [1e-4, 1e4, 10.0]])
+    b = np.full((3, 3), 10.0)
+    levels = (-3.0, 2.0)
+    x, y, ha = surface_arrays(axis, a, levels)
+    _, _, hb = surface_arrays(axis, b, levels)
+    np.testing.assert_allclose(x, [-5, 0, 5])
+    np.testing.assert_allclose(ha[0], np.array([0, 1, 2]) / 5 * SURFACE_HEIGHT)
+    assert ha[2, 0] == 0.0 and ha[2, 1] == SURFACE_HEIGHT  # clipped
+    assert ha[1, 1] == hb[0, 0]  # loss 10 in both: same height
+    cmap = pg.colormap.get("viridis")
+    ca, cb = surface_colors(ha, cmap), surface_colors(hb, cmap)
+    assert ca.shape == (3, 3, 4)
+    np.testing.assert_allclose(ca[1, 1], cb[0, 0])
+    assert not np.allclose(ca[0, 0], ca[1, 1])

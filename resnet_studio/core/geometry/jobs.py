@@ -4,10 +4,11 @@ comparison, studied one after the other, each result streamed as a partial resul
 from __future__ import annotations
 
 import os
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from resnet_studio.core.geometry.runmodel import Cancelled
+from resnet_studio.core.geometry.runmodel import Cancelled, remove_temporary_files
 
 KINDS = ("lesion", "landscape")
 
@@ -24,6 +25,21 @@ def run_pair(run_dir: str | os.PathLike[str]) -> dict[str, Path]:
     if pair:
         return {role: d for role, d in pair.items() if is_run_dir(d)}
     return {"run": Path(run_dir)}
+
+
+def study_process_job(run_dirs: dict[str, Path]) -> Any:
+    """`study_job` as a job function that runs in a child process (core.process_jobs): the
+    GUI's way to run a study, so that rebuilding models and tracing TensorFlow functions
+    never hold the GUI thread's interpreter. A stop kills the process; the temporary file
+    it may have been writing is removed, so a stopped study leaves nothing behind."""
+    from resnet_studio.core.process_jobs import process_job
+
+    cleanup = partial(_cleanup, list(run_dirs.values()))
+    return process_job(study_job, cleanup=cleanup, name="resnet-studio-geometry")
+
+
+def _cleanup(run_dirs: list[Path], pid: int) -> None:
+    remove_temporary_files(run_dirs, pid)
 
 
 def study_job(kind: str, run_dirs: dict[str, Path], settings: dict[str, Any],

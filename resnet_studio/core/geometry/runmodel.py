@@ -171,7 +171,9 @@ def atomic_save_npz(path: Path, arrays: dict[str, np.ndarray], meta: dict[str, A
     """Writes arrays and a JSON `meta` to `path` (.npz): to a temporary file in the same
     folder first, then renamed over `path`, so a reader never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.stem}-{secrets.token_hex(4)}.tmp.npz"
+    # The pid in the name: a study process killed while writing is cleaned up by its pid
+    # (remove_temporary_files) without touching another process's file in flight.
+    tmp = path.parent / f".{path.stem}-{os.getpid()}-{secrets.token_hex(4)}.tmp.npz"
     try:
         with open(tmp, "wb") as f:
             np.savez(f, meta=np.asarray(json.dumps(meta, default=_jsonable)), **arrays)
@@ -182,6 +184,17 @@ def atomic_save_npz(path: Path, arrays: dict[str, np.ndarray], meta: dict[str, A
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def remove_temporary_files(run_dirs: list[Path], pid: int) -> list[Path]:
+    """Removes the temporary result files that process `pid` left in the runs' result
+    folders (it was killed while writing); returns them."""
+    removed = []
+    for run_dir in run_dirs:
+        for tmp in results_dir(Path(run_dir)).glob(f".*-{pid}-*.tmp.npz"):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
 
 
 def load_npz(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

@@ -5,9 +5,10 @@ Top: the run to study (a run of a comparison brings its partner along), the land
 settings, Lesion / Landscape / Stop and a progress bar. Left: the accuracy drop when each
 unit is deleted (bars, residual blue and plain twin amber, overlaid) and the k-curve (mean ±
 sd of the accuracy with k random units deleted). Right: each run's 2-D loss landscape as a
-filled contour (log loss, one colour scale for both), the trained point marked, |λ_min/λ_max|
-under each. The studies run as jobs (gui.jobs.Job) in their own thread; each run's result is
-drawn as soon as it arrives.
+filled contour (log loss, one colour scale for both), the trained point marked, and where
+OpenGL is available the same landscape as a 3-D surface under it (surface.py; elsewhere a
+one-line note says why there is none), |λ_min/λ_max| under each. The studies run as jobs (gui.jobs.Job) whose work happens in a child process
+(core.process_jobs); each run's result is drawn as soon as it arrives; Stop kills the process.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from resnet_studio.gui import theme
+from resnet_studio.gui.geometry.surface import SurfacePanel, opengl_status
 from resnet_studio.gui.jobs import Job
 
 ROLES = ("residual", "plain", "run")
@@ -47,18 +49,23 @@ EMPTY_TEXT = ("Pick a finished run (a run of a comparison brings its plain twin 
 
 
 def eigen_text(result: Any) -> str:
-    """'|λmin/λmax| = 4.9e-07 (λmax 0.119)' or a dash."""
+    """'|λ_min/λ_max| = 0.045 (λ_max 0.119, λ_min -0.0053 ± 6.2e-07) ...' or a dash; a
+    λ_min within its resolution of 0 is said to be unresolved (hessian.py)."""
     ratio = result.eigen_ratio
     if ratio is None or not math.isfinite(ratio):
         return "|λ_min/λ_max|: —"
-    return (f"|λ_min/λ_max| = {ratio:.2g}   (λ_max {result.lambda_max:.3g}, "
-            f"λ_min {result.lambda_min:.2g})   loss rise at r={result.radius:g}: "
-            f"{result.radius_loss_rise:+.4g}")
+    error = getattr(result, "lambda_min_error", None)
+    lam_min = f"λ_min {result.lambda_min:.2g}"
+    if error is not None:
+        lam_min += f" ± {error:.2g}" + ("" if result.lambda_min_resolved else ": unresolved")
+    return (f"|λ_min/λ_max| = {ratio:.2g}   (λ_max {result.lambda_max:.3g}, {lam_min})   "
+            f"loss rise at r={result.radius:g}: {result.radius_loss_rise:+.4g}")
 
 
 class LandscapePanel(QWidget):
     """One run's 2-D landscape: log10 loss as an image with iso-loss curves, the trained
-    point at the centre, and the eigenvalue line under it."""
+    point at the centre; the 3-D surface under it where OpenGL is available (else `surface`
+    is None and `note` says why), and the eigenvalue line."""
 
     def __init__(self, role: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -80,6 +87,16 @@ class LandscapePanel(QWidget):
         self.label.setObjectName(f"eigen_{role}")
         self.label.setWordWrap(True)
         lay.addWidget(self.plot, 1)
+        available, why = opengl_status()
+        self.surface: SurfacePanel | None = None
+        self.note = QLabel("" if available else f"No 3-D surface: {why}; contours only.")
+        self.note.setObjectName(f"surfaceNote_{role}")
+        if available:
+            self.surface = SurfacePanel(f"{TITLES[role]}: 3-D (height and colour: log₁₀ loss, "
+                                        "same scale for both)")
+            lay.addWidget(self.surface, 1)
+        else:
+            lay.addWidget(self.note)
         lay.addWidget(self.label)
         self.result: Any = None
 
@@ -101,6 +118,8 @@ class LandscapePanel(QWidget):
             iso.setParentItem(self.image)
             self.isos.append(iso)
         self.marker.setData([0.0], [0.0])
+        if self.surface is not None:
+            self.surface.show_result(result, levels)
         self.label.setText(f"colour: loss {10 ** levels[0]:.3g} (dark) to {10 ** levels[1]:.3g}"
                            f" (yellow), log scale, the same for both runs\n"
                            + eigen_text(result))
@@ -279,7 +298,7 @@ class GeometryView(theme.FollowsPalette, QWidget):
         """Starts the `kind` study ("lesion" or "landscape") on the chosen run(s)."""
         if self.running or not self.run_dirs or not self.run_guard(f"run a {kind} study"):
             return False
-        from resnet_studio.core.geometry.jobs import study_job
+        from resnet_studio.core.geometry.jobs import study_process_job
 
         if kind == "lesion":
             settings: dict[str, Any] = {}
@@ -288,7 +307,10 @@ class GeometryView(theme.FollowsPalette, QWidget):
             settings = {"grid": grid, "span": self.span.value(),
                         "samples": self.samples.value(), "iterations": 100,
                         "hessian_samples": min(128, self.samples.value())}
-        self.job = Job(study_job, kind, dict(self.run_dirs), settings, name=f"geometry-{kind}")
+        # In a child process (core.process_jobs): rebuilding the model and tracing its
+        # functions would otherwise hold the interpreter, and the window, for ~0.2 s at a time.
+        runs = dict(self.run_dirs)
+        self.job = Job(study_process_job(runs), kind, runs, settings, name=f"geometry-{kind}")
         self.job.partial.connect(lambda value, kind=kind: self._on_partial(kind, value))
         self.job.progress.connect(self._on_progress)
         self.job.failed.connect(self._on_failed)
