@@ -154,6 +154,11 @@ def test_masks_stay_zero_through_fine_tuning(parent_run, tmp_path):
     assert meta["pruning"]["sparsity"] == 0.7 and meta["pruning"]["scope"] == "layer"
     assert meta["sparsity"]["sparsity"] == pytest.approx(outcome.measured_sparsity)
     assert 0.69 <= outcome.measured_sparsity <= 0.71
+    # Sizes of the pruned model (float32 TFLite) and its checkpoint, plain and gzipped.
+    assert meta["sizes"]["compressed_size_bytes"] == outcome.compressed_size_bytes
+    assert 0 < outcome.compressed_size_bytes < outcome.size_bytes
+    assert outcome.checkpoint_size_bytes == (tmp_path / "pruned" / "checkpoints" / "last" /
+                                             "model.weights.h5").stat().st_size
     assert 0.0 <= outcome.accuracy <= 1.0  # the numbers that matter: benchmarks/bench_compression.py
 
 

@@ -110,6 +110,8 @@ def test_cli_export_int8_reports_size_and_accuracy_on_the_test_split(tmp_path, c
     r = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert r["quantization"] == "int8" and r["size_bytes"] == out.stat().st_size
     assert r["size_bytes"] < r["float32_size_bytes"]
+    assert r["size_breakdown"]["total"] == r["size_bytes"] > r["size_breakdown"]["buffers"]
+    assert 0 < r["compressed_size_bytes"] < r["size_bytes"]  # the flatbuffer's padding, at least
     keras_test = evaluate_run(read_run(run_dir))
     assert r["reference_accuracy"] == pytest.approx(keras_test["accuracy"])
     assert r["test_examples"] == keras_test["examples"] and 0.0 <= r["accuracy"] <= 1.0

@@ -34,7 +34,9 @@ def sparsity_curve(run_dir: str | os.PathLike[str], runs: list[Any]) -> dict[str
 
     Returns:
         {"run_dir", "dense": accuracy or None, "points": [{"sparsity", "accuracy",
-        "structured", "blocks", "run_dir"}]} with points sorted by sparsity (the measured
+        "structured", "blocks", "run_dir", "size_bytes", "compressed_size_bytes"}]}
+        (sizes: the pruned run's checkpointed weights as recorded by prune.py, None for
+        runs pruned before sizes were recorded) with points sorted by sparsity (the measured
         share of zero kernel weights where recorded, else the requested one).
     """
     dense = next((_accuracy(r.meta) for r in runs if _same(r.dir, run_dir)), None)
@@ -48,10 +50,13 @@ def sparsity_curve(run_dir: str | os.PathLike[str], runs: list[Any]) -> dict[str
             continue
         measured = (r.meta.get("sparsity") or {}).get("sparsity")
         blocks = list(pruning.get("blocks") or [])
+        sizes = r.meta.get("sizes") or {}
         points.append({"sparsity": float(measured if measured is not None
                                          else pruning.get("sparsity", 0.0)),
                        "accuracy": acc, "structured": bool(pruning.get("structured")),
-                       "blocks": blocks, "run_dir": str(r.dir)})
+                       "blocks": blocks, "run_dir": str(r.dir),
+                       "size_bytes": sizes.get("size_bytes"),
+                       "compressed_size_bytes": sizes.get("compressed_size_bytes")})
     points.sort(key=lambda p: (p["sparsity"], p["run_dir"]))
     return {"run_dir": str(run_dir), "dense": dense, "points": points}
 

@@ -53,6 +53,10 @@ class PruneOutcome:
     error: str | None = None
     layers: dict[str, float] = field(default_factory=dict)
     blocks: list[str] = field(default_factory=list)
+    size_bytes: int | None = None
+    compressed_size_bytes: int | None = None
+    checkpoint_size_bytes: int | None = None
+    checkpoint_compressed_size_bytes: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -170,6 +174,7 @@ def prune_run(parent: ParentModel, sparsity: float, *, structured: bool = False,
     report = sparsity_report({v.path: v.numpy() for v in trainer.model.trainable_weights
                               if v.path in masks})
     _record_sparsity(trainer.run_dir, report)
+    _record_sizes(trainer, outcome)
     outcome.run_dir = str(trainer.run_dir)
     outcome.status = result.status
     outcome.error = result.error
@@ -252,6 +257,7 @@ def prune_blocks(parent: ParentModel, count: int, *,
     values = {v.path: v.numpy() for v in trainer.model.trainable_weights}
     if any(np.any(values[p] != 0) for p in masks):  # the constraint's contract
         raise PruningError("a removed branch came back during fine-tuning")
+    _record_sizes(trainer, outcome)
     outcome.run_dir = str(trainer.run_dir)
     outcome.status, outcome.error = result.status, result.error
     outcome.accuracy = (result.test or {}).get("accuracy")
@@ -264,3 +270,17 @@ def _record_sparsity(run_dir: Path, report: dict[str, Any]) -> None:
 
     update_meta(run_dir, sparsity={"sparsity": report["sparsity"], "zeros": report["zeros"],
                                    "prunable": report["prunable"]})
+
+
+def _record_sizes(trainer: Any, outcome: PruneOutcome) -> None:
+    """Plain and gzip sizes of the pruned model (float32 TFLite) and of its checkpoint, into
+    its run.json (`sizes`, read by the size/sparsity curve) and the outcome (sizes.py)."""
+    from resnet_studio.core.compress.sizes import pruned_sizes
+    from resnet_studio.core.runs.store import update_meta
+
+    x, _ = next(iter(trainer.test_ds))
+    sizes = pruned_sizes(trainer.run_dir, trainer.built.model, np.asarray(x)[:4])
+    if sizes:
+        update_meta(trainer.run_dir, sizes=sizes)
+        for key, value in sizes.items():
+            setattr(outcome, key, value)

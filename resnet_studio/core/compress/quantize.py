@@ -217,6 +217,7 @@ def export_tflite_run(info: Any, out: str | os.PathLike[str], quantize: str | No
     """Exports a run's model to TFLite (optionally quantized) and measures it.
 
     Returns the export's `ExportResult.to_dict()` plus `quantization`, `size_bytes`,
+    `compressed_size_bytes` (gzip, sizes.py), `size_breakdown` (flatbuffer.py),
     `float32_size_bytes`, `accuracy` (the TFLite model's, test split, by the interpreter),
     `reference_accuracy` (the Keras model's on the same split), `test_examples` and, with
     `latency`, `latency_ms` / `latency_p90_ms` (one example, one thread).
@@ -239,7 +240,12 @@ def export_tflite_run(info: Any, out: str | os.PathLike[str], quantize: str | No
     measured = tflite_accuracy(flatbuffer, trainer.test_ds)
     reference = evaluate(model, trainer.test_ds, data.info.task, data.info.num_classes)
     out_dict = result.to_dict()
+    from resnet_studio.core.compress.flatbuffer import size_breakdown
+    from resnet_studio.core.compress.sizes import gzip_size
+
     out_dict.update({"quantization": mode or "none", "size_bytes": len(flatbuffer),
+                     "compressed_size_bytes": gzip_size(flatbuffer),
+                     "size_breakdown": size_breakdown(flatbuffer),
                      "float32_size_bytes": int(result.details["float_bytes"]),
                      "accuracy": measured["accuracy"],
                      "reference_accuracy": float(reference["accuracy"]),
