@@ -92,6 +92,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("resnet-studio: interrupted", file=sys.stderr)
         return 130
     except Exception as e:  # an internal error: say so plainly, keep the trace for bug reports
+        from resnet_studio.core.data.op_errors import explain, is_decode_error, is_op_error
+
+        if is_op_error(e) and not os.environ.get("RESNET_STUDIO_DEBUG"):  # in our words
+            _report(explain(e), as_json, "bad_input" if is_decode_error(e) else "failed")
+            return EXIT_BAD_INPUT if is_decode_error(e) else EXIT_FAILED
         if os.environ.get("RESNET_STUDIO_DEBUG"):
             traceback.print_exc()
         _report(f"internal error: {type(e).__name__}: {e} (set RESNET_STUDIO_DEBUG=1 for the "

@@ -111,11 +111,14 @@ def describe_error(e: BaseException) -> str:
     """One readable line for an exception (the messages of our own errors already are)."""
     from resnet_studio.core.blocks.context import BlockBuildError
     from resnet_studio.core.data import DatasetError
+    from resnet_studio.core.data.op_errors import explain, is_op_error
     from resnet_studio.core.spec import SpecError
 
     if isinstance(e, (DatasetError, SpecError, BlockBuildError, FileNotFoundError,
                       FileExistsError, ValueError)):
         return str(e)
+    if is_op_error(e):  # never TensorFlow's node names and op tags
+        return explain(e)
     text = str(e).strip().splitlines()
     return f"{type(e).__name__}: {text[0] if text else 'no message'}"
 

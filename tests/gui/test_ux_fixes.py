@@ -116,3 +116,25 @@ def test_invalid_numbers_are_said_in_red_and_not_applied(make_window, qtbot):
     assert not lr.message.isHidden() and "“250” was not applied" in lr.message.text()
     _type_into(qtbot, lr.widget, "0.00001")  # below the old 4-decimal floor, but valid
     assert panel.config().learning_rate == 1e-5 and lr.message.isHidden()
+
+
+# ---------------------------------------------------------------- item 7
+def test_a_damaged_image_is_named_in_the_preview_and_the_dialog(make_window, qtbot, tmp_path):
+    from tests.core.test_op_errors import NOISE, _folder
+
+    root = _folder(tmp_path / "ds")
+    window = make_window("resnet8-digits")
+    view = window.training_view
+    panel = view.panel
+    with qtbot.waitSignal(panel.loader.loaded, timeout=120_000):
+        panel.set_dataset(f"folder:{root}")
+    info = panel.dataset_info.text()
+    assert "broken.png" in info and not any(n in info for n in NOISE), info
+    with qtbot.waitSignal(view.error, timeout=120_000) as error:
+        panel.start_button.click()
+    qtbot.waitUntil(lambda: not view.training, timeout=120_000)
+    title, text, details = error.args
+    shown = " ".join((text, details, window.last_error_box.text(),
+                      window.last_error_box.informativeText(), panel.status_label.text()))
+    assert "broken.png" in text and not any(n in shown for n in NOISE), shown
+    window.last_error_box.close()

@@ -11,6 +11,7 @@ Example:
 """
 
 from .base import Dataset, DatasetError, DatasetInfo
+from .files import explain_data_error
 from .pipeline import AUGMENTATIONS, make_pipelines, steps_in_epoch, training_stream
 from .registry import dataset_names, describe_dataset, list_datasets, load_dataset
 
@@ -20,6 +21,7 @@ __all__ = [
     "DatasetError",
     "DatasetInfo",
     "dataset_names",
+    "explain_data_error",
     "describe_dataset",
     "list_datasets",
     "load_dataset",

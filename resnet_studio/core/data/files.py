@@ -31,6 +31,7 @@ standardized per channel with training statistics; other float inputs are used a
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -48,6 +49,7 @@ from .base import (
 )
 from .builtin import TEST_FRACTION, held_out, in_memory
 from .filescan import FileScan, policy_from_env
+from .op_errors import DIAGNOSE_SECONDS, clean_op_message, explain, is_decode_error
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -201,8 +203,10 @@ def _image_geometry(
     for path in firsts[:_SIZE_SAMPLE]:
         try:
             image = tf.io.decode_image(tf.io.read_file(str(path)), expand_animations=False)
-        except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError) as exc:
-            raise DatasetError(f"folder: cannot decode image {path}: {exc.message}") from exc
+        except tf.errors.OpError as exc:  # the reason only, not TensorFlow's node names
+            raise DatasetError(f"folder: {path} is not an image TensorFlow can decode "
+                               f"({clean_op_message(exc.message)}). Remove or replace the "
+                               "file and try again.") from None
         shapes.append(tuple(int(s) for s in image.shape))
     sizes = {s[:2] for s in shapes}
     channels = 1 if all(s[2] == 1 for s in shapes) else 3
@@ -300,7 +304,7 @@ def load_folder(
         if image_size:
             shape = (*image_size, shape[2])
         info = _folder_info(name, class_names, kind, shape, sizes)
-        streams, raw = _image_streams(limited, shape, crop and bool(image_size))
+        streams, raw = _image_streams(limited, shape, crop and bool(image_size), name)
         data = Dataset(info=info, streams=streams, raw_train=raw,
                        eval_cropped=raw is not None)
     data.warnings = scan.warnings()
@@ -348,9 +352,14 @@ def _tokenized_texts(name: str, class_names: list[str], train_files: list[Path],
 
 
 def _image_streams(
-    splits: dict[str, tuple[list[Path], np.ndarray]], shape: tuple[int, int, int], crop: bool
+    splits: dict[str, tuple[list[Path], np.ndarray]], shape: tuple[int, int, int], crop: bool,
+    name: str,
 ) -> tuple[dict[str, tf.data.Dataset], RawImages | None]:
-    """The splits' streams; with `crop`, evaluation crops plus the raw training images."""
+    """The splits' streams; with `crop`, evaluation crops plus the raw training images.
+
+    Raises:
+        DatasetError: a training image cannot be decoded (named: `op_errors.explain`).
+    """
     import tensorflow as tf
 
     from . import crops, streams
@@ -374,7 +383,10 @@ def _image_streams(
         return tf.data.Dataset.from_tensor_slices((paths, tf.constant(labels, tf.int32)))
 
     raw_train = files_ds("train").map(lambda p, y: decode(p), num_parallel_calls=tf.data.AUTOTUNE)
-    standardize = streams.standardizer(*streams.image_stats(raw_train))
+    try:  # the first full read of the training images: a damaged one is found here
+        standardize = streams.standardizer(*streams.image_stats(raw_train))
+    except tf.errors.OpError as exc:
+        raise DatasetError(explain_data_error(exc, name)) from None
     out = {
         split: files_ds(split).map(
             lambda p, y: (standardize(decode(p)), y), num_parallel_calls=tf.data.AUTOTUNE
@@ -384,6 +396,43 @@ def _image_streams(
     # Paths, not pixels, wait in the shuffle buffer: decoding happens after shuffling.
     raw = RawImages(files_ds("train"), lambda p: standardize(decode_raw(p))) if crop else None
     return out, raw
+
+
+def explain_data_error(error: BaseException, dataset: str | None = None) -> str:
+    """Our message for an error raised while reading `dataset` (op_errors.py): a TensorFlow
+    decoding error in a `folder:` dataset names the file to blame."""
+    found = None
+    if dataset and dataset.startswith(FOLDER_PREFIX) and is_decode_error(error):
+        found = find_undecodable(dataset)
+    return explain(error, dataset, found)
+
+
+def find_undecodable(dataset: str, budget: float = DIAGNOSE_SECONDS
+                     ) -> tuple[Path, str] | None:
+    """The first image of a `folder:` dataset that TensorFlow cannot decode, with the
+    decoder's reason; None when none is found within `budget` seconds of decoding."""
+    try:
+        _, splits, kind = _folder_plan(dataset, 0, 0.1, FileScan(dataset, "skip"))
+    except (DatasetError, OSError):
+        return None
+    if kind != "image":
+        return None
+    import tensorflow as tf
+
+    deadline = time.monotonic() + budget
+    seen: set[Path] = set()
+    for files, _labels in splits.values():
+        for path in files:
+            if path in seen:
+                continue
+            seen.add(path)
+            try:
+                tf.io.decode_image(tf.io.read_file(str(path)), expand_animations=False)
+            except tf.errors.OpError as e:
+                return path, clean_op_message(e.message)
+            if time.monotonic() > deadline:
+                return None
+    return None
 
 
 # ----------------------------------------------------------------------------------------- npz

@@ -284,6 +284,19 @@ class Trainer:
         and RunLocked / RunInUse when the run folder is another trainer's."""
         try:
             return self._run()
+        except Exception as e:
+            # A damaged file read before training (the sample batch, the statistics): bad
+            # input, in our words and naming the file, not TensorFlow's op error.
+            from resnet_studio.core.data import DatasetError, explain_data_error
+            from resnet_studio.core.data.op_errors import is_decode_error
+
+            if is_decode_error(e):
+                message = explain_data_error(e, self.dataset_name)
+                if getattr(self, "writer", None) is not None:  # the folder says why, too
+                    self.writer.finish("failed", error=message, failure={
+                        "step": 0, "exception": "DatasetError"})
+                raise DatasetError(message) from None
+            raise
         finally:
             self._release_owner()
 
@@ -363,7 +376,7 @@ class Trainer:
         except TrainingFailure as e:
             status, error, failure = "failed", str(e), e.details
         except Exception as e:  # keep the run folder consistent whatever went wrong
-            status, error = "failed", _describe_exception(e, cfg)
+            status, error = "failed", _describe_exception(e, cfg, self.dataset_name)
             failure = {"step": callback.step, "exception": type(e).__name__}
             if isinstance(e, StoreWriteError):  # the run stands at its last checkpoint
                 callback.epochs_completed = callback.saved_epochs
@@ -556,8 +569,10 @@ def checkpoint_problem(ckpt: Path, e: BaseException) -> str:
     return f"{ckpt}: cannot resume from this checkpoint: {why} ({type(e).__name__}: {first})"
 
 
-def _describe_exception(e: Exception, cfg: TrainingConfig) -> str:
+def _describe_exception(e: Exception, cfg: TrainingConfig, dataset: str | None = None) -> str:
     import tensorflow as tf
+
+    from resnet_studio.core.data import explain_data_error
 
     if isinstance(e, StoreWriteError):
         return str(e)
@@ -565,6 +580,8 @@ def _describe_exception(e: Exception, cfg: TrainingConfig) -> str:
     if isinstance(e, tf.errors.ResourceExhaustedError):
         return (f"out of memory with batch size {cfg.batch_size}: try a smaller batch "
                 f"(--batch-size {max(1, cfg.batch_size // 2)}) or a smaller model")
+    if isinstance(e, tf.errors.OpError):  # our words, the file named (a damaged image)
+        return explain_data_error(e, dataset)[:500]
     first = str(e).strip().splitlines()[0] if str(e).strip() else ""
     return f"{type(e).__name__}: {first}"[:500]
 

@@ -96,8 +96,12 @@ def describe_result(result: ExportResult) -> str:
 
 def describe_error(e: BaseException) -> str:
     """One readable line: our own errors already say what and where; others get their type."""
+    from resnet_studio.core.data.op_errors import explain, is_op_error
+
     if isinstance(e, (ExportError, FileNotFoundError, FileExistsError, ValueError)):
         return str(e)
+    if is_op_error(e):  # a test batch that cannot be read: our words, not TensorFlow's
+        return explain(e)
     lines = str(e).strip().splitlines()
     return f"{type(e).__name__}: {lines[0] if lines else 'no message'}"
 

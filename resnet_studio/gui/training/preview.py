@@ -65,6 +65,11 @@ def load_preview(name: str, data_dir: str | None = None,
     except DatasetError as e:
         return Preview(name, error=str(e))
     except Exception as e:  # noqa: BLE001 - shown to the user, never raised in the GUI
+        from resnet_studio.core.data import explain_data_error
+        from resnet_studio.core.data.op_errors import is_op_error
+
+        if is_op_error(e):  # a damaged image among the samples: named, in our words
+            return Preview(name, error=explain_data_error(e, name))
         return Preview(name, error=f"{type(e).__name__}: {e}")
 
 
