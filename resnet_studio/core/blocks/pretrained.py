@@ -187,3 +187,64 @@ def build_pretrained_backbone(ctx: BuildContext, x: Any, p: dict[str, Any], bloc
 
     ctx.after_allocate.append(load_pretrained)
     return out
+
+
+def describe_backbone(params: dict[str, Any], state: Any = None) -> dict[str, Any]:
+    """What is inside a `pretrained_backbone` block, for a read-only view: its layers (and
+    their sublayers) with output shapes, parameter counts and whether the block's settings
+    train them. A job function (`state`: core.jobs.JobState, unused): nothing is loaded but
+    the preset's config, so it takes a second or two, never the weights.
+
+    Returns:
+        {"preset", "class", "total", "trainable", "rows": [{"name", "type", "shape",
+        "params", "trainable", "depth"}]}, top-level layers at depth 0, their sublayers
+        at depth 1.
+
+    Raises:
+        PresetError: the preset cannot be found or read.
+    """
+    import keras_hub
+
+    preset = check_preset(str(params.get("preset", "")))
+    try:
+        backbone = keras_hub.models.Backbone.from_preset(preset, load_weights=False)
+    except (ValueError, OSError) as e:
+        raise PresetError(f"pretrained_backbone: cannot load preset {preset!r}: {e}") from None
+    if not params.get("trainable", True):
+        backbone.trainable = False
+    elif params.get("unfreeze_top", 0):
+        _unfreeze_top(backbone, int(params["unfreeze_top"]))
+
+    def shape_of(layer: Any) -> str:
+        try:
+            out = layer.output
+        except (AttributeError, ValueError):  # a sublayer called inside another: no node
+            return ""
+        shapes = [o.shape for o in (out.values() if isinstance(out, dict) else
+                                    out if isinstance(out, (list, tuple)) else [out])]
+        return ", ".join(str(tuple(s)).replace("None", "?") for s in shapes)
+
+    def row(layer: Any, depth: int) -> dict[str, Any]:
+        return {"name": layer.name, "type": type(layer).__name__, "shape": shape_of(layer),
+                "params": int(layer.count_params()) if layer.built else 0,
+                "trainable": bool(layer.trainable and layer.trainable_weights), "depth": depth}
+
+    rows = []
+    for layer in backbone.layers:
+        rows.append(row(layer, 0))
+        # Keras has no public list of a layer's own sublayers; this is the one it uses.
+        children = getattr(layer, "_flatten_layers", None)
+        for child in children(include_self=False, recursive=False) if children else []:
+            if child.weights:
+                rows.append(row(child, 1))
+    trainable = sum(int(keras_count(w)) for w in backbone.trainable_weights)
+    return {"preset": preset, "class": type(backbone).__name__,
+            "total": int(backbone.count_params()), "trainable": trainable, "rows": rows}
+
+
+def keras_count(variable: Any) -> int:
+    """Number of values in a variable."""
+    n = 1
+    for d in variable.shape:
+        n *= int(d)
+    return n

@@ -64,7 +64,10 @@ class EditCommands:
         self.win.statusBar().showMessage(message, 6000)
         QApplication.beep()
 
-    def on_canvas_activated(self, _path: object) -> None:
+    def on_canvas_activated(self, path: object) -> None:
+        if path is not None and self._is_backbone(tuple(path)):
+            self.show_inside(tuple(path))  # one card on the canvas; its layers, read-only
+            return
         self.win.panes.show_dock(self.win.inspector_dock)
         self.win.inspector.focus_first_editor()
 
@@ -87,6 +90,16 @@ class EditCommands:
                                         editing.shortcut_of(spec, single) is not None)
         a["rename"].setEnabled(single is not None)
 
+    def _is_backbone(self, path: tuple) -> bool:
+        return editing.get_block(self.doc.spec, path).type == "pretrained_backbone"
+
+    def show_inside(self, path: tuple) -> None:
+        """Opens the read-only view of a pretrained backbone's layers (gui/backbone_view)."""
+        from resnet_studio.gui.backbone_view import show_backbone
+
+        block = editing.get_block(self.doc.spec, path)
+        self.backbone_view = show_backbone(self.win, block.name or block.type, block.params)
+
     # ------------------------------------------------------------------ context menu
     def show_context_menu(self, pos: QPoint, path: object) -> None:
         a = self.win.actions
@@ -94,6 +107,9 @@ class EditCommands:
         if path is not None:
             path = tuple(path)
             block = editing.get_block(self.doc.spec, path)
+            if block.type == "pretrained_backbone":
+                menu.addAction("Show Inside…").triggered.connect(lambda: self.show_inside(path))
+                menu.addSeparator()
             menu.addActions([a["cut"], a["copy"], a["paste"], a["duplicate"], a["delete"]])
             menu.addSeparator()
             menu.addActions([a["move_up"], a["move_down"], a["wrap"]])
