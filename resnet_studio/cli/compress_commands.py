@@ -46,6 +46,12 @@ def register(sub: Any) -> None:
                         "pruned model without saving a run)")
     p.add_argument("--lr", type=float, dest="learning_rate",
                    help="fine-tuning peak learning rate (default: the parent's × 0.5)")
+    p.add_argument("--strategy", choices=("default", "mirrored"), default="default",
+                   help="where to fine-tune: default (one device) or mirrored (every local "
+                        "GPU, or --devices); the masks hold on every replica")
+    p.add_argument("--devices", default="",
+                   help='with --strategy mirrored: devices such as "GPU:0,GPU:1" or '
+                        '"CPU:0,CPU:1"')
     p.add_argument("--runs-root", help="folder for the pruned runs (default: beside the parent)")
     p.add_argument("--json", action="store_true", help="last stdout line: one JSON object")
     p.set_defaults(handler=cmd_prune)
@@ -94,6 +100,13 @@ def cmd_prune(args: argparse.Namespace) -> int:
     if args.schedule == "gradual" and args.fine_tune_epochs == 0:
         raise UsageError("--schedule gradual prunes during fine-tuning: give "
                          "--fine-tune-epochs 1 or more")
+    if args.devices:
+        from resnet_studio.core.training_config import parse_devices
+
+        try:
+            parse_devices(args.devices)
+        except ValueError as e:
+            raise UsageError(f"--devices: {e}") from None
     if args.learning_rate is not None and not args.learning_rate > 0:
         raise UsageError(f"--lr must be > 0, received: {args.learning_rate}")
     info = _read_checkpointed_run_or_usage(args.run_dir)
@@ -108,7 +121,8 @@ def cmd_prune(args: argparse.Namespace) -> int:
             outcome = prune_run(parent, s, structured=args.structured, scope=args.scope,
                                 schedule=args.schedule, fine_tune_epochs=args.fine_tune_epochs,
                                 learning_rate=args.learning_rate, runs_root=args.runs_root,
-                                observer=ProgressPrinter(prefix=f"sparsity {s:g}: "))
+                                observer=ProgressPrinter(prefix=f"sparsity {s:g}: "),
+                                strategy=args.strategy, devices=args.devices)
         except PruningError as e:
             raise UsageError(str(e)) from None
         row = outcome.to_dict()

@@ -209,6 +209,8 @@ def test_prune_refuses_bad_input_with_exit_2(tmp_path, capsys):
               ">= 0"),
              (["prune", str(tmp_path), "--sparsity", "0.5", "--schedule", "gradual",
                "--fine-tune-epochs", "0"], "gradual"),
+             (["prune", str(tmp_path), "--sparsity", "0.5", "--strategy", "mirrored",
+               "--devices", "TPU:x"], "--devices"),
              (["prune", str(tmp_path / "none"), "--sparsity", "0.5"], "no run.json")]
     for argv, fragment in cases:
         assert main(argv) == 2, argv
@@ -267,3 +269,23 @@ def test_removed_branches_stay_removed_through_fine_tuning(parent_run, tmp_path,
     assert weights  # the rest of the network is there and was trained
     assert main(["prune", str(parent_run), "--blocks", "2"]) == 2
     assert "1 residual branches" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_masks_stay_zero_when_fine_tuning_under_mirrored_strategy(tmp_path):
+    """Two logical CPUs, one replica each (tests/core/pruning_mirrored_check.py, in a
+    subprocess: the CPU must be split before TensorFlow starts)."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3",
+               PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    proc = subprocess.run([sys.executable, str(Path(__file__).with_name(
+        "pruning_mirrored_check.py"))], env=env, capture_output=True, text=True, cwd=tmp_path,
+        timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    r = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert r["parent"] == "completed" and r["status"] == "completed", r["error"]
+    assert r["strategy"] == "mirrored" and r["replicas"] == 2
+    assert r["pruned"] > 0 and r["nonzero_pruned"] == 0  # the constraint held on each replica
+    assert r["kept_moved"] > 1e-4  # and the kept weights did train
+    g = r["gradual"]
+    assert g["status"] == "completed", g["error"]
+    assert abs(g["zeros"] - 0.6 * g["prunable"]) <= 1  # masks recomputed across replicas

@@ -6,6 +6,13 @@ train step (keras/src/optimizers/base_optimizer.py, `apply`), so the gradient-mo
 of `MonitoredModel` is unchanged and no host round-trip is added: a pruned weight can never
 be read non-zero between two steps, by a checkpoint, an evaluation or an export.
 
+Under tf.distribute (MirroredStrategy) the same holds on every replica: the optimizer
+applies the constraint in each replica's step to that replica's copy of the kernel, all of
+them equal after the all-reduced update, and a gradual schedule's mask updates (in the
+callback, a cross-replica context) assign every copy at once
+(tests/core/pruning_mirrored_check.py: two logical CPUs, no pruned weight non-zero after
+fine-tuning).
+
 Masks are not stored in checkpoints: they are the non-zero pattern of the checkpointed
 kernels (a kept weight landing on exactly 0.0 has probability zero in float32 training, and
 would merely stay pruned). So a pruned run resumed after a kill recovers its masks from its

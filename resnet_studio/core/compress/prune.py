@@ -120,7 +120,8 @@ def prune_run(parent: ParentModel, sparsity: float, *, structured: bool = False,
               fine_tune_epochs: int = FINE_TUNE_EPOCHS,
               learning_rate: float | None = None, run_dir: str | Path | None = None,
               runs_root: str | Path | None = None, observer: Observer = ignore,
-              started: Callable[[Any], None] | None = None) -> PruneOutcome:
+              started: Callable[[Any], None] | None = None, strategy: str = "default",
+              devices: str = "") -> PruneOutcome:
     """Prunes `parent` to `sparsity` and fine-tunes the result as a new run.
 
     Args:
@@ -138,6 +139,9 @@ def prune_run(parent: ParentModel, sparsity: float, *, structured: bool = False,
         observer: Receives the fine-tuning run's events.
         started: Called with the fine-tuning Trainer before it runs (a GUI job binds its
             stop switch to `trainer.request_stop`).
+        strategy: The fine-tuning's `strategy` training setting (`default`, `mirrored`):
+            the masks hold under tf.distribute too (finetune.py).
+        devices: The `devices` setting for `mirrored` ("CPU:0,CPU:1", "GPU:0,GPU:1").
 
     Returns:
         The outcome; `status` is the fine-tuning run's (`completed`, `stopped`, `failed`).
@@ -170,7 +174,8 @@ def prune_run(parent: ParentModel, sparsity: float, *, structured: bool = False,
         weights = parent.trainer.layer_weights()  # dense: the schedule prunes as it trains
     tag = f"pruned{int(round(sparsity * 100))}{'f' if structured else ''}"
     trainer, result = _fine_tune(parent, weights, settings, tag, fine_tune_epochs,
-                                 learning_rate, run_dir, runs_root, observer, started)
+                                 learning_rate, run_dir, runs_root, observer, started,
+                                 strategy, devices)
     report = sparsity_report({v.path: v.numpy() for v in trainer.model.trainable_weights
                               if v.path in masks})
     _record_sparsity(trainer.run_dir, report)
@@ -187,8 +192,8 @@ def prune_run(parent: ParentModel, sparsity: float, *, structured: bool = False,
 def _fine_tune(parent: ParentModel, weights: dict[str, list[np.ndarray]],
                settings: PruningSettings, tag: str, epochs: int, learning_rate: float | None,
                run_dir: str | Path | None, runs_root: str | Path | None,
-               observer: Observer, started: Callable[[Any], None] | None = None
-               ) -> tuple[Any, Any]:
+               observer: Observer, started: Callable[[Any], None] | None = None,
+               strategy: str = "default", devices: str = "") -> tuple[Any, Any]:
     """Trains the pruned weights as a new run linked to `parent`; (trainer, RunResult)."""
     from resnet_studio.core.runs import new_run_dir
     from resnet_studio.core.spec import spec_from_dict
@@ -198,9 +203,10 @@ def _fine_tune(parent: ParentModel, weights: dict[str, list[np.ndarray]],
     meta = parent.info.meta
     lr = learning_rate if learning_rate is not None else \
         float(parent.trainer.config.learning_rate) * FINE_TUNE_LR_FACTOR
-    # One device: the mask constraint assigns inside the replica's step.
+    # The strategy is the caller's, not the parent's: a run trained on two GPUs can be
+    # fine-tuned on a laptop.
     cfg = TrainingConfig.from_sources(meta.get("config") or {}, {
-        "epochs": epochs, "learning_rate": lr, "strategy": "default", "devices": "",
+        "epochs": epochs, "learning_rate": lr, "strategy": strategy, "devices": devices,
         "early_stopping": 0})
     spec = spec_from_dict(parent.trainer.built.spec.to_dict(), "architecture.json")
     preset = str(meta.get("preset") or spec.name)
