@@ -51,6 +51,10 @@ def register_all(sub: Any) -> None:
 
     experiment_commands.register(sub)
 
+    from resnet_studio.cli import insight_commands
+
+    insight_commands.register(sub)
+
 
 def cmd_gui(args: argparse.Namespace) -> int:
     from resnet_studio.gui.app import run_app

@@ -428,7 +428,10 @@ class Trainer:
             self._emit(Log(a.message, "warning"))
 
     def _callbacks(self, callback: _StudioCallback) -> list[Any]:
-        cbs: list[Any] = [callback]
+        from resnet_studio.core.training.histograms import HistogramCallback
+
+        # Before `callback`: an epoch's histograms are on disk before its checkpoint.
+        cbs: list[Any] = [HistogramCallback(self, callback), callback]
         pruning = self.writer.meta.get("pruning")
         if pruning:  # a pruned run (fresh or resumed): its masks hold through every step
             from resnet_studio.core.compress.finetune import PruningCallback
