@@ -53,7 +53,8 @@ def test_a_tab_opened_before_its_view_exists_gets_it_in_place(qtbot, styled_qapp
     qtbot.addWidget(window)
     window.show()
     titles = tab_titles(window)
-    assert titles == ["Architecture", "Training", "Compare", "Runs", "Experiments", "Geometry"]
+    assert titles == ["Architecture", "Training", "Compare", "Runs", "Experiments", "Geometry",
+                      "Insight"]
     assert window.runs.built("training") is None and window.runs.built("runs") is None
 
     window.tabs.setCurrentIndex(3)  # Ctrl+4 or a click, before start_backend made it

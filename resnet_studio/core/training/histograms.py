@@ -123,7 +123,9 @@ class HistogramCallback(keras.callbacks.Callback):
             self._build_taps()
         if not self._tapped or self._probe is None:
             return {}
-        out = self._taps(self._probe, training=False)
+        # predict_on_batch runs a traced function (traced once, at the first epoch end):
+        # ~16 ms for resnet8-digits where an eager call of the same model took ~75 ms.
+        out = self._taps.predict_on_batch(self._probe)
         if not isinstance(out, (list, tuple)):
             out = [out]
         return {name: np.asarray(o, np.float32) for name, o in zip(self._tapped, out,
@@ -147,7 +149,8 @@ class HistogramCallback(keras.callbacks.Callback):
                 continue
             outputs.append(output)
             names.append(g.layer)
-        self._taps = keras.Model(inputs=t.model.inputs, outputs=outputs) if outputs else False
+        inputs = t.model.inputs[0] if len(t.model.inputs) == 1 else t.model.inputs
+        self._taps = keras.Model(inputs=inputs, outputs=outputs) if outputs else False
         self._tapped = names if outputs else []
 
     def _write_tensorboard(self, record: EpochHistograms) -> None:

@@ -267,6 +267,7 @@ class RunsView(theme.FollowsPalette, QWidget):
     compress_requested = Signal(object)
     open_requested = Signal(object)
     compare_requested = Signal(object)
+    insight_requested = Signal(object)  # RunInfo: its predictions and histograms
 
     def __init__(self, root: Path | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -339,6 +340,10 @@ class RunsView(theme.FollowsPalette, QWidget):
         self.compare_action = self._action("Open Comparison", "shortcut", self._compare,
                                            "Show this run and its plain-twin partner side by "
                                            "side in the Compare tab")
+        self.insight_action = self._action(
+            "Predictions && Histograms", "search", self._insight, "Show the run's test "
+            "predictions (misclassified first) and its per-layer weight and activation "
+            "histograms in the Insight tab")
         self.resume_action = self._action("Resume", "train", self._resume,
                                           "Continue a stopped or interrupted run from its "
                                           "last checkpoint")
@@ -361,7 +366,8 @@ class RunsView(theme.FollowsPalette, QWidget):
         bar = QHBoxLayout()
         bar.setSpacing(4)
         self.buttons: dict[str, QToolButton] = {}
-        for key, action in (("open", self.open_action), ("compare", self.compare_action),
+        for key, action in (("open", self.open_action), ("insight", self.insight_action),
+                            ("compare", self.compare_action),
                             ("resume", self.resume_action),
                             ("export", self.export_action), ("delete", self.delete_action),
                             (None, None), ("reveal", self.reveal_action),
@@ -519,7 +525,8 @@ class RunsView(theme.FollowsPalette, QWidget):
 
     def build_context_menu(self) -> QMenu:
         menu = QMenu(self)
-        for action in (self.open_action, self.compare_action, self.resume_action,
+        for action in (self.open_action, self.insight_action, self.compare_action,
+                       self.resume_action,
                        self.export_action, self.compress_action, None,
                        self.reveal_action, None, self.delete_action, None,
                        self.refresh_action):
@@ -596,6 +603,7 @@ class RunsView(theme.FollowsPalette, QWidget):
         self.export_action.setEnabled(one is not None and one.status != "running"
                                       and has_checkpoint(one.dir))
         self.compress_action.setEnabled(self.export_action.isEnabled())
+        self.insight_action.setEnabled(one is not None)
         self.delete_action.setEnabled(bool(selected) and
                                       all(r.status != "running" for r in selected))
         self.reveal_action.setEnabled(one is not None)
@@ -654,6 +662,12 @@ class RunsView(theme.FollowsPalette, QWidget):
         run = self._single()
         if run is not None:
             self.open_requested.emit(run)
+
+    @Slot()
+    def _insight(self) -> None:
+        run = self._single()
+        if run is not None:
+            self.insight_requested.emit(run)
 
     @Slot()
     def _compare(self) -> None:

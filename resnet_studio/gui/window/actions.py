@@ -134,6 +134,9 @@ class WindowActions:
           tip="Stop after the current batch (a checkpoint is kept)")
         A("export_model", "&Export Model…", runs.export_model, shortcut="Ctrl+E", icon="export",
           tip="Export the latest (or the selected) run as SavedModel, .keras, TFLite or code")
+        A("insight", "Pre&dictions and Histograms", runs.show_insight, icon="search",
+          tip="The test examples the latest (or the selected) run gets wrong, and its "
+          "per-layer weight and activation histograms")
         for i, name in enumerate(TABS):
             A(f"tab_{name.lower()}", f"Show &{name}", lambda _c=False, i=i:
               win.tabs.setCurrentIndex(i), shortcut=f"Ctrl+{i + 1}")
@@ -193,6 +196,7 @@ class WindowActions:
         m.addActions([a["train"], a["compare"], a["pause_training"], a["stop_training"]])
         m.addSeparator()
         m.addAction(a["export_model"])
+        m.addAction(a["insight"])
         m = mb.addMenu("&Help")
         m.addAction(a["residual_help"])
         m.addSeparator()

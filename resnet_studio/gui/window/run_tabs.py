@@ -84,6 +84,7 @@ def _make_runs(tabs: RunTabs) -> QWidget:
     rv.export_requested.connect(tabs.export_run)
     rv.compress_requested.connect(tabs.compress_run)
     rv.selection_changed.connect(tabs.on_runs_selected)
+    rv.insight_requested.connect(tabs.open_insight)
     return rv
 
 
@@ -105,11 +106,18 @@ def _make_geometry(tabs: RunTabs) -> QWidget:
     return gv
 
 
+def _make_insight(tabs: RunTabs) -> QWidget:
+    from resnet_studio.gui.training.insight_view import InsightView
+
+    return InsightView(tabs.win)
+
+
 RUN_TABS = (RunTab("training", "Training", "train", _make_training, runs=True),
             RunTab("compare", "Compare", "shortcut", _make_compare, runs=True),
             RunTab("runs", "Runs", "runs", _make_runs),
             RunTab("experiments", "Experiments", "shortcut", _make_experiments, runs=True),
-            RunTab("geometry", "Geometry", "family-containers", _make_geometry, runs=True))
+            RunTab("geometry", "Geometry", "family-containers", _make_geometry, runs=True),
+            RunTab("insight", "Insight", "search", _make_insight, runs=True))
 
 
 class RunTabs:
@@ -324,6 +332,26 @@ class RunTabs:
         elif show(view):
             self.tabs.setCurrentWidget(view)
 
+    def open_insight(self, info: RunInfo | str, page: str | None = None) -> None:
+        """Shows a run's predictions and histograms in the Insight tab."""
+        view = self.view("insight")
+        self.tabs.setCurrentWidget(view)
+        view.show_run(getattr(info, "dir", info), page)
+
+    def show_insight(self) -> None:
+        """Predictions and histograms of the run selected in the Runs tab, else of this
+        window's last run (Train › Predictions and Histograms)."""
+        runs = self.built("runs")
+        selected = runs.selected_runs() if runs is not None and \
+            self.tabs.currentWidget() is runs else []
+        training = self.built("training")
+        last = training.last_run_dir if training is not None else None
+        if selected or last is not None:
+            self.open_insight(selected[0] if selected else str(last))
+        else:
+            self._message("Train a model first, or pick a run in the Runs tab", 6000)
+            self.tabs.setCurrentWidget(self.view("runs"))
+
     def resume_run(self, info: RunInfo) -> None:
         """Continues a stopped or interrupted run from its last checkpoint."""
         view = self.view("training")
@@ -375,11 +403,17 @@ class RunTabs:
         self.update_training_actions()
 
     def on_run_started(self, run_dir: str) -> None:
+        insight = self.built("insight")
+        if insight is not None:  # its histograms follow the new run live
+            insight.follow_training(run_dir)
         self.update_training_actions()
         self._refresh_runs()
         self.win.run_started.emit(run_dir)
 
     def on_run_finished(self, _finished: object) -> None:
+        insight = self.built("insight")
+        if insight is not None:
+            insight.training_finished()
         self.update_training_actions()
         self._refresh_runs()
         self.win.run_finished.emit()
