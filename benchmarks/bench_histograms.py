@@ -3,7 +3,7 @@
 Trains `resnet8-digits` with the real Trainer (`Trainer.run()`, the path the CLI and the GUI
 take) and times `HistogramCallback.on_epoch_end` in place: the histograms of every layer's
 kernel, one forward pass of the probe batch through the model that taps each layer's output,
-histograms.jsonl appended with fsync, and the TensorBoard event. The first epoch also builds
+the run record appended with fsync, and the TensorBoard event. The first epoch also builds
 that model, traces its predict function and reads the probe batch; it is reported on its own.
 
 Result: the callback's median time over epochs 2..N, the median epoch time (from

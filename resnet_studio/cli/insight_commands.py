@@ -17,7 +17,7 @@ def register(sub: Any) -> None:
         description="Runs the run's last checkpoint over its test split and lists the "
                     "examples with their true and predicted labels and the model's confidence: "
                     "the misclassified ones first (most confident first), then the correct "
-                    "ones in test order. Cached in the run folder (predictions.npz).")
+                    "ones in test order. Cached in the run folder.")
     p.add_argument("run_dir")
     p.add_argument("--limit", type=int, default=20, help="examples listed (default 20)")
     p.add_argument("--misclassified", action="store_true",
@@ -28,7 +28,7 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser(
         "histograms", help="a run's per-layer weight and activation histograms by epoch",
-        description="The histograms recorded at each epoch end (histograms.jsonl): per layer "
+        description="The histograms recorded in the run at each epoch end: per layer "
                     "with weights, the kernel's values and the layer's outputs on a fixed "
                     "probe batch of validation examples. Prints each layer's range and "
                     "spread at the last epoch; --json gives every histogram.")

@@ -5,7 +5,7 @@ gradient norms): the histogram of its kernel (`kernel`, `embeddings`, else its l
 variable) and the histogram of its outputs on the run's probe batch, the first
 `PROBE_EXAMPLES` examples of the validation split (the test split when there is none):
 fixed for the whole run, since the splits are seeded and their pipelines are not shuffled.
-Both go to histograms.jsonl and to TensorBoard (`core/runs/histograms.py`).
+Both go to the run folder and to TensorBoard (`core/runs/histograms.py`).
 
 Cost: one forward pass of the probe batch through a model that returns every layer's
 output, plus numpy histograms, once per epoch; measured with benchmarks/bench_overhead.py
@@ -163,7 +163,7 @@ class HistogramCallback(keras.callbacks.Callback):
                 if lh.activations is not None:
                     values.append((f"activations/{lh.layer}", lh.activations))
             self._tb.write_histograms(record.step, values)
-        except Exception as e:  # noqa: BLE001 - histograms.jsonl has them; TensorBoard optional
+        except Exception as e:  # noqa: BLE001 - the run record has them; TensorBoard optional
             self._tb = None
             from resnet_studio.core.training.events import Log
 

@@ -47,7 +47,7 @@ def run_predictions(run_dir: str | os.PathLike[str], samples: int = DEFAULT_SAMP
         run_dir: A run folder with a checkpoint.
         samples: How many inputs (in display order) to keep for display.
         state: Job state: progress per batch, cooperative cancel between batches.
-        use_cache: Read predictions.npz when it matches the checkpoint.
+        use_cache: Read the cached predictions when they match the checkpoint.
 
     Raises:
         FileNotFoundError: no run or no checkpoint there.
