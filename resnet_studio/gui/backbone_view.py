@@ -117,6 +117,8 @@ class BackboneView(QDialog):
                 self.tree.addTopLevelItem(item)
                 parent = item
         self.tree.expandAll()
+        for column in range(1, len(COLUMNS)):
+            self.tree.resizeColumnToContents(column)
 
     def closeEvent(self, event) -> None:
         if self._job is not None:  # reading a preset cannot be interrupted: let it end

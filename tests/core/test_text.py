@@ -233,3 +233,18 @@ def test_tfds_ambiguous_text_features_are_named(monkeypatch: pytest.MonkeyPatch)
             load_dataset("tfds:glue/qnli?text=query&label=label")
         with pytest.raises(DatasetError, match="need a WordPiece tokenizer"):
             load_dataset("tfds:glue/mrpc", limit=4)
+
+
+def test_a_text_run_feeds_the_live_history() -> None:
+    """The Training tab's plots take a text run's Started event (its dataset says
+    "text-classification") and its gradient norms."""
+    from resnet_studio.core.data import describe_dataset
+    from resnet_studio.core.runs.history import RunHistory
+    from resnet_studio.core.training.events import GradNorms, Started
+
+    dataset = describe_dataset("stdlib-docs").to_dict()
+    assert dataset["task"] == "text-classification"
+    history = RunHistory()
+    history.apply(Started("run", "CPU", {}, ["a", "b"], ["x", "y"], 1, 10, 0, 0, {}, dataset))
+    history.apply(GradNorms(1, np.array([0.5, 0.25], np.float32)))
+    assert history.layers == ["a", "b"] and history.gradients is not None

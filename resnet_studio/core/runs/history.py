@@ -137,6 +137,8 @@ class RunHistory:
     def begin(self, layers: list[str], blocks: list[str], *, task: str = "classification",
               label: str = "") -> None:
         """Empties the history for a run with these weighted layers (depth order)."""
+        if task == "text-classification":  # DatasetInfo.to_dict's name for text sets
+            task = "classification"
         if task not in TASKS:
             raise ValueError(f"Expected task in {TASKS}, received: task={task!r}")
         if len(blocks) != len(layers):
