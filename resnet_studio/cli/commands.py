@@ -99,18 +99,10 @@ def _load_bound(preset: str, dataset: str | None, no_residual: bool = False):
 
 
 def _trained_image_size(spec, dataset: str, kind: str) -> tuple[int, int] | None:
-    """The image size a file dataset (tfds:, folder:) is brought to when this preset trains
-    on it with its own settings (a crop augmentation or image_size), else None."""
-    from resnet_studio.core.training.trainer import image_geometry
-    from resnet_studio.core.training_config import TrainingConfig
+    """The image size a file dataset is brought to when this preset trains on it."""
+    from resnet_studio.core.binding import trained_image_size
 
-    if kind != "image" or not dataset.startswith(("tfds:", "folder:")):
-        return None
-    try:
-        cfg = TrainingConfig.from_sources(spec.training)
-    except ValueError:
-        return None
-    return image_geometry(spec, cfg).get("image_size")
+    return trained_image_size(spec, dataset, kind)
 
 
 @obeys_max_params

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import copy
 import os
-from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -36,6 +35,7 @@ from resnet_studio.core.blocks.context import (
     UnitRecord,
     build_blocks,
 )
+from resnet_studio.core.naming import block_names
 from resnet_studio.core.params import Problem
 from resnet_studio.core.spec import ArchitectureSpec, BlockSpec, SpecError, validate
 
@@ -191,35 +191,6 @@ class BuiltModel:
     units: list[UnitRecord] = field(default_factory=list)
 
 
-def block_names(spec: ArchitectureSpec) -> dict[str, str]:
-    """location -> block name: the explicit `name`, else the type (numbered when repeated)."""
-    explicit = {b.name for _, b in spec.walk() if b.name}
-    names: dict[str, str] = {}
-
-    def rec(blocks: list[BlockSpec], prefix: str, parent: str | None) -> None:
-        # Children of a container are numbered within it and prefixed with its name, so
-        # their layers read as `res1_conv_2_conv` and sort under the container.
-        counts = Counter(b.type for b in blocks if not b.name)
-        seen: Counter[str] = Counter()
-        for i, b in enumerate(blocks):
-            loc = f"{prefix}blocks[{i}]"
-            if b.name:
-                name = b.name
-            else:
-                seen[b.type] += 1
-                name = b.type if counts[b.type] == 1 else f"{b.type}_{seen[b.type]}"
-                if parent:
-                    name = f"{parent}_{name}"
-                while name in explicit:
-                    name += "_"
-            names[loc] = name
-            if b.blocks:
-                rec(b.blocks, loc + ".", name)
-
-    rec(spec.blocks, "", None)
-    return names
-
-
 def _residual_units(blocks: list[BlockSpec]) -> int:
     """Residual units in depth order (for drop-path rates that rise with depth)."""
     n = 0
@@ -233,16 +204,11 @@ def _residual_units(blocks: list[BlockSpec]) -> int:
 
 
 def bind(spec: ArchitectureSpec, binding: Binding | None) -> ArchitectureSpec:
-    """The spec with the data's input shape/kind applied (head sizes apply at build time)."""
-    if binding is None or binding.input_shape is None:
-        return spec
-    bound = spec.copy()
-    bound.input.shape = tuple(int(d) for d in binding.input_shape)
-    if binding.input_kind:
-        bound.input.kind = binding.input_kind
-    if binding.vocab_size:
-        bound.input.vocab_size = int(binding.vocab_size)
-    return bound
+    """The spec as it trains with these dataset facts (input, classes, vocabulary): the one
+    binding of `core/binding.py`, which also lists where the user's values differ."""
+    from resnet_studio.core.binding import bind_spec
+
+    return bind_spec(spec, binding).spec
 
 
 def build_model(spec: ArchitectureSpec, binding: Binding | None = None, *,
@@ -252,7 +218,8 @@ def build_model(spec: ArchitectureSpec, binding: Binding | None = None, *,
 
     Args:
         spec: A validated spec.
-        binding: Dataset facts overriding the spec's input and head sizes.
+        binding: Dataset facts (`core/binding.py`): the spec is bound to them first, as
+            `binding.bind_spec` does; the editor shows where that changes a user's value.
         max_params: Parameter limit; None reads `max_params_limit()`.
         lesion_gates: Put a BranchGate on every removable residual unit (lesion studies);
             the layers keep their names, so trained weights copy over by layer name.
@@ -400,18 +367,20 @@ def _prod(shape: Any) -> int:
     return n
 
 
-def _summarize(spec: ArchitectureSpec, outputs: Any, ctx: BuildContext) -> ModelSummary:
-    def block_summary(rec: BlockRecord) -> BlockSummary:
-        children = [block_summary(ctx.records[c]) for c in rec.children]
-        own, own_trainable, _ = _weight_counts(rec.layers)
-        return BlockSummary(
-            name=rec.name, type=rec.type, location=rec.location,
-            output_shape=tuple(rec.output.shape),
-            params=own + sum(c.params for c in children),
-            trainable_params=own_trainable + sum(c.trainable_params for c in children),
-            layers=[layer.name for layer in rec.layers], children=children)
+def block_summary(ctx: BuildContext, rec: BlockRecord) -> BlockSummary:
+    """The summary of one built block (and its children) of `ctx`."""
+    children = [block_summary(ctx, ctx.records[c]) for c in rec.children]
+    own, own_trainable, _ = _weight_counts(rec.layers)
+    return BlockSummary(
+        name=rec.name, type=rec.type, location=rec.location,
+        output_shape=tuple(rec.output.shape),
+        params=own + sum(c.params for c in children),
+        trainable_params=own_trainable + sum(c.trainable_params for c in children),
+        layers=[layer.name for layer in rec.layers], children=children)
 
-    tops = [block_summary(r) for r in ctx.records.values() if r.parent is None]
+
+def _summarize(spec: ArchitectureSpec, outputs: Any, ctx: BuildContext) -> ModelSummary:
+    tops = [block_summary(ctx, r) for r in ctx.records.values() if r.parent is None]
     all_layers = [layer for rec in ctx.records.values() for layer in rec.layers]
     total, trainable, stats = _weight_counts(all_layers)
     return ModelSummary(

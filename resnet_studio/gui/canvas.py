@@ -32,6 +32,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QApplication, QScrollArea, QSizePolicy, QToolTip, QWidget
 
 from resnet_studio.core import editing
+from resnet_studio.core.binding import Difference
 from resnet_studio.core.builder import BlockSummary, block_names
 from resnet_studio.core.spec import validate
 from resnet_studio.gui import theme
@@ -44,7 +45,7 @@ from resnet_studio.gui.canvas_layout import (
     Path,
     layout_spec,
 )
-from resnet_studio.gui.canvas_paint import CanvasPainting
+from resnet_studio.gui.canvas_paint import WARNING_COLOR, CanvasPainting
 from resnet_studio.gui.document import Document
 from resnet_studio.gui.formatting import (
     SHORTCUT_TEXT,
@@ -88,6 +89,8 @@ class ArchitectureCanvas(CanvasPainting, QWidget):
         self._result: SummaryResult | None = None
         self._infos: dict[Path, BlockSummary] = {}
         self._build_errors: dict[Path, list[str]] = {}
+        # Where the spec's values differ from the chosen dataset's (core.binding).
+        self._differences: dict[Path | None, list[Difference]] = {}
         self._spec_errors: dict[Path, list[str]] = {}
         self._stale = True
         self._signature: tuple | None = None
@@ -101,6 +104,7 @@ class ArchitectureCanvas(CanvasPainting, QWidget):
         self._result = result
         self._infos = result.block_summaries()
         self._build_errors = result.block_problems()
+        self._differences = result.block_differences()
         self._signature = self._structure(result.spec)
         self._stale = result.spec != self.doc.spec
         self.update()
@@ -108,6 +112,22 @@ class ArchitectureCanvas(CanvasPainting, QWidget):
     def errors_for(self, path: Path) -> list[str]:
         """Messages shown on a block's card (validation, then the last build)."""
         return self._spec_errors.get(path, []) + self._build_errors.get(path, [])
+
+    def differences_for(self, path: Path | None) -> list[Difference]:
+        """Where the block at `path` (None: the input) differs from the dataset's values,
+        as of the last build (the card's warning badge)."""
+        return self._differences.get(None if path is None else tuple(path), [])
+
+    def projection_drawn(self, path: Path) -> bool:
+        """Whether the shortcut of the block at `path` is drawn with a W_s box: where Keras
+        built a projection (the last summary lists a projection layer in the block); before
+        the first build, where the spec asks for one."""
+        if editing.shortcut_of(self.doc.spec, path) != "projection":
+            return False
+        built = None
+        if self._result is not None and not self._stale:
+            built = self._result.has_projection(path)
+        return True if built is None else built
 
     def info_for(self, path: Path) -> BlockSummary | None:
         return self._infos.get(path)
@@ -504,15 +524,21 @@ class ArchitectureCanvas(CanvasPainting, QWidget):
         if hit is None:
             if self._geo.input_rect.contains(scene):
                 inp = self.doc.spec.input
-                return (f"<b>Input</b>: one {inp.kind} example of shape "
+                text = (f"<b>Input</b>: one {inp.kind} example of shape "
                         f"{format_shape(inp.shape)} (batch axis not shown). Edit it in the "
                         "inspector with no block selected.")
+                return text + "".join(f"<br>{_difference_html(d)}"
+                                      for d in self.differences_for(None))
             return ""
         kind, node = hit
         if kind == "arc":
             mode = editing.shortcut_of(self.doc.spec, node.path) or "none"
-            return (f"<b>Shortcut</b> of {node.name} — {SHORTCUT_TEXT.get(mode, mode)}<br>"
-                    "Click to switch it " + ("on" if mode == "none" else "off") + ".")
+            built = ""
+            if mode == "projection" and not self.projection_drawn(node.path):
+                built = ("<br>Keras builds no projection here: the block keeps its input's "
+                         "shape, so x is added unchanged (identity).")
+            return (f"<b>Shortcut</b> of {node.name} — {SHORTCUT_TEXT.get(mode, mode)}{built}"
+                    "<br>Click to switch it " + ("on" if mode == "none" else "off") + ".")
         if kind == "chevron":
             return "Expand" if node.collapsed else "Collapse"
         bt = node.btype
@@ -533,4 +559,10 @@ class ArchitectureCanvas(CanvasPainting, QWidget):
                          f"{format_count(info.params)}")
         for msg in self.errors_for(node.path):
             lines.append(f"<span style='color:{theme.ERROR_COLOR}'>⚠ {msg}</span>")
+        lines += [_difference_html(d) for d in self.differences_for(node.path)]
         return "<br>".join(lines)
+
+
+def _difference_html(d: Difference) -> str:
+    return (f"<span style='color:{WARNING_COLOR}'>⚠ {d.message()}</span> (the inspector "
+            "offers to use the dataset's value)")

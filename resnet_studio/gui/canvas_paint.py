@@ -28,9 +28,13 @@ from resnet_studio.gui.canvas_layout import ARC_BULGE, CanvasLayout, DropSlot, N
 from resnet_studio.gui.formatting import format_count, format_shape, key_param_text
 
 if TYPE_CHECKING:
+    from resnet_studio.core.binding import Difference
     from resnet_studio.core.builder import BlockSummary
     from resnet_studio.gui.document import Document
     from resnet_studio.gui.summary_worker import SummaryResult
+
+# Amber: a value the dataset replaces when training (core.binding), not an error.
+WARNING_COLOR = "#D97706"
 
 
 class CanvasPainting:
@@ -44,6 +48,12 @@ class CanvasPainting:
     _result: SummaryResult | None
     _infos: dict[tuple[int, ...], BlockSummary]
     _stale: bool
+
+    def differences_for(self, path: tuple[int, ...] | None) -> list[Difference]:
+        raise NotImplementedError  # ArchitectureCanvas
+
+    def projection_drawn(self, path: tuple[int, ...]) -> bool:
+        raise NotImplementedError  # ArchitectureCanvas
 
     def _title_font(self) -> QFont:
         f = QFont(self.font())
@@ -60,7 +70,8 @@ class CanvasPainting:
         p.scale(self.zoom, self.zoom)
         self._paint_dots(p, pal)
         self._paint_header(p, pal)
-        self._paint_pill(p, self._geo.input_rect, "Input", self._input_text(), pal, error=False)
+        self._paint_pill(p, self._geo.input_rect, "Input", self._input_text(), pal, error=False,
+                         warning=bool(self.differences_for(None)))
         first = self._geo.nodes[0].rect.top() if self._geo.nodes else self._geo.output_rect.top()
         self._paint_connector(p, self._geo.input_rect.bottom(), first, pal)
         self._paint_list(p, self._geo.nodes, pal)
@@ -85,10 +96,24 @@ class CanvasPainting:
         p.drawPoints(pts)
 
     def _input_text(self) -> str:
+        """The input as training will feed it: the dataset's shape, kind and vocabulary where
+        they differ from the spec's (then "yours: …" says what the spec has)."""
         inp = self.doc.spec.input
-        dims = " × ".join(str(d) for d in inp.shape)
-        vocab = f", vocabulary {inp.vocab_size}" if inp.vocab_size else ""
-        return f"{inp.kind} {dims}{vocab}"
+        kind, shape, vocab = inp.kind, tuple(inp.shape), inp.vocab_size
+        yours = []
+        for d in self.differences_for(None):
+            if d.field == "shape":
+                shape = d.dataset
+                yours.append(" × ".join(str(v) for v in d.user))
+            elif d.field == "kind":
+                kind = d.dataset
+                yours.append(str(d.user))
+            elif d.field == "vocab_size":
+                vocab = d.dataset
+                yours.append(f"vocabulary {d.user}")
+        dims = " × ".join(str(d) for d in shape)
+        text = f"{kind} {dims}" + (f", vocabulary {vocab}" if vocab else "")
+        return text + (f"  (dataset's; yours: {', '.join(yours)})" if yours else "")
 
     def _output_text(self) -> tuple[str, bool]:
         r = self._result
@@ -110,19 +135,26 @@ class CanvasPainting:
                    fm.elidedText(title, Qt.TextElideMode.ElideRight, r.width()))
         p.setFont(self.font())
         fm2 = QFontMetricsF(self.font())
-        parts = [spec.name]
-        if spec.dataset:
-            parts.append(f"dataset {spec.dataset}")
-        r_info = self._result
-        if r_info is not None and r_info.summary is not None:
-            parts.append(f"{r_info.summary.total_params:,} parameters")
         p.setPen(theme.dim_text(pal))
         p.drawText(QRectF(r.left(), r.top() + fm.height() + 2, r.width(), fm2.height() + 4),
                    Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                   fm2.elidedText("  ·  ".join(parts), Qt.TextElideMode.ElideRight, r.width()))
+                   fm2.elidedText(self.header_text(), Qt.TextElideMode.ElideRight, r.width()))
+
+    def header_text(self) -> str:
+        """The line under the title: name, the dataset the numbers are bound to, and the
+        parameter count of the model training would build."""
+        spec = self.doc.spec
+        parts = [spec.name]
+        r_info = self._result
+        dataset = r_info.dataset if r_info is not None and r_info.dataset else spec.dataset
+        if dataset:
+            parts.append(f"dataset {dataset}")
+        if r_info is not None and r_info.summary is not None:
+            parts.append(f"{r_info.summary.total_params:,} parameters")
+        return "  ·  ".join(parts)
 
     def _paint_pill(self, p: QPainter, r: QRectF, label: str, text: str, pal: QPalette,
-                    error: bool) -> None:
+                    error: bool, warning: bool = False) -> None:
         font = QFont(self.font())
         fm = QFontMetricsF(font)
         bold = QFont(font)
@@ -133,7 +165,9 @@ class CanvasPainting:
         base = pal.color(QPalette.ColorRole.Base)
         text_color = pal.color(QPalette.ColorRole.Text)
         border = theme.error_color(pal) if error else theme.mix(base, text_color, 0.35)
-        p.setPen(QPen(border, 1.2))
+        if warning and not error:
+            border = theme.accent(WARNING_COLOR, pal)
+        p.setPen(QPen(border, 1.6 if warning else 1.2))
         p.setBrush(theme.mix(base, text_color, 0.05))
         p.drawRoundedRect(pill, r.height() / 2, r.height() / 2)
         x = pill.left() + 18
@@ -194,6 +228,10 @@ class CanvasPainting:
         if self.errors_for(node.path):
             border, width = theme.error_color(pal), 2.2 if not selected else 2.6
             fill = theme.mix(fill, theme.error_color(pal), 0.07)
+        elif self.differences_for(node.path):
+            warn = theme.accent(WARNING_COLOR, pal)
+            border, width = warn, 2.2 if not selected else 2.6
+            fill = theme.mix(fill, warn, 0.07)
         return fill, border, width
 
     def _paint_card(self, p: QPainter, node: Node, selected: bool) -> None:
@@ -244,6 +282,10 @@ class CanvasPainting:
             right_badge = self._paint_badge(p, QPointF(right, top + (line_h - fm.height() - 2) / 2),
                                             badge, fam)
             right = right_badge - 6
+        for d in self.differences_for(node.path):  # the dataset's value differs: say which
+            right = self._paint_badge(p, QPointF(right, top + (line_h - fm.height() - 2) / 2),
+                                      f"⚠ {d.field} {d.dataset}",
+                                      theme.accent(WARNING_COLOR, pal)) - 6
         title = bt.title if bt else node.block.type
         p.setFont(title_font)
         p.setPen(text)
@@ -386,6 +428,7 @@ class CanvasPainting:
             color = color.lighter(120) if theme.is_dark(pal) else color.darker(115)
         pen_w = 2.6 if hovered else 2.0
         style = Qt.PenStyle.DashLine if mode in ("zero_pad", "none") else Qt.PenStyle.SolidLine
+        # A projection where the block keeps its shape is built as an identity: drawn so.
         pen = QPen(color, pen_w, style, Qt.PenCapStyle.RoundCap)
         if style == Qt.PenStyle.DashLine:
             pen.setDashPattern([3.0, 2.2] if mode == "zero_pad" else [1.5, 2.5])
@@ -407,7 +450,7 @@ class CanvasPainting:
         head.closeSubpath()
         p.drawPath(head)
         mid = QPointF(x - ARC_BULGE, (y0 + y1) / 2)
-        if mode == "projection":
+        if mode == "projection" and self.projection_drawn(node.path):
             font = QFont(self.font())
             font.setBold(True)
             font.setPointSizeF(font.pointSizeF() * 0.85)

@@ -47,6 +47,7 @@ from resnet_studio.core.spec import (
     validate,
 )
 from resnet_studio.gui import icons, theme
+from resnet_studio.gui.binding_notice import BindingNotice
 from resnet_studio.gui.document import Document
 from resnet_studio.gui.formatting import SHORTCUT_TEXT, format_count, format_shape, format_value
 from resnet_studio.gui.number_fields import INT_LIMIT, CheckedDoubleSpinBox, CheckedSpinBox
@@ -262,6 +263,9 @@ class Inspector(QWidget):
         self.stack.addWidget(self._block_scroll)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        # Where the dataset's value replaces this block's (or the input's) when training.
+        self.binding_notice = BindingNotice(document, self)
+        layout.addWidget(self.binding_notice)
         layout.addWidget(self.stack)
         document.changed.connect(self._on_changed)
         document.selection_changed.connect(self._on_selection_changed)
@@ -285,6 +289,7 @@ class Inspector(QWidget):
 
     def set_result(self, result: SummaryResult) -> None:
         self._result = result
+        self.binding_notice.set_result(result)
         self._refresh_block()
 
     # ------------------------------------------------------------------ pages

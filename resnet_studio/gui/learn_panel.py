@@ -4,6 +4,11 @@ shortcut, and its formula for the current params) and the Residual Connections h
 The texts live in learn.py; this module only draws them. The panel follows the document:
 selecting another block, or changing a shortcut, variant or scaling in the inspector,
 updates it at once (it is a few labels and one small QPainter drawing).
+
+The shortcut is drawn as Keras builds it: a block whose `shortcut` is `projection` but which
+keeps its input's shape gets no projection layer (He et al.'s option B projects only where
+the shape changes), so where the last summary lists no projection layer in the block
+(`SummaryResult.has_projection`), the panel explains it with the identity shortcut.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from resnet_studio.core import editing
 from resnet_studio.core.blocks import registry
+from resnet_studio.core.spec import BlockSpec
 from resnet_studio.gui import theme
 from resnet_studio.gui.document import Document
 from resnet_studio.gui.learn import (
@@ -36,6 +42,7 @@ from resnet_studio.gui.learn import (
     Unit,
     explain,
 )
+from resnet_studio.gui.summary_worker import SummaryResult
 
 BOX_H = 22.0
 GAP = 11.0  # vertical space between boxes: room for an arrow head
@@ -249,6 +256,7 @@ class LearnPanel(theme.FollowsPalette, QWidget):
         super().__init__(parent)
         self.doc = document
         self.explanation: Explanation | None = None
+        self._result: SummaryResult | None = None
         inner = QWidget(self)
         self.title_label = QLabel(inner)
         self.title_label.setObjectName("learnTitle")
@@ -295,17 +303,38 @@ class LearnPanel(theme.FollowsPalette, QWidget):
         self._apply_palette()
         self.update_view()
 
+    def set_result(self, result: SummaryResult) -> None:
+        """The last summary (SummaryService.finished): where Keras built a projection."""
+        self._result = result
+        self.update_view()
+
+    def _as_built(self, block: BlockSpec, path: editing.Path) -> tuple[BlockSpec, bool]:
+        """`block` with the shortcut Keras builds: identity where the spec says projection
+        and the last summary of this spec lists no projection layer in the block."""
+        r = self._result
+        bt = registry.BLOCK_TYPES.get(block.type)
+        if (r is None or r.spec != self.doc.spec or bt is None or not bt.has_shortcut
+                or bt.resolve(block.params).get("shortcut") != "projection"
+                or r.has_projection(path) is not False):
+            return block, False
+        shown = BlockSpec(block.type, {**block.params, "shortcut": "identity"}, block.name,
+                          block.blocks)
+        return shown, True
+
     def update_view(self) -> None:
         """Shows the single selected block, or the overview."""
         sel = editing.normalize_selection(self.doc.selection)
         block = None
+        no_projection = False
         if len(sel) == 1:
             try:
                 block = editing.get_block(self.doc.spec, sel[0])
             except (IndexError, KeyError):
                 block = None
         try:
-            e = explain(block) if block is not None else None
+            if block is not None:
+                shown, no_projection = self._as_built(block, sel[0])
+            e = explain(shown) if block is not None else None
         except KeyError:  # an unknown block type: the canvas already reports it
             e = None
         self.explanation = e
@@ -323,6 +352,11 @@ class LearnPanel(theme.FollowsPalette, QWidget):
         self.help_label.show()
         self.diagram.set_explanation(e)
         html = e.formula_html
+        if no_projection:
+            html += ("<p>Its shortcut is set to <i>projection</i>, but the block keeps its "
+                     "input's shape, so Keras builds no W<sub>s</sub>: x is added unchanged "
+                     "(a projection is only built where the shape changes, He et al.'s "
+                     "option B).</p>")
         parent = self._container_of(sel[0])
         if parent is not None:
             html += (f"<p>It is part of the residual branch F of the container "

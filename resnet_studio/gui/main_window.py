@@ -11,7 +11,7 @@ field; the document is never changed by a failed open.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
@@ -76,6 +76,7 @@ class MainWindow(QMainWindow):
         self.doc = Document(spec if spec is not None else load_preset(DEFAULT_PRESET), path,
                             self)
         self.service = SummaryService(self)
+        self.service.dataset_source = self._editor_dataset
         self.tf_loader = TfLoader(self)
         self.autosaver = Autosaver(self.doc, self)
         self.closing = False
@@ -137,6 +138,18 @@ class MainWindow(QMainWindow):
         self.learn_panel.help_requested.connect(lambda: help_menu.show_residual_help(self))
         self.tabs.currentChanged.connect(self.runs.on_tab_changed)
         self.runs.update_training_actions()
+
+    def _editor_dataset(self) -> tuple[str, Any]:
+        """(dataset, training settings) the editor binds the architecture to: the Training
+        tab's choice once it exists, else the architecture's own dataset."""
+        view = self.runs.built("training")
+        if view is None:
+            return self.doc.spec.dataset or "", None
+        try:
+            config = view.run_settings()[0]
+        except ValueError:  # a bad setting (the panel says which): the preset's settings
+            config = None
+        return view.dataset(), config
 
     # ------------------------------------------------------------------ the run tabs
     @property

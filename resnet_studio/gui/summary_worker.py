@@ -1,11 +1,25 @@
-"""Shapes and parameter counts, computed by building the Keras model in a background thread.
+"""Shapes and parameter counts, computed by Keras in a background thread, for the spec bound
+to the dataset chosen in the training panel (what training will build).
 
 The GUI never computes a shape or a count itself: after every edit it asks Keras. The
-`SummaryService` (GUI thread) debounces requests with a single-shot timer, numbers each one
-(its *generation*) and keeps at most one build in flight; each build is a job (gui.jobs:
-`summary_job`) run in one long-lived `WorkerThread`, which owns all Keras building, and its
-result comes back as the job's `finished`. A result whose generation is not the latest is
-dropped, so a slow build can never overwrite a newer edit's numbers.
+`SummaryService` (GUI thread) coalesces requests (a zero-delay single-shot timer: every
+request made while handling one event becomes one build; requests arriving while a build
+runs become the next one), numbers each one (its *generation*) and keeps at most one build
+in flight; each build is a job (gui.jobs: `summary_job`) run in one long-lived
+`WorkerThread`, which owns all Keras building, and its result comes back as the job's
+`finished`. A result whose generation is not the latest is dropped, so a slow build can
+never overwrite a newer edit's numbers.
+
+Binding. The service asks `dataset_source()` (the window: the training panel's dataset and
+settings) at each build; the worker reads the dataset's metadata (`core.binding.
+facts_for_editor`, cached per dataset and input) and summarizes the spec bound exactly as
+training binds it (`core.binding.bind_spec`, used by the builder): the numbers shown are the
+trained model's, and each place where the user's value differs from the dataset's comes
+back as a `Difference` for the canvas and inspector to show.
+
+Speed. Summaries go through one `core.incremental.IncrementalSummarizer` per service, which
+declares no weights and rebuilds only the blocks an edit changed and those whose input shape
+changed (benchmarks/bench_editor.py: ResNet-152 edits).
 
 Job signals reach the service through `Qt.QueuedConnection` to slots of an object living in
 the GUI thread (a signal connected to a plain function runs in the emitting thread, and that
@@ -15,27 +29,33 @@ deadlocked with PySide6 6.12).
 from __future__ import annotations
 
 import copy
-import gc
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from resnet_studio.core import editing
+from resnet_studio.core.binding import Difference
 from resnet_studio.core.builder import ModelSummary, block_names
 from resnet_studio.core.jobs import JobState
 from resnet_studio.core.params import Problem
 from resnet_studio.core.spec import ArchitectureSpec, SpecError
 from resnet_studio.gui.jobs import Job, WorkerThread
 
-# Long enough that typing "128" or holding a spin-box arrow builds once, short enough that
-# the numbers feel immediate (a small model builds in ~50 ms).
-DEBOUNCE_MS = 250
+if TYPE_CHECKING:
+    from resnet_studio.core.incremental import IncrementalSummarizer
+
+# Requests made while handling one event (an edit, then the training panel following it)
+# become one build; a burst of edits while a build runs becomes one more build. Incremental
+# summaries take tens of milliseconds, so no longer delay is needed to feel immediate.
+DEBOUNCE_MS = 0
 
 Path = editing.Path
-BIG_MODEL_PARAMS = 5_000_000
+# Names of the layers `core.blocks.residual.make_shortcut` creates for a projection.
+PROJECTION_SUFFIXES = ("proj_conv", "_proj")
 
 
 @dataclass
@@ -50,6 +70,10 @@ class SummaryResult:
         partial: When a block fails, the summary of the blocks before it (their shapes
             still help to see what went wrong).
         seconds: Time the build took.
+        dataset: The dataset the spec was bound to ("" for none).
+        differences: Where the spec's values differ from the dataset's (core.binding).
+        dataset_error: Why the dataset's facts could not be read (the spec is then
+            summarized unbound).
     """
 
     generation: int
@@ -58,6 +82,9 @@ class SummaryResult:
     problems: list[Problem] = field(default_factory=list)
     partial: ModelSummary | None = None
     seconds: float = 0.0
+    dataset: str = ""
+    differences: list[Difference] = field(default_factory=list)
+    dataset_error: str = ""
 
     @property
     def ok(self) -> bool:
@@ -92,6 +119,21 @@ class SummaryResult:
                 out[path] = b
         return out
 
+    def block_differences(self) -> dict[Path | None, list[Difference]]:
+        """Block path (None for the input) -> where it differs from the dataset."""
+        out: dict[Path | None, list[Difference]] = {}
+        for d in self.differences:
+            out.setdefault(editing.path_of(d.location), []).append(d)
+        return out
+
+    def has_projection(self, path: Path) -> bool | None:
+        """Whether Keras built a projection shortcut (W_s) in the block at `path`: a
+        `proj_conv` / `proj` layer among its own layers. None when the block was not built."""
+        summary = self.block_summaries().get(tuple(path))
+        if summary is None:
+            return None
+        return any(layer.endswith(PROJECTION_SUFFIXES) for layer in summary.layers)
+
     def block_problems(self) -> dict[Path, list[str]]:
         """Block path -> messages, for problems located in a block."""
         return problems_by_block(self.problems)
@@ -110,24 +152,24 @@ def problems_by_block(problems: list[Problem]) -> dict[Path, list[str]]:
     return out
 
 
-def build_summary(spec: ArchitectureSpec
+def build_summary(spec: ArchitectureSpec, binding: Any = None,
+                  summarizer: IncrementalSummarizer | None = None
                   ) -> tuple[ModelSummary | None, list[Problem], ModelSummary | None]:
-    """Builds `spec` with Keras in the calling thread.
+    """Summarizes `spec` bound to `binding` with Keras in the calling thread (no weights).
 
     Returns:
         (summary, problems, partial): the summary when it builds; else the problems and, if a
         block failed, the summary of the top-level blocks before it.
     """
     from resnet_studio.core.blocks.context import BlockBuildError
-    from resnet_studio.core.builder import build_model
+    from resnet_studio.core.incremental import IncrementalSummarizer
 
+    summarizer = summarizer or IncrementalSummarizer()
     # No keras.utils.clear_session() here: it resets Keras's global state for *every*
     # thread and clears TensorFlow's kernel cache, which would disturb a training run in
-    # another thread. Our layers are named explicitly, so nothing accumulates but memory.
+    # another thread. Nothing is allocated, and the summarizer's cache is bounded.
     try:
-        summary = build_model(spec).summary
-        _free_if_big(summary.total_params)
-        return summary, [], None
+        return summarizer.summarize(spec, binding), [], None
     except SpecError as e:
         return None, list(e.problems), None
     except BlockBuildError as e:
@@ -140,18 +182,45 @@ def build_summary(spec: ArchitectureSpec
         prefix = copy.deepcopy(spec)
         prefix.blocks = prefix.blocks[:failed[0]]
         try:
-            partial = build_model(prefix).summary
+            partial = summarizer.summarize(prefix, binding)
         except Exception:  # the prefix is only a help for the user; without it, no shapes
             partial = None
     return None, problems, partial
 
 
-def _free_if_big(params: int) -> None:
-    """Collects the dropped model now when it was big: Keras models hold reference cycles,
-    and a few ResNet-152 builds (240 MB of weights each) would otherwise wait for the cyclic
-    garbage collector. Small models are not worth the ~0.1 s a collection takes."""
-    if params >= BIG_MODEL_PARAMS:
-        gc.collect()
+class EditorBuilds:
+    """What the editor's Keras worker keeps between builds: the incremental summarizer and
+    the dataset facts read so far (both used from the worker thread only)."""
+
+    def __init__(self) -> None:
+        from resnet_studio.core.incremental import IncrementalSummarizer
+
+        self.summarizer = IncrementalSummarizer()
+        self._facts: dict[tuple, Any] = {}
+
+    def facts(self, spec: ArchitectureSpec, dataset: str, config: Any) -> Any:
+        """The dataset facts training would bind `spec` to (metadata only, cached)."""
+        from resnet_studio.core.binding import facts_for_editor
+
+        key = (dataset, repr(spec.input), repr(sorted((spec.training or {}).items())),
+               repr(config))
+        if key not in self._facts:
+            self._facts[key] = facts_for_editor(spec, dataset, config)
+        return self._facts[key]
+
+    def bound(self, spec: ArchitectureSpec, source: tuple[str, Any] | None
+              ) -> tuple[Any, list[Difference], str]:
+        """(binding, differences, error) for `spec` on the chosen dataset."""
+        from resnet_studio.core.binding import bind_spec
+
+        dataset, config = source if source else ("", None)
+        if not dataset:
+            return None, [], ""
+        try:
+            facts = self.facts(spec, dataset, config)
+        except Exception as e:  # DatasetError and the like: summarize unbound, say why
+            return None, [], f"{dataset}: {e}"
+        return facts, bind_spec(spec, facts).differences, ""
 
 
 @dataclass
@@ -163,18 +232,24 @@ class CountResult:
     error: str
 
 
-def summary_job(kind: str, key: Any, spec: ArchitectureSpec, state: JobState
+def summary_job(kind: str, key: Any, spec: ArchitectureSpec, builds: EditorBuilds,
+                source: tuple[str, Any] | None, state: JobState
                 ) -> SummaryResult | CountResult:
     """One Keras build of the editor (a job function, core.jobs): a summary for generation
-    `key` when kind is "summary", else a count for the gallery item `key`."""
+    `key` when kind is "summary" (bound to the dataset of `source`: (name, settings)), else
+    a count for the gallery item `key` (unbound: the preset as published)."""
     del state
     start = time.perf_counter()
+    binding, differences, dataset_error = (builds.bound(spec, source) if kind == "summary"
+                                           else (None, [], ""))
     try:
-        summary, problems, partial = build_summary(spec)
+        summary, problems, partial = build_summary(spec, binding, builds.summarizer)
     except BaseException as e:  # reported as the build's problem, like any failed build
         summary, problems, partial = None, [Problem("", f"{type(e).__name__}: {e}")], None
     if kind == "summary":
-        return SummaryResult(key, spec, summary, problems, partial, time.perf_counter() - start)
+        dataset = source[0] if source and binding is not None else ""
+        return SummaryResult(key, spec, summary, problems, partial, time.perf_counter() - start,
+                             dataset, differences, dataset_error)
     error = str(problems[0]) if problems else ""
     return CountResult(key, summary.total_params if summary else None, error)
 
@@ -208,6 +283,11 @@ class SummaryService(QObject):
         self._timer.timeout.connect(self._dispatch)
         self._builds = WorkerThread("keras-summary", self)
         self._thread = self._builds.thread
+        self._editor_builds = EditorBuilds()
+        # The dataset (and training settings) to bind to: set by the window, read at each
+        # build; None or ("", None) summarizes the spec as written.
+        self.dataset_source: Callable[[], tuple[str, Any] | None] | None = None
+        self._last_spec: ArchitectureSpec | None = None
 
     # ------------------------------------------------------------------ API
     @property
@@ -224,8 +304,14 @@ class SummaryService(QObject):
         """Asks for a summary of `spec` after the debounce delay; returns its generation."""
         self.generation += 1
         self._pending = spec
+        self._last_spec = spec
         self._timer.start()
         return self.generation
+
+    def rebind(self) -> None:
+        """The chosen dataset changed: summarizes the last spec again, bound to it."""
+        if self._last_spec is not None:
+            self.request(self._last_spec)
 
     def flush(self) -> None:
         """Starts a pending request now instead of after the debounce delay."""
@@ -268,7 +354,11 @@ class SummaryService(QObject):
             self._submit("count", key, spec)
 
     def _submit(self, kind: str, key: Any, spec: ArchitectureSpec) -> None:
-        job = Job(summary_job, kind, key, spec, thread=self._builds, parent=self)
+        source = None
+        if kind == "summary" and self.dataset_source is not None:
+            source = self.dataset_source()
+        job = Job(summary_job, kind, key, spec, self._editor_builds, source,
+                  thread=self._builds, parent=self)
         job.finished.connect(self._on_built)
         job.start()
 

@@ -167,13 +167,18 @@ class BuildContext:
         return i
 
 
-def build_blocks(ctx: BuildContext, x: Any, blocks: list[BlockSpec], prefix: str) -> Any:
+def build_blocks(ctx: BuildContext, x: Any, blocks: list[BlockSpec], prefix: str,
+                 start: int = 0) -> Any:
     """Builds a block sequence on `x` (the model's top level, and a container's children).
 
     Here rather than in builder.py so that container blocks (blocks/residual.py) need not
     import the builder, which imports every block module.
+
+    Args:
+        start: Index of `blocks[0]` in its list (core/incremental.py builds one block of a
+            model alone, under its own location and name).
     """
-    for i, block in enumerate(blocks):
+    for i, block in enumerate(blocks, start):
         loc = f"{prefix}blocks[{i}]"
         bt = registry.get_block_type(block.type)
         rec = ctx.begin(ctx.names[loc], block.type, loc)

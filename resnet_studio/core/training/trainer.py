@@ -20,6 +20,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from resnet_studio.core.binding import image_geometry
 from resnet_studio.core.blocks.context import Binding
 from resnet_studio.core.runs.diskio import StoreWriteError
 from resnet_studio.core.spec import ArchitectureSpec
@@ -78,25 +79,11 @@ class TrainingFailure(Exception):
         self.details = details
 
 
-def image_geometry(spec: ArchitectureSpec, cfg: TrainingConfig) -> dict[str, Any]:
-    """How files of images become the model's input (`load_dataset`'s image arguments).
-
-    `image_size` set: that size. Else, with a crop augmentation (ImageNet-style recipes),
-    the architecture's input size. Images of varying size without either take the
-    architecture's size too; fixed-size datasets otherwise keep their own.
-    """
-    if spec.input.kind != "image":
-        return {}
-    own = (int(spec.input.shape[0]), int(spec.input.shape[1]))
-    crop = cfg.crop_augmentation is not None
-    size = (cfg.image_size, cfg.image_size) if cfg.image_size else (own if crop else None)
-    return {"image_size": size, "default_image_size": own, "crop": crop}
-
-
 def binding_for(info: Any) -> Binding:
-    """Binding of an architecture to a dataset's metadata."""
-    return Binding(input_shape=tuple(info.input_shape), input_kind=info.input_kind,
-                   num_classes=info.num_classes, vocab_size=info.vocab_size)
+    """Binding of an architecture to a dataset's metadata (`core/binding.facts_of`)."""
+    from resnet_studio.core.binding import facts_of
+
+    return facts_of(info)
 
 
 class Trainer:
@@ -231,7 +218,12 @@ class Trainer:
             # Same seed -> same initial weights and (the pipelines' shuffles mix in the global
             # seed) the same batch order; both matter for plain-twin comparisons.
             keras.utils.set_random_seed(cfg.seed)
-            self.built = build_model(self.spec, binding_for(info))
+            facts = binding_for(info)
+            self.built = build_model(self.spec, facts)
+            from resnet_studio.core.binding import bind_spec
+
+            self._warnings += [f"{d.block}: {d.message()}"
+                               for d in bind_spec(self.spec, facts).differences]
             base = self.built.model
             self.model = MonitoredModel(inputs=base.inputs, outputs=base.outputs, name=base.name)
             self.groups = layer_groups(self.model, self.built.layer_block)

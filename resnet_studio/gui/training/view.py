@@ -58,6 +58,7 @@ class TrainingView(QWidget):
     run_finished = Signal(object)
     error = Signal(str, str, str)
     state_changed = Signal()  # Pause, Resume or Stop pressed in the panel
+    dataset_changed = Signal(str)  # the user chose another dataset (the editor rebinds)
 
     def __init__(self, document: Document, parent: QWidget | None = None, *,
                  hold_previews: bool = False) -> None:
@@ -110,6 +111,7 @@ class TrainingView(QWidget):
             Log: self._on_log, Alert: self.alert_banner.add_alert, Started: self._on_started,
             Finished: self._on_finished}
         self.panel.start_requested.connect(self.start)
+        self.panel.dataset_changed.connect(self.dataset_changed)
         self.panel.stop_requested.connect(self.stop)
         self.panel.pause_requested.connect(self.pause)
         self.panel.resume_requested.connect(self.resume)
@@ -161,6 +163,10 @@ class TrainingView(QWidget):
     def release_previews(self) -> None:
         """Dataset previews held during the TensorFlow import load now (PreviewLoader)."""
         self.panel.loader.release()
+
+    def dataset(self) -> str:
+        """The dataset chosen in the panel."""
+        return self.panel.dataset()
 
     def run_settings(self) -> tuple[Any, str]:
         """(training settings, dataset) from the panel; ValueError names a bad setting."""

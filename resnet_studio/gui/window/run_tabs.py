@@ -56,6 +56,7 @@ def _make_training(tabs: RunTabs) -> QWidget:
     tv.run_started.connect(tabs.on_run_started)
     tv.run_finished.connect(tabs.on_run_finished)
     tv.state_changed.connect(tabs.update_training_actions)
+    tv.dataset_changed.connect(win.service.rebind)  # the editor shows the model bound to it
     if tabs.backend_info is not None:
         tabs.apply_backend(tv, tabs.backend_info)
     return tv

@@ -76,6 +76,7 @@ class StatusIndicators:
         win = self.win
         win.canvas.set_result(result)
         win.inspector.set_result(result)
+        win.learn_panel.set_result(result)
         win.summary_view.set_result(result)
         sel = win.doc.selection
         win.summary_view.select_path(sel[0] if len(sel) == 1 else None)
