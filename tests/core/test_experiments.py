@@ -79,6 +79,13 @@ def test_degradation_arms_are_plain_and_residual_at_three_depths():
      "arms[0] (a): training.step_milestones"),
     ({"arms": [{"name": "a", "architecture": {"shortcut": "sideways"}}]},
      "arms[0].architecture.shortcut"),
+    ({"arms": [{"name": "a", "insert_after": {"stage9": []}}]}, "arms[0].insert_after.stage9"),
+    ({"arms": [{"name": "a", "insert_after": {"stage3": {"type": "batch_norm"}}}]},
+     "arms[0].insert_after.stage3"),
+    ({"arms": [{"name": "a", "insert_after": {"stage3": [{"type": "batch_nrom"}]}}]},
+     "arms[0] (a): blocks[4].type"),
+    ({"arms": [{"name": "a", "insert_after": {"stage3": [{"name": "x"}]}}]},
+     "arms[0].insert_after.stage3[0].type"),
 ])
 def test_a_malformed_experiment_is_refused_naming_the_field(change, field):
     data = {**small_experiment(), **change}
@@ -108,6 +115,25 @@ def test_overrides_reach_every_block_that_has_the_parameter():
     base = e.base_spec()
     assert [b.to_dict() for b in e.arm_spec(e.arms[0]).blocks] == \
         [b.to_dict() for b in base.blocks]
+
+
+def test_an_arm_inserts_blocks_after_a_named_block():
+    """The preactivation experiment's v2 arm is a pre-activation net as He et al. 2016b
+    build it: no batch norm in the stem, and a final BN-ReLU after the last unit, before the
+    pooling; its v1 arm has neither change."""
+    e = load_experiment("preactivation")
+    v1, v2 = (e.arm_spec(a) for a in e.arms)
+    assert [b.name or b.type for b in v2.blocks] == [
+        "stem", "stage1", "stage2", "stage3", "final_bn", "final_relu", "global_pool",
+        "classifier_head"]
+    assert [b.type for b in v2.blocks[4:6]] == ["batch_norm", "activation"]
+    assert v2.blocks[5].params["function"] == "relu"
+    assert v2.blocks[0].params["norm"] is False
+    assert all(b.params["variant"] == "v2" for b in v2.blocks if b.type == "basic_block")
+    assert [b.type for b in v1.blocks] == [b.type for b in e.base_spec().blocks]
+    assert "insert_after" in e.to_dict()["arms"][1]  # round-trips through the file format
+    again = experiment_from_dict(e.to_dict(), "again")
+    assert again.arm_spec(again.arms[1]).to_dict()["blocks"] == v2.to_dict()["blocks"]
 
 
 def test_mean_sd_is_the_sample_statistic():

@@ -13,7 +13,9 @@
 
 `architecture` sets a parameter on every block whose type has it (e.g. `repeat` on every
 stage, `shortcut` on every residual block); `blocks` sets parameters of named blocks;
-`training` overrides the preset's training section. Loading is as defensive as for presets:
+`training` overrides the preset's training section; `insert_after` adds blocks after a named
+block (`{"stage3": [{"type": "batch_norm", "name": "final_bn"}, …]}`: the final BN-ReLU a
+pre-activation net needs before its pooling, which no parameter override can add). Loading is as defensive as for presets:
 every problem is reported with the file and the field (`arms[1].architecture.repet: no
 block of resnet20-cifar has a parameter "repet"`).
 """
@@ -32,6 +34,7 @@ from resnet_studio.core.spec import (
     MAX_FILE_BYTES,
     NAME_RE,
     ArchitectureSpec,
+    BlockSpec,
     SpecError,
     parse_json_text,
     spec_from_dict,
@@ -41,7 +44,7 @@ from resnet_studio.core.spec import (
 SCHEMA_VERSION = 1
 TOP_LEVEL_KEYS = ("schema_version", "name", "title", "description", "claim", "citation",
                   "preset", "dataset", "seeds", "architecture", "training", "arms")
-ARM_KEYS = ("name", "description", "architecture", "blocks", "training")
+ARM_KEYS = ("name", "description", "architecture", "blocks", "training", "insert_after")
 MAX_ARMS = 32
 MAX_SEEDS = 100
 
@@ -59,12 +62,14 @@ class Arm:
     architecture: dict[str, Any] = field(default_factory=dict)
     blocks: dict[str, dict[str, Any]] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
+    # Block name -> blocks (preset-file dicts) inserted right after that block.
+    insert_after: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name}
         if self.description:
             out["description"] = self.description
-        for key in ("architecture", "blocks", "training"):
+        for key in ("architecture", "blocks", "training", "insert_after"):
             if getattr(self, key):
                 out[key] = copy.deepcopy(getattr(self, key))
         return out
@@ -115,6 +120,7 @@ class Experiment:
         spec = (base or self.base_spec()).copy()
         apply_architecture(spec, self.architecture)
         apply_architecture(spec, arm.architecture, arm.blocks)
+        insert_blocks(spec, arm.insert_after)
         spec.name = f"{self.name}-{arm.name}"[:64]
         spec.title = f"{self.title or self.name}: {arm.name}"
         return spec
@@ -144,6 +150,50 @@ def apply_architecture(spec: ArchitectureSpec, everywhere: Mapping[str, Any],
             updates.update(named[block.name])
         if updates:
             block.params = {**copy.deepcopy(block.params), **copy.deepcopy(updates)}
+
+
+def insert_blocks(spec: ArchitectureSpec, inserts: Mapping[str, list[Mapping[str, Any]]],
+                  problems: list[Problem] | None = None, where: str = "insert_after") -> None:
+    """Inserts each list of blocks right after the block of that name (in place).
+
+    Args:
+        problems: Receives what is wrong with an inserted block (`where.stage3[0].type`);
+            such a block is left out.
+    """
+    from resnet_studio.core.spec import _parse_block
+
+    found = problems if problems is not None else []
+
+    def rec(blocks: list[BlockSpec]) -> None:
+        i = 0
+        while i < len(blocks):
+            b = blocks[i]
+            if b.blocks:
+                rec(b.blocks)
+            new = [_parse_block(copy.deepcopy(dict(d)), f"{where}.{b.name}[{k}]", 1, found)
+                   for k, d in enumerate(inserts.get(b.name or "") or [])]
+            new_blocks = [n for n in new if n is not None]
+            blocks[i + 1:i + 1] = new_blocks
+            i += 1 + len(new_blocks)
+
+    if inserts:
+        rec(spec.blocks)
+
+
+def _check_inserts(spec: ArchitectureSpec, values: Any, where: str) -> list[Problem]:
+    if not isinstance(values, Mapping):
+        return [Problem(where, f"expected an object of block names, got {_show(values)}")]
+    names = {b.name for _, b in spec.walk() if b.name}
+    problems: list[Problem] = []
+    for name, blocks in values.items():
+        if name not in names:
+            problems.append(Problem(f"{where}.{name}", f'{spec.name} has no block named '
+                                                       f'"{name}" (named blocks: '
+                                                       f'{", ".join(sorted(names)) or "none"})'))
+        elif not isinstance(blocks, list) or not all(isinstance(b, Mapping) for b in blocks):
+            problems.append(Problem(f"{where}.{name}", "expected a list of block objects, got "
+                                                       f"{_show(blocks)}"))
+    return problems
 
 
 def _check_architecture(spec: ArchitectureSpec, values: Any, where: str) -> list[Problem]:
@@ -305,15 +355,20 @@ def _parse_arms(value: Any, spec: ArchitectureSpec | None,
         architecture = item.get("architecture", {})
         blocks = item.get("blocks", {})
         training = item.get("training", {})
+        inserts = item.get("insert_after", {})
         if spec is not None:
             problems.extend(_check_architecture(spec, architecture, f"{where}.architecture"))
             problems.extend(_check_blocks(spec, blocks, f"{where}.blocks"))
+            problems.extend(_check_inserts(spec, inserts, f"{where}.insert_after"))
         problems.extend(check_training(training, f"{where}.training"))
         arms.append(Arm(name, description,
                         dict(architecture) if isinstance(architecture, Mapping) else {},
                         {k: dict(v) for k, v in blocks.items() if isinstance(v, Mapping)}
                         if isinstance(blocks, Mapping) else {},
-                        dict(training) if isinstance(training, Mapping) else {}))
+                        dict(training) if isinstance(training, Mapping) else {},
+                        {k: [dict(b) for b in v] for k, v in inserts.items()
+                         if isinstance(v, list) and all(isinstance(b, Mapping) for b in v)}
+                        if isinstance(inserts, Mapping) else {}))
     return arms
 
 
@@ -330,6 +385,9 @@ def _check_arm_specs(spec: ArchitectureSpec, architecture: Mapping[str, Any],
         s = spec.copy()
         apply_architecture(s, architecture)
         apply_architecture(s, arm.architecture, arm.blocks)
+        inserted: list[Problem] = []
+        insert_blocks(s, arm.insert_after, inserted, f"arms[{i}].insert_after")
+        problems.extend(inserted)
         try:
             s = spec_from_dict(s.to_dict(), f"arms[{i}]")
         except SpecError as e:
