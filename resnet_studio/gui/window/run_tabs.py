@@ -90,7 +90,7 @@ def _make_runs(tabs: RunTabs) -> QWidget:
 
 
 def _make_experiments(tabs: RunTabs) -> QWidget:
-    from resnet_studio.gui.training.experiments_view import ExperimentsView
+    from resnet_studio.gui.experiments.view import ExperimentsView
 
     ev = ExperimentsView(tabs.win)
     ev.finished.connect(tabs.on_run_finished)
