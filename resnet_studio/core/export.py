@@ -376,11 +376,11 @@ def _tflite_convert(saved_model: Path, quantize: bool | str, model: Any = None,
                     representative: np.ndarray | None = None) -> bytes:
     import tensorflow as tf
 
-    from resnet_studio.core.compress.flatbuffer import strip_tensor_names
     from resnet_studio.core.compress.quantize import (
         QuantizationError,
         configure_converter,
         quantization_mode,
+        strip_tensor_names,
     )
 
     converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model))

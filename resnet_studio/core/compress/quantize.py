@@ -35,6 +35,9 @@ from typing import Any
 
 import numpy as np
 
+# Re-exported: core/export.py reaches the compress package through this module only.
+from resnet_studio.core.compress.flatbuffer import strip_tensor_names as strip_tensor_names
+
 MODES = ("int8", "float16", "dynamic", "int8-per-tensor")
 REPRESENTATIVE_EXAMPLES = 200
 """Calibration examples for int8: TFLite's guide suggests ~100-500; 200 digits calibrate
