@@ -142,11 +142,8 @@ def cmd_prune(args: argparse.Namespace) -> int:
         results.append(row)
         if not args.json:
             print(_row_text(row))
-    from resnet_studio.core.compress.sizes import pruned_sizes
-
-    x, _ = next(iter(parent.trainer.test_ds))
-    sizes = pruned_sizes(info.dir, parent.trainer.built.model, x.numpy()[:4])
-    out = {"parent": str(info.dir), "dense": {"accuracy": dense, **sizes}, "results": results}
+    out = {"parent": str(info.dir), "dense": {"accuracy": dense, **parent.sizes},
+           "results": results}
     failed = [r for r in results if r["status"] == "failed"]
     if failed:
         raise RunFailed("fine-tuning failed at sparsity " + ", ".join(

@@ -100,3 +100,89 @@ def test_prune_button_fine_tunes_a_new_run_and_redraws(qtbot, styled_qapp, tmp_p
     xs, _ = dialog.curve_data("run")
     assert xs[0] == 0.0 and xs[1] == pytest.approx(0.6, abs=0.01)
     assert dialog.prune_button.isEnabled() and "1 pruned run(s) added" in dialog.status.text()
+
+
+@pytest.fixture(scope="module")
+def trained_pair(tmp_path_factory) -> Path:
+    """A tiny residual run and its plain twin (one epoch each), linked as a comparison. The
+    second unit widens 8 -> 16 channels: the plain twin cannot lose it."""
+    from resnet_studio.core.builder import plain_twin
+    from resnet_studio.core.runs.pairs import pair_meta
+    from resnet_studio.core.runs.store import update_meta
+    from resnet_studio.core.spec import spec_from_dict
+    from resnet_studio.core.training.trainer import Trainer
+    from resnet_studio.core.training_config import TrainingConfig
+
+    spec = spec_from_dict({
+        "name": "gui-views", "input": {"kind": "image", "shape": [8, 8, 1]},
+        "blocks": [{"type": "conv_stem", "params": {"filters": 8, "kernel_size": 3,
+                                                    "stride": 1, "pool": False}},
+                   {"type": "basic_block", "params": {"filters": 8}},
+                   {"type": "basic_block", "params": {"filters": 16, "stride": 2}},
+                   {"type": "global_pool", "params": {}},
+                   {"type": "classifier_head", "params": {"classes": 10}}],
+        "training": {"optimizer": "adam", "learning_rate": 0.01}, "dataset": "digits"})
+    root = tmp_path_factory.mktemp("pair") / "runs"
+    cfg = TrainingConfig.from_sources(spec.training, {"epochs": 1, "batch_size": 32})
+    for role, s in (("residual", spec), ("plain", plain_twin(spec))):
+        result = Trainer(s, "digits", cfg, run_dir=root / role, limit=320).run()
+        assert result.status == "completed", result.error
+    update_meta(root / "residual", **pair_meta("residual", root / "plain"))
+    update_meta(root / "plain", **pair_meta("plain", root / "residual"))
+    return root
+
+
+@pytest.mark.slow
+def test_branch_view_overlays_residual_and_plain_removal(qtbot, styled_qapp, trained_pair):
+    from resnet_studio.gui.training.compress_dialog import CompressDialog
+
+    dialog = CompressDialog(read_run(trained_pair / "residual"))
+    qtbot.addWidget(dialog)
+    view = dialog.branches
+    assert view.runs == {"residual": str(trained_pair / "residual"),
+                         "plain": str(trained_pair / "plain")}
+    with qtbot.waitSignal(view.row.done, timeout=300_000) as blocker:
+        view.start()
+    result = blocker.args[0]
+    assert set(result) == {"residual", "plain"}
+    res, plain = result["residual"], result["plain"]
+    # Every residual unit can go (its shortcut stays); the plain twin only loses the unit
+    # that keeps its input's shape, the widening one has no path around it.
+    assert res["skipped"] == [] and len(res["points"]) == 3
+    assert len(plain["skipped"]) == 1 and len(plain["points"]) == 2
+    ks, accs = view.curve_data("residual")
+    assert ks == [0, 1, 2] and all(0.0 <= a <= 1.0 for a in accs)
+    # The least damaging unit (by validation) is removed first, then both.
+    assert res["points"][1]["removed"] == [res["ranked"][0]["unit"]]
+    assert sorted(res["points"][2]["removed"]) == sorted(r["unit"] for r in res["ranked"])
+    assert accs[0] == pytest.approx(read_run(trained_pair / "residual").meta["test"]["accuracy"],
+                                    abs=1e-6)
+    names = [item.name() for item in view.plot.getPlotItem().listDataItems()]
+    assert names == ["residual", "plain"]
+    assert "cannot remove" in view.summary.text() and view.row.start_button.isEnabled()
+
+
+@pytest.mark.slow
+def test_quantization_view_fills_table_and_bars_and_stops(qtbot, styled_qapp, trained_pair):
+    from resnet_studio.gui.compress.quant_view import QuantizationView
+
+    view = QuantizationView(str(trained_pair / "residual"))
+    qtbot.addWidget(view)
+    with qtbot.waitSignal(view.row.done, timeout=600_000) as blocker:
+        view.start()
+    rows = blocker.args[0]
+    assert [r["mode"] for r in rows] == ["float32", "dynamic", "float16", "int8"]
+    sizes = {r["mode"]: r["size_bytes"] for r in rows}
+    assert sizes["int8"] < sizes["float16"] < sizes["float32"]
+    assert all(r["float32_size_bytes"] == sizes["float32"] for r in rows)
+    assert view.table.rowCount() == 4 and view.table.item(3, 0).text() == "int8"
+    assert view.bar_values("size_kb") == [pytest.approx(s / 1000) for s in sizes.values()]
+    bars = [i for i in view.plots["accuracy_pct"].getPlotItem().items
+            if type(i).__name__ == "BarGraphItem"]
+    assert len(bars) == 1
+    # Stop after the first export: the job ends between two exports with what it measured.
+    with qtbot.waitSignal(view.row.done, timeout=600_000) as blocker:
+        view.row.partial.connect(lambda row: view.row.stop())
+        view.start()
+    assert view.rows and len(view.rows) < 4 and blocker.args[0] is not None
+    assert view.row.start_button.isEnabled() and not view.row.stop_button.isEnabled()

@@ -35,8 +35,9 @@ def sparsity_curve(run_dir: str | os.PathLike[str], runs: list[Any]) -> dict[str
     Returns:
         {"run_dir", "dense": accuracy or None, "points": [{"sparsity", "accuracy",
         "structured", "blocks", "run_dir", "size_bytes", "compressed_size_bytes"}]}
-        (sizes: the pruned run's checkpointed weights as recorded by prune.py, None for
-        runs pruned before sizes were recorded) with points sorted by sparsity (the measured
+        (sizes: the pruned model's float32 TFLite file as recorded by prune.py, None for
+        runs pruned before sizes were recorded), and "dense_sizes" (the parent's, as its
+        children recorded it; None without any). with points sorted by sparsity (the measured
         share of zero kernel weights where recorded, else the requested one).
     """
     dense = next((_accuracy(r.meta) for r in runs if _same(r.dir, run_dir)), None)
@@ -58,7 +59,11 @@ def sparsity_curve(run_dir: str | os.PathLike[str], runs: list[Any]) -> dict[str
                        "size_bytes": sizes.get("size_bytes"),
                        "compressed_size_bytes": sizes.get("compressed_size_bytes")})
     points.sort(key=lambda p: (p["sparsity"], p["run_dir"]))
-    return {"run_dir": str(run_dir), "dense": dense, "points": points}
+    dense_sizes = next((r.meta["parent_sizes"] for r in runs
+                        if isinstance(r.meta.get("parent_sizes"), dict)
+                        and r.meta.get("parent") and _same(r.meta["parent"], run_dir)), None)
+    return {"run_dir": str(run_dir), "dense": dense, "dense_sizes": dense_sizes,
+            "points": points}
 
 
 def curves_for(run: Any, runs: list[Any]) -> dict[str, dict[str, Any]]:

@@ -78,6 +78,7 @@ class ParentModel:
         self.model = self.trainer.model
         self.values = {v.path: v.numpy() for v in self.model.trainable_weights}
         self._dense_accuracy: float | None = None
+        self._sizes: dict[str, int] | None = None
 
     def evaluate(self) -> float:
         from resnet_studio.core.training.evaluation import evaluate
@@ -85,6 +86,18 @@ class ParentModel:
         info = self.data.info
         return float(evaluate(self.model, self.trainer.test_ds, info.task,
                               info.num_classes)["accuracy"])
+
+    @property
+    def sizes(self) -> dict[str, int]:
+        """The parent's model and checkpoint sizes, plain and gzipped (sizes.py), measured
+        once; recorded beside each pruned run's own for the size/sparsity curve."""
+        if self._sizes is None:
+            from resnet_studio.core.compress.sizes import pruned_sizes
+
+            x, _ = next(iter(self.trainer.test_ds))
+            self._sizes = pruned_sizes(self.info.dir, self.trainer.built.model,
+                                       np.asarray(x)[:4])
+        return self._sizes
 
     @property
     def dense_accuracy(self) -> float:
@@ -179,7 +192,7 @@ def prune_run(parent: ParentModel, sparsity: float, *, structured: bool = False,
     report = sparsity_report({v.path: v.numpy() for v in trainer.model.trainable_weights
                               if v.path in masks})
     _record_sparsity(trainer.run_dir, report)
-    _record_sizes(trainer, outcome)
+    _record_sizes(trainer, outcome, parent)
     outcome.run_dir = str(trainer.run_dir)
     outcome.status = result.status
     outcome.error = result.error
@@ -263,7 +276,7 @@ def prune_blocks(parent: ParentModel, count: int, *,
     values = {v.path: v.numpy() for v in trainer.model.trainable_weights}
     if any(np.any(values[p] != 0) for p in masks):  # the constraint's contract
         raise PruningError("a removed branch came back during fine-tuning")
-    _record_sizes(trainer, outcome)
+    _record_sizes(trainer, outcome, parent)
     outcome.run_dir = str(trainer.run_dir)
     outcome.status, outcome.error = result.status, result.error
     outcome.accuracy = (result.test or {}).get("accuracy")
@@ -278,15 +291,15 @@ def _record_sparsity(run_dir: Path, report: dict[str, Any]) -> None:
                                    "prunable": report["prunable"]})
 
 
-def _record_sizes(trainer: Any, outcome: PruneOutcome) -> None:
+def _record_sizes(trainer: Any, outcome: PruneOutcome, parent: ParentModel) -> None:
     """Plain and gzip sizes of the pruned model (float32 TFLite) and of its checkpoint, into
-    its run.json (`sizes`, read by the size/sparsity curve) and the outcome (sizes.py)."""
+    its run.json (`sizes`, and the parent's as `parent_sizes`: the size/sparsity curve's
+    dense point) and the outcome (sizes.py)."""
     from resnet_studio.core.compress.sizes import pruned_sizes
     from resnet_studio.core.runs.store import update_meta
 
     x, _ = next(iter(trainer.test_ds))
     sizes = pruned_sizes(trainer.run_dir, trainer.built.model, np.asarray(x)[:4])
-    if sizes:
-        update_meta(trainer.run_dir, sizes=sizes)
-        for key, value in sizes.items():
-            setattr(outcome, key, value)
+    update_meta(trainer.run_dir, sizes=sizes, parent_sizes=parent.sizes)
+    for key, value in sizes.items():
+        setattr(outcome, key, value)

@@ -1,10 +1,15 @@
-"""Compress panel: a run's sparsity/accuracy curve, with its plain twin's overlaid.
+"""Compress panel: what pruning and quantization do to a run, in three tabs.
 
-The curve is read from the run store (core/compress/curves.py: every completed pruned run
-whose run.json names this run as `parent`), so it shows whatever was pruned before, from the
-CLI or here. "Prune" runs `curves.prune_job` as a gui.jobs.Job (one QThread), fine-tuning one
-new run per sparsity, and redraws the curve when it is done. For a run of a plain-twin
-comparison the partner's curve is drawn too (dashed); pruning acts on the run shown first.
+- **Sparsity**: the run's sparsity/accuracy curve and the compressed size of its pruned
+  models (float32 TFLite, gzipped), read from the run store (core/compress/curves.py: every
+  completed pruned run whose run.json names this run as `parent`), so it shows whatever was
+  pruned before, from the CLI or here. "Prune" runs `curves.prune_job` as a gui.jobs.Job,
+  fine-tuning one new run per sparsity, and redraws when it is done.
+- **Branches** (gui/compress/branch_view.py): accuracy as residual units are removed.
+- **Quantization** (gui/compress/quant_view.py): float32 / dynamic / float16 / int8 TFLite.
+
+For a run of a plain-twin comparison the partner's curves are drawn too (dashed); pruning
+and quantization act on the run the dialog was opened for.
 """
 
 from __future__ import annotations
@@ -12,8 +17,8 @@ from __future__ import annotations
 from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Slot
-from PySide6.QtGui import QCloseEvent, QPalette
+from PySide6.QtCore import Slot
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -22,17 +27,17 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QSpinBox,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from resnet_studio.core.compress.curves import curves_for, prune_job
 from resnet_studio.core.runs import RunInfo, list_runs
+from resnet_studio.gui.compress.branch_view import BranchRemovalView
+from resnet_studio.gui.compress.common import COLORS, ERROR_COLOR, STYLES, role_label, themed_plot
+from resnet_studio.gui.compress.quant_view import QuantizationView
 from resnet_studio.gui.jobs import Job
-
-STYLES = {"run": Qt.PenStyle.SolidLine, "residual": Qt.PenStyle.SolidLine,
-          "plain": Qt.PenStyle.DashLine}
-COLORS = {"run": "#1f77b4", "residual": "#1f77b4", "plain": "#d62728"}
 
 
 def parse_sparsities(text: str) -> list[float]:
@@ -67,20 +72,21 @@ class CompressDialog(QDialog):
         self.run = run
         self.job: Job | None = None
         self.setWindowTitle(f"Compress — {run.id}")
-        self.resize(640, 480)
-        layout = QVBoxLayout(self)
-        self.plot = pg.PlotWidget()
-        self.plot.setLabel("bottom", "sparsity (share of zero kernel weights)")
-        self.plot.setLabel("left", "test accuracy")
-        self.plot.addLegend()
-        pal = self.palette()  # the app's light or dark theme, like the training plots
-        self.plot.setBackground(pal.color(QPalette.ColorRole.Base))
-        for name in ("left", "bottom"):
-            axis = self.plot.getAxis(name)
-            axis.enableAutoSIPrefix(False)  # accuracies and sparsities, not "x0.001"
-            axis.setTextPen(pal.color(QPalette.ColorRole.Text))
-            axis.setPen(pal.color(QPalette.ColorRole.Text))
-        layout.addWidget(self.plot, 1)
+        self.resize(900, 620)
+        outer = QVBoxLayout(self)
+        self.tabs = QTabWidget()
+        outer.addWidget(self.tabs)
+        sparsity = QWidget()
+        layout = QVBoxLayout(sparsity)
+        self.tabs.addTab(sparsity, "Sparsity")
+        plots = QHBoxLayout()
+        self.plot = themed_plot(self, "sparsity (share of zero kernel weights)",
+                                "test accuracy")
+        self.size_plot = themed_plot(self, "sparsity (share of zero kernel weights)",
+                                     "float32 TFLite, gzipped (kB)")
+        plots.addWidget(self.plot, 1)
+        plots.addWidget(self.size_plot, 1)
+        layout.addLayout(plots, 1)
         self.summary = QLabel()
         self.summary.setWordWrap(True)
         layout.addWidget(self.summary)
@@ -109,22 +115,32 @@ class CompressDialog(QDialog):
         layout.addWidget(self.status)
         self.curves: dict[str, dict[str, Any]] = {}
         self.refresh()
+        pair = {role: str(c["run_dir"]) for role, c in self.curves.items()}
+        self.branches = BranchRemovalView(pair)
+        self.tabs.addTab(self.branches, "Branches")
+        self.quantization = QuantizationView(str(run.dir))
+        self.tabs.addTab(self.quantization, "Quantization")
 
     # ------------------------------------------------------------------ curve
     def refresh(self) -> None:
         """Re-reads the run store and redraws every curve."""
         self.curves = curves_for(self.run, list_runs(self.run.dir.parent))
         self.plot.clear()
+        self.size_plot.clear()
         lines = []
         for role, curve in self.curves.items():
+            pen = pg.mkPen(COLORS[role], width=2, style=STYLES[role])
+            xs, ys = self.size_data(role)
+            if xs:
+                self.size_plot.plot(xs, ys, pen=pen, symbol="o", symbolBrush=COLORS[role],
+                                    name=role_label(role))
             xs, ys = self.curve_data(role)
             if not xs:
                 continue
-            pen = pg.mkPen(COLORS[role], width=2, style=STYLES[role])
             self.plot.plot(xs, ys, pen=pen, symbol="o", symbolBrush=COLORS[role],
-                           name=role if role != "run" else "this run")
+                           name=role_label(role))
             dense = curve["dense"]
-            lines.append(f"{role if role != 'run' else 'this run'}: dense "
+            lines.append(f"{role_label(role)}: dense "
                          f"{'-' if dense is None else f'{dense:.2%}'}, "
                          f"{len(curve['points'])} pruned run(s)")
         self.summary.setText("; ".join(lines) if lines else
@@ -140,13 +156,24 @@ class CompressDialog(QDialog):
             [p["accuracy"] for p in points]
         return xs, ys
 
+    def size_data(self, role: str) -> tuple[list[float], list[float]]:
+        """(sparsities, gzipped float32 TFLite size in kB) for `role`: the dense model's
+        (as its pruned children recorded it) at 0, then the pruned runs that recorded one
+        (branch removals left out, as on the accuracy curve)."""
+        curve = self.curves.get(role) or {"points": []}
+        dense = (curve.get("dense_sizes") or {}).get("compressed_size_bytes")
+        pts = [(p["sparsity"], p["compressed_size_bytes"]) for p in curve["points"]
+               if not p["blocks"] and p.get("compressed_size_bytes")]
+        pts = ([(0.0, dense)] if dense else []) + pts
+        return [x for x, _ in pts], [b / 1000 for _, b in pts]
+
     # ------------------------------------------------------------------ pruning job
     @Slot()
     def start_pruning(self) -> None:
         try:
             sparsities = parse_sparsities(self.sparsity_edit.text())
         except ValueError as e:
-            self.status.setText(f"<span style='color:#c62828'>{e}</span>")
+            self.status.setText(f"<span style='color:{ERROR_COLOR}'>{e}</span>")
             return
         self.job = Job(prune_job, str(self.run.dir), sparsities,
                        self.structured_check.isChecked(), self.epochs_spin.value(),
@@ -176,7 +203,7 @@ class CompressDialog(QDialog):
 
     @Slot(str, str)
     def _on_failed(self, message: str, details: str) -> None:
-        self.status.setText(f"<span style='color:#c62828'>{message}</span>")
+        self.status.setText(f"<span style='color:{ERROR_COLOR}'>{message}</span>")
 
     @Slot(object)
     def _on_finished(self, result: Any) -> None:
@@ -191,4 +218,6 @@ class CompressDialog(QDialog):
         # run is kept as stopped) and wait for it.
         if self.job is not None and self.job.running:
             self.job.cancel_and_deliver(self)
+        self.branches.shutdown()
+        self.quantization.shutdown()
         super().closeEvent(event)
