@@ -95,3 +95,41 @@ def test_a_pair_run_remembers_it(tmp_path: Path, pair_tokenizer) -> None:
     assert load_tokenizer(tmp_path).pair
     save_tokenizer(tmp_path, dataclasses.replace(pair_tokenizer, pair=False))
     assert not load_tokenizer(tmp_path).pair
+
+
+def test_digits_say_how_their_pixels_became_inputs() -> None:
+    from resnet_studio.core.data import load_dataset
+
+    data = load_dataset("digits", seed=0)
+    raw = data.pixels.invert(data.x_test)
+    assert raw.dtype == np.uint8 and raw.max() == 16 and raw.min() == 0  # counts of 4x4 blocks
+    np.testing.assert_allclose(data.pixels.apply(raw), data.x_test, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_an_image_run_exports_a_savedmodel_that_takes_uint8(tmp_path: Path) -> None:
+    import tensorflow as tf
+
+    from resnet_studio.core.presets import load_preset
+    from resnet_studio.core.runs import read_run
+    from resnet_studio.core.training.restore import export_run, load_run_model
+    from resnet_studio.core.training.trainer import Trainer
+    from resnet_studio.core.training_config import TrainingConfig
+
+    cfg = TrainingConfig.from_sources({"epochs": 1, "batch_size": 32})
+    result = Trainer(load_preset("resnet8-digits"), "digits", cfg, run_dir=tmp_path / "run",
+                     limit=64).run()
+    assert result.status == "completed", result.error
+    export = export_run(read_run(tmp_path / "run"), "savedmodel", str(tmp_path / "served"))
+    assert export.verified and export.details["input"] == "uint8 images (8, 8, 1)"
+    trainer, data = load_run_model(read_run(tmp_path / "run"))
+    raw = data.pixels.invert(data.x_test[:16])
+    served = tf.saved_model.load(str(tmp_path / "served"))
+    got = served.serve(tf.constant(raw)).numpy()
+    # The Keras model on the same images, preprocessed as training preprocessed them.
+    expected = np.asarray(trainer.built.model(data.pixels.apply(raw), training=False))
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+    np.testing.assert_allclose(served.serve_float(tf.constant(data.x_test[:16])).numpy(),
+                               expected, atol=1e-4)
+    with pytest.raises((TypeError, ValueError)):  # floats are not pixels
+        served.serve(tf.constant(data.x_test[:2]))

@@ -97,7 +97,8 @@ def test_train_one_epoch_plots_runs_view_and_export(make_window, qtbot, tmp_path
     code = ("import sys, numpy as np, tensorflow as tf\n"
             f"m = tf.saved_model.load({str(out)!r})\n"
             f"x = np.load({str(tmp_path / 'x.npy')!r})\n"
-            "np.save(sys.argv[1], m.serve(x).numpy())\n"
+            # serve takes uint8 images (the run's preprocessing inside); these are floats
+            "np.save(sys.argv[1], m.serve_float(x).numpy())\n"
             "assert 'resnet_studio' not in sys.modules\n")
     subprocess.run([sys.executable, "-c", code, str(tmp_path / "y.npy")], check=True,
                    timeout=300)

@@ -18,6 +18,7 @@ import numpy as np
 if TYPE_CHECKING:
     import tensorflow as tf
 
+    from .pixels import PixelTransform
     from .tokenizers import Tokenizer
 
 TASKS = ("classification", "language_model")
@@ -150,6 +151,8 @@ class Dataset:
             images at their own size (`RawImages`): crop augmentations cut from them.
         eval_cropped: True when `split()` already yields the evaluation crop (resize 256,
             centre 224; `crops.eval_crop`) rather than plainly resized images.
+        pixels: For image sources with 8-bit pixels, how a pixel becomes the model's input
+            (`pixels.PixelTransform`): exports serve uint8 images with it.
 
     Example:
 
@@ -172,6 +175,7 @@ class Dataset:
     warnings: list[str] = field(default_factory=list)
     raw_train: RawImages | None = field(default=None, repr=False)
     eval_cropped: bool = False
+    pixels: PixelTransform | None = field(default=None, repr=False)
 
     @property
     def in_memory(self) -> bool:

@@ -158,9 +158,17 @@ def _load_digits(
     y = bunch.target.astype(np.int64)
     x_rest, y_rest, x_test, y_test = stratified_split(x, y, TEST_FRACTION, seed)
     x_train, y_train, x_val, y_val = stratified_split(x_rest, y_rest, validation_fraction, seed)
+    scaled_train = x_train
     x_train, x_val, x_test = _standardize_scalar(x_train, x_val, x_test)
     splits = {"train": (x_train, y_train), "validation": (x_val, y_val), "test": (x_test, y_test)}
-    return in_memory(_describe_digits(validation_fraction, sequence_length), splits, limit)
+    data = in_memory(_describe_digits(validation_fraction, sequence_length), splits, limit)
+    if data.info.input_kind == "image":  # exports then serve the raw counts as uint8
+        from .pixels import PixelTransform
+
+        std = float(scaled_train.std()) if scaled_train.size else 1.0
+        data.pixels = PixelTransform.of(1 / 16, float(scaled_train.mean()) if
+                                        scaled_train.size else 0.0, std if std > 1e-8 else 1.0)
+    return data
 
 
 def _standardize_scalar(x_train: np.ndarray, *others: np.ndarray) -> tuple[np.ndarray, ...]:

@@ -357,6 +357,7 @@ def load(
     import tensorflow as tf
 
     from . import crops, streams
+    from .pixels import PixelTransform
 
     plan, _ = _split_plan(builder, validation_fraction)
     x_feature = builder.info.features[x_key]
@@ -371,6 +372,7 @@ def load(
             raise DatasetError(f"{name}: cannot read split {split!r}: {exc}") from exc
 
     raw: RawImages | None = None
+    pixels: PixelTransform | None = None
     if kind == "image":
         native = tuple(x_feature.shape[:2])
         if image_size:
@@ -390,7 +392,9 @@ def load(
             return tf.ensure_shape(x, (h, w, c))
 
         raw_train = read(plan["train"]).map(lambda x, y: to_float(x))
-        standardize = streams.standardizer(*streams.image_stats(raw_train))
+        stats = streams.image_stats(raw_train)
+        standardize = streams.standardizer(*stats)
+        pixels = PixelTransform.of(1 / 255, *stats)  # exports serve uint8 images with it
 
         def features(x: tf.Tensor) -> tf.Tensor:
             return standardize(to_float(x))
@@ -440,7 +444,8 @@ def load(
         offline=True,
         description=describe_text(builder),
     )
-    return Dataset(info=info, streams=out, raw_train=raw, eval_cropped=raw is not None)
+    return Dataset(info=info, streams=out, raw_train=raw, eval_cropped=raw is not None,
+                   pixels=pixels)
 
 
 def describe_text(builder: Any) -> str:

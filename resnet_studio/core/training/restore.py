@@ -87,4 +87,5 @@ def export_run(info: RunInfo, fmt: str, out: str, *, quantize: bool = False,
     # Export the plain functional graph (no custom train_step): it is what serving needs.
     return export_model(trainer.built.model, fmt, out, sample=sample, quantize=quantize,
                         overwrite=overwrite, spec_name=trainer.spec.name,
-                        tokenizer=tokenizer, texts=texts)
+                        tokenizer=tokenizer, texts=texts,
+                        pixels=getattr(data, "pixels", None))  # images: serve uint8
