@@ -4,7 +4,11 @@ docs/make_geometry_screenshot.py RUN_DIR OUT.png` (RUN_DIR: either run of a comp
 Runs the lesion study of both runs, then the landscape with the tab's settings (grid 11,
 span 1, 256 examples: read from the runs' cache when `resnet-studio landscape RUN --grid 11
 --samples 256 --hessian-samples 128 --iterations 100` was run before), and grabs the view at
-1400×900. Offscreen; several minutes for ResNet-56 on 2 cores.
+1400×900. Several minutes for ResNet-56 on 2 cores (the studies run in a child process).
+
+With a display (DISPLAY set, e.g. Xvfb with GLX: Mesa's software OpenGL is enough) the tab
+draws the 3-D surfaces under the contours; without one it runs offscreen, where no OpenGL
+context can be made, and the picture has the contours and the one-line note instead.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ def main(argv: list[str]) -> int:
     if len(argv) != 2:
         print(__doc__, file=sys.stderr)
         return 2
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    if not os.environ.get("DISPLAY"):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QEventLoop
 
     from resnet_studio.gui import theme

@@ -27,6 +27,7 @@ carrying the child's traceback text.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import pickle
 import traceback
 from collections.abc import Callable
@@ -35,6 +36,10 @@ from typing import Any
 from resnet_studio.core.jobs import JobCancelled, JobState, describe_error
 
 POLL_S = 0.05  # how often the job's thread looks at the cancel flag between messages
+# The nice value the GUI gives its background work (gui/app.py BACKGROUND_NICENESS, for
+# training threads): on 2 cores a child at the GUI's priority keeps both busy and the GUI
+# thread waits for a core. Linux/Unix only; elsewhere the child keeps its priority.
+BACKGROUND_NICENESS = 10
 
 
 class ChildTraceback(Exception):
@@ -54,8 +59,14 @@ class _ChildState(JobState):
                          on_progress=lambda f, t: conn.send(("progress", (f, t))))
 
 
-def _child_main(conn: Any, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+def _child_main(conn: Any, fn: Callable[..., Any], args: tuple[Any, ...],
+                niceness: int) -> None:
     """Runs in the child: fn(*args, state), then sends ("done", result) or ("error", ...)."""
+    if niceness and hasattr(os, "nice"):
+        try:
+            os.nice(niceness)  # before TensorFlow starts its threads: they inherit it
+        except OSError:
+            pass
     try:
         result = fn(*args, _ChildState(conn))
         conn.send(("done", result))
@@ -72,7 +83,7 @@ def _child_main(conn: Any, fn: Callable[..., Any], args: tuple[Any, ...]) -> Non
 
 
 def process_job(fn: Callable[..., Any], *, cleanup: Callable[[int], None] | None = None,
-                name: str = "resnet-studio-job") -> Callable[..., Any]:
+                name: str = "resnet-studio-job", niceness: int = 0) -> Callable[..., Any]:
     """A job function running `fn` in a child process (module docstring).
 
     Args:
@@ -80,24 +91,27 @@ def process_job(fn: Callable[..., Any], *, cleanup: Callable[[int], None] | None
         cleanup: Called with the child's pid after the child was killed (a stop): removes
             what it may have left half-written.
         name: The child process's name.
+        niceness: Added to the child's nice value (BACKGROUND_NICENESS for work started
+            from the GUI).
     """
 
     def job(*args_and_state: Any) -> Any:
         *args, state = args_and_state
-        return run_in_process(fn, tuple(args), state, cleanup=cleanup, name=name)
+        return run_in_process(fn, tuple(args), state, cleanup=cleanup, name=name,
+                              niceness=niceness)
 
     return job
 
 
 def run_in_process(fn: Callable[..., Any], args: tuple[Any, ...], state: JobState, *,
                    cleanup: Callable[[int], None] | None = None,
-                   name: str = "resnet-studio-job") -> Any:
+                   name: str = "resnet-studio-job", niceness: int = 0) -> Any:
     """Calls `fn(*args, child_state)` in a spawned process, relaying its reports to `state`;
     returns its result. Raises JobCancelled after a stop (the child killed), the child's
     exception if it raised one, ChildDied if it ended without a word."""
     ctx = multiprocessing.get_context("spawn")
     receive, send = ctx.Pipe(duplex=False)
-    child = ctx.Process(target=_child_main, args=(send, fn, args), name=name, daemon=True)
+    child = ctx.Process(target=_child_main, args=(send, fn, args, niceness), name=name, daemon=True)
     child.start()
     send.close()  # the child holds the only writing end: EOF when it is gone
     killed = False

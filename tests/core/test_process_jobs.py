@@ -69,3 +69,13 @@ def test_a_stop_kills_the_child_and_cleans_up_after_it(tmp_path):
     with pytest.raises(ProcessLookupError):
         os.kill(cleaned[0], 0)  # killed and reaped: no such process any more
     assert list(tmp_path.iterdir()) == []
+
+
+def niceness_job(state: JobState) -> int:
+    return os.nice(0)
+
+
+@pytest.mark.slow
+def test_the_child_runs_at_the_niceness_asked_for():
+    mine = os.nice(0)
+    assert process_job(niceness_job, niceness=5)(JobState()) == min(mine + 5, 19)

@@ -142,3 +142,31 @@ def test_surfaces_share_one_height_and_colour_scale():
     assert ca.shape == (3, 3, 4)
     np.testing.assert_allclose(ca[1, 1], cb[0, 0])
     assert not np.allclose(ca[0, 0], ca[1, 1])
+
+
+@pytest.mark.slow
+def test_study_geometry_in_the_runs_tab_opens_the_run_in_the_geometry_tab(make_window, qtbot,
+                                                                          tiny_run):
+    """Runs tab → right-click a finished run → Study Geometry…: the Geometry tab comes to
+    the front with that run chosen and its cached landscape drawn."""
+    import shutil
+
+    from resnet_studio.core.geometry.landscape import LandscapeSettings, landscape_study
+    from resnet_studio.core.runs.layout import default_runs_root
+
+    run_dir = default_runs_root() / "20261205-000000-lab-sigmoid-mlp-geo1"
+    shutil.copytree(tiny_run, run_dir)
+    cached = landscape_study(run_dir, LandscapeSettings(grid=3, samples=16, hessian=False))
+    window = make_window("lab-sigmoid-mlp", wait=False)
+    rv = window.runs_view
+    rv.refresh()
+    rv.select_runs([run_dir])
+    assert rv.geometry_action.isEnabled()
+    assert rv.geometry_action in rv.build_context_menu().actions()
+    rv.geometry_action.trigger()
+    view = window.tabs.currentWidget()
+    assert isinstance(view, GeometryView)
+    assert view.run_dirs == {"run": run_dir}
+    np.testing.assert_allclose(view.panels["residual"].image.image,
+                               np.log10(cached.surface).T, rtol=1e-6)
+    assert "Cached landscapes" in view.status.text()

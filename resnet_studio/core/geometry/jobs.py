@@ -32,10 +32,11 @@ def study_process_job(run_dirs: dict[str, Path]) -> Any:
     GUI's way to run a study, so that rebuilding models and tracing TensorFlow functions
     never hold the GUI thread's interpreter. A stop kills the process; the temporary file
     it may have been writing is removed, so a stopped study leaves nothing behind."""
-    from resnet_studio.core.process_jobs import process_job
+    from resnet_studio.core.process_jobs import BACKGROUND_NICENESS, process_job
 
     cleanup = partial(_cleanup, list(run_dirs.values()))
-    return process_job(study_job, cleanup=cleanup, name="resnet-studio-geometry")
+    return process_job(study_job, cleanup=cleanup, name="resnet-studio-geometry",
+                       niceness=BACKGROUND_NICENESS)
 
 
 def _cleanup(run_dirs: list[Path], pid: int) -> None:

@@ -333,3 +333,16 @@ def _from_file(path: Path) -> LandscapeResult:
 def load_landscape(path: str | os.PathLike[str]) -> LandscapeResult:
     """A saved landscape result."""
     return _from_file(Path(path))
+
+
+def newest_landscape(run_dir: str | os.PathLike[str]) -> LandscapeResult | None:
+    """The most recently saved landscape of a run (any settings), or None. Unreadable files
+    are passed over."""
+    files = sorted(results_dir(Path(run_dir)).glob("landscape-*.npz"),
+                   key=lambda p: p.stat().st_mtime, reverse=True)
+    for path in files:
+        try:
+            return _from_file(path)
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return None

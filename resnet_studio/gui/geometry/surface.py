@@ -98,6 +98,13 @@ class SurfacePanel(QWidget):
         lay.addWidget(self.title)
         lay.addWidget(self.view, 1)
 
+    def clear(self) -> None:
+        """Removes the surface and its marker."""
+        for item in (self.item, self.marker):
+            if item is not None:
+                self.view.removeItem(item)
+        self.item = self.marker = None
+
     def show_result(self, result: Any, levels: tuple[float, float]) -> None:
         """Draws `result`'s surface on the shared log-loss scale `levels`."""
         import pyqtgraph.opengl as gl
@@ -108,7 +115,6 @@ class SurfacePanel(QWidget):
             self.item = gl.GLSurfacePlotItem(x=x, y=y, z=heights, colors=colors,
                                              shader=None, drawEdges=True,
                                              edgeColor=(1, 1, 1, 0.25), smooth=False)
-            self.item.translate(0, 0, 0)
             self.view.addItem(self.item)
         else:
             self.item.setData(x=x, y=y, z=heights, colors=colors)

@@ -13,6 +13,7 @@ one-line note says why there is none), |λ_min/λ_max| under each. The studies r
 
 from __future__ import annotations
 
+import gc
 import math
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,18 @@ class LandscapePanel(QWidget):
             lay.addWidget(self.note)
         lay.addWidget(self.label)
         self.result: Any = None
+
+    def clear(self) -> None:
+        """Nothing drawn (another run was chosen)."""
+        self.result = None
+        self.image.clear()
+        for iso in self.isos:
+            self.plot.removeItem(iso)
+        self.isos = []
+        self.marker.setData([], [])
+        self.label.setText("")
+        if self.surface is not None:
+            self.surface.clear()
 
     def show_result(self, result: Any, levels: tuple[float, float]) -> None:
         """Draws `result` on the colour scale `levels` (log10 loss, shared by both panels)."""
@@ -279,6 +292,32 @@ class GeometryView(theme.FollowsPalette, QWidget):
         self.run_box.setCurrentIndex(index)
         self._on_run_chosen()
 
+    def open_run(self, run_dir: str | Path) -> bool:
+        """The Runs tab's "Study Geometry…": chooses `run_dir` (its comparison partner comes
+        along) and shows the results already cached for it. False while a study runs."""
+        if self.running:
+            return False
+        self.set_run(run_dir)
+        self.show_cached()
+        return bool(self.run_dirs)
+
+    def show_cached(self) -> None:
+        """Draws the newest cached landscape of each chosen run (computed earlier by the tab
+        or the CLI), so that opening a studied run shows its surfaces at once."""
+        from resnet_studio.core.geometry.landscape import newest_landscape
+
+        self.lesions, self.landscapes = {}, {}
+        self.show_lesions()
+        for role, run_dir in self.run_dirs.items():
+            result = newest_landscape(run_dir)
+            if result is not None:
+                self.landscapes[role] = result
+        for panel in self.panels.values():
+            panel.clear()
+        self.show_landscapes()
+        if self.landscapes:
+            self.status.setText("Cached landscapes: " + self._summary())
+
     def _on_run_chosen(self) -> None:
         from resnet_studio.core.geometry.jobs import run_pair
 
@@ -317,6 +356,9 @@ class GeometryView(theme.FollowsPalette, QWidget):
         self.job.finished.connect(self._on_finished)
         self.progress.setValue(0)
         self._stopping = False
+        # As while training (gui/app.py freeze_heap): with TensorFlow and a model loaded a
+        # full garbage collection walks ~500,000 objects holding the GIL, 0.1-0.2 s.
+        gc.freeze()
         self.status.setText(f"{kind.capitalize()} study of {', '.join(self.run_dirs)}…")
         self.job.start()
         self._update_buttons()
@@ -346,6 +388,7 @@ class GeometryView(theme.FollowsPalette, QWidget):
 
     def _on_finished(self, result: Any) -> None:
         self.job = None
+        gc.unfreeze()
         if result is not None:
             self.progress.setValue(1000)
             self.status.setText("Done. " + self._summary())

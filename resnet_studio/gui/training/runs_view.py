@@ -251,6 +251,8 @@ class RunsView(theme.FollowsPalette, QWidget):
         open_requested(object): RunInfo to show in the training plots (double-click, Open).
         compare_requested(object): RunInfo of either run of a plain-twin comparison, to show
             the pair in the Compare tab (Open Comparison).
+        geometry_requested(object): RunInfo of a run with a checkpoint, to study it (and its
+            plain-twin partner, if any) in the Geometry tab (Study Geometry…).
 
     Attributes:
         table: the QTableView (model `model`, sorted through `proxy`).
@@ -268,6 +270,7 @@ class RunsView(theme.FollowsPalette, QWidget):
     open_requested = Signal(object)
     compare_requested = Signal(object)
     insight_requested = Signal(object)  # RunInfo: its predictions and histograms
+    geometry_requested = Signal(object)
 
     def __init__(self, root: Path | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -353,6 +356,10 @@ class RunsView(theme.FollowsPalette, QWidget):
         self.compress_action = self._action("Compress…", None, self._compress,
                                             "Prune the run's model and see its sparsity/"
                                             "accuracy curve (with its plain twin's)")
+        self.geometry_action = self._action(
+            "Study Geometry…", None, lambda: self._emit_single(self.geometry_requested),
+            "Lesion study and loss landscape of the run (and its plain twin) in the "
+            "Geometry tab")
         self.delete_action = self._action("Delete…", "delete", self._delete,
                                           "Delete the selected run folders from disk")
         self.delete_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Delete))
@@ -527,7 +534,7 @@ class RunsView(theme.FollowsPalette, QWidget):
         menu = QMenu(self)
         for action in (self.open_action, self.insight_action, self.compare_action,
                        self.resume_action,
-                       self.export_action, self.compress_action, None,
+                       self.export_action, self.compress_action, self.geometry_action, None,
                        self.reveal_action, None, self.delete_action, None,
                        self.refresh_action):
             if action is None:
@@ -604,6 +611,7 @@ class RunsView(theme.FollowsPalette, QWidget):
                                       and has_checkpoint(one.dir))
         self.compress_action.setEnabled(self.export_action.isEnabled())
         self.insight_action.setEnabled(one is not None)
+        self.geometry_action.setEnabled(self.export_action.isEnabled())
         self.delete_action.setEnabled(bool(selected) and
                                       all(r.status != "running" for r in selected))
         self.reveal_action.setEnabled(one is not None)
@@ -662,6 +670,11 @@ class RunsView(theme.FollowsPalette, QWidget):
         run = self._single()
         if run is not None:
             self.open_requested.emit(run)
+
+    def _emit_single(self, signal: Any) -> None:
+        run = self._single()
+        if run is not None:
+            signal.emit(run)
 
     @Slot()
     def _insight(self) -> None:

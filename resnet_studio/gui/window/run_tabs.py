@@ -84,6 +84,7 @@ def _make_runs(tabs: RunTabs) -> QWidget:
     rv.resume_requested.connect(tabs.resume_run)
     rv.export_requested.connect(tabs.export_run)
     rv.compress_requested.connect(tabs.compress_run)
+    rv.geometry_requested.connect(tabs.open_geometry)
     rv.selection_changed.connect(tabs.on_runs_selected)
     rv.insight_requested.connect(tabs.open_insight)
     return rv
@@ -320,6 +321,11 @@ class RunTabs:
         """Shows a stored pair (either of its runs) in the Compare tab."""
         self._show_stored("compare", lambda v: v.show_pair(info.dir),
                           "A comparison is training: its live plots stay in view")
+
+    def open_geometry(self, info: RunInfo) -> None:
+        """Opens a stored run (and its plain-twin partner) in the Geometry tab."""
+        self._show_stored("geometry", lambda v: v.open_run(info.dir),
+                          "A geometry study is running: stop it to study another run")
 
     def open_run(self, info: RunInfo) -> None:
         """Shows a stored run's curves and gradients in the Training tab."""
