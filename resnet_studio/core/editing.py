@@ -37,11 +37,40 @@ from resnet_studio.core.spec import (
 
 Path = tuple[int, ...]
 CLIPBOARD_KEY = "resnet_studio_blocks"  # the JSON object key of copied blocks
+LAST_BLOCK = ("An architecture keeps at least one block: add the next block first, then "
+              "delete this one (or File › New for a fresh start).")
 _LOCATION_STEP = re.compile(r"blocks\[(\d+)\]")
 
 
 class EditError(ValueError):
     """An edit that cannot be applied; the message says why."""
+
+
+# --------------------------------------------------------------------------- a blank start
+def blank_spec() -> ArchitectureSpec:
+    """File › New: the smallest architecture that still builds, trains and exports.
+
+    An input (8×8 grey images, the offline `digits` set) and a classifier head behind a
+    flatten: a linear model, the baseline every block added in between must beat. Not an
+    empty list: an architecture always has at least one block (an empty one has no output to
+    summarize, train or export), so every state of the editor is a model that builds. New
+    blocks go before the head (`Document.insertion_point`).
+    """
+    return ArchitectureSpec(
+        name="untitled", title="Untitled architecture",
+        description="A blank start: the input and a classifier head. Add blocks from the "
+                    "palette; they go in before the head.",
+        input=InputSpec("image", (8, 8, 1)), dataset="digits",
+        blocks=[BlockSpec("flatten"), BlockSpec("classifier_head")])
+
+
+def removal_problem(spec: ArchitectureSpec, paths: Iterable[Sequence[int]]) -> str:
+    """Why the blocks at `paths` cannot be removed ("" when they can): the editor greys its
+    Delete action with this reason rather than failing after the key press."""
+    sel = normalize_selection(paths)
+    if sel and {p for p in sel if len(p) == 1} >= {(i,) for i in range(len(spec.blocks))}:
+        return LAST_BLOCK
+    return ""
 
 
 # --------------------------------------------------------------------------- addressing
@@ -182,7 +211,7 @@ def _depth(block: BlockSpec) -> int:
 
 def _check_result(spec: ArchitectureSpec) -> ArchitectureSpec:
     if not spec.blocks:
-        raise EditError("an architecture needs at least one block")
+        raise EditError(LAST_BLOCK)
     deepest = max(_depth(b) for b in spec.blocks)
     if deepest > MAX_NESTING:
         raise EditError(f"blocks would be nested {deepest} levels deep, deeper than "

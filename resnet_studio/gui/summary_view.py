@@ -10,10 +10,12 @@ from PySide6.QtCore import QModelIndex, QRect, Qt, Signal
 from PySide6.QtGui import QPainter, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QFrame,
     QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QScrollArea,
     QStyledItemDelegate,
     QStyleOptionViewItem,
     QTreeWidget,
@@ -31,6 +33,7 @@ from resnet_studio.gui.summary_worker import SummaryResult
 PATH_ROLE = Qt.ItemDataRole.UserRole
 SHARE_ROLE = Qt.ItemDataRole.UserRole + 1
 COL_BLOCK, COL_SHAPE, COL_PARAMS = range(3)
+MIN_TABLE_HEIGHT = 120  # a few rows of the per-block table, whatever the message above
 
 
 class _ShareDelegate(QStyledItemDelegate):
@@ -108,12 +111,26 @@ class SummaryView(QWidget):
         for col in (COL_SHAPE, COL_PARAMS):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         self.table.itemClicked.connect(self._on_item_clicked)
-        layout = QVBoxLayout(self)
+        # A long build error wraps over many lines: in a short dock the rows below it were
+        # squeezed until they overlapped and clipped. The contents scroll instead, the
+        # wrapped text keeps the height it needs, and the table keeps a usable minimum.
+        self.table.setMinimumHeight(MIN_TABLE_HEIGHT)
+        body = QWidget(self)
+        body.setObjectName("summaryBody")
+        layout = QVBoxLayout(body)
         layout.setContentsMargins(8, 8, 8, 8)
         layout.setSpacing(8)
         layout.addLayout(head)
         layout.addLayout(grid)
         layout.addWidget(self.table, 1)
+        self.scroll = QScrollArea(self)
+        self.scroll.setWidget(body)
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self.scroll)
         self.set_waiting("Loading TensorFlow…")
 
     # ------------------------------------------------------------------ states

@@ -286,3 +286,20 @@ def test_clipboard_round_trip(spec):
     new, paths = ed.insert_blocks(spec, (), 0, blocks)
     assert validate(new) == []  # pasted names were made unique
     assert new.blocks[0].name == "c1_2" and paths == [(0,), (1,)]
+
+
+def test_blank_spec_is_valid_and_the_last_block_is_kept_with_a_reason():
+    from resnet_studio.core.spec import spec_from_dict
+
+    blank = ed.blank_spec()
+    assert spec_from_dict(blank.to_dict()) == blank  # a valid preset, saved as such
+    assert [b.type for b in blank.blocks] == ["flatten", "classifier_head"]
+    assert ed.removal_problem(blank, [(1,)]) == ""
+    assert "at least one block" in ed.removal_problem(blank, [(0,), (1,)])
+    one = ed.remove_blocks(blank, [(0,)])
+    assert "at least one block" in ed.removal_problem(one, [(0,)])
+    with pytest.raises(EditError, match="at least one block"):
+        ed.remove_blocks(one, [(0,)])
+    # Inside a container, the container's last child may go (the container stays).
+    cifar = load_preset("resnet20-cifar")
+    assert ed.removal_problem(cifar, [(1,)]) == ""

@@ -138,3 +138,80 @@ def test_a_damaged_image_is_named_in_the_preview_and_the_dialog(make_window, qtb
                       window.last_error_box.informativeText(), panel.status_label.text()))
     assert "broken.png" in text and not any(n in shown for n in NOISE), shown
     window.last_error_box.close()
+
+
+# ---------------------------------------------------------------- item 6
+def test_new_is_blank_builds_and_the_last_block_says_why_it_stays(make_window, qtbot):
+    from resnet_studio.core import editing
+    from tests.gui.conftest import wait_summary
+
+    window = make_window("resnet8-digits")
+    window.actions["new"].trigger()
+    assert window.doc.spec == editing.blank_spec() and window.doc.path is None
+    result = wait_summary(qtbot, window)
+    assert result.summary is not None and result.summary.total_params == 8 * 8 * 10 + 10
+    assert window.actions["train"].isEnabled()
+    # Everything selected: Delete is greyed and says why (not a status-bar line afterwards).
+    window.edit.select_all()
+    delete = window.actions["delete"]
+    assert not delete.isEnabled() and "at least one block" in delete.toolTip()
+    assert "at least one block" in delete.statusTip()
+    window.canvas.setFocus()
+    qtbot.keyClick(window.canvas, Qt.Key.Key_Delete)
+    assert window.doc.spec == editing.blank_spec()
+    # One block selected of two: deleting it is fine.
+    window.doc.set_selection([(0,)])
+    assert delete.isEnabled()
+    assert window.doc.remove() and len(window.doc.spec.blocks) == 1
+    # Asked anyway (a script, the clipboard's Cut): refused, the reason shown over the canvas.
+    assert not window.doc.remove([(0,)])
+    assert "at least one block" in window.edit.last_refusal
+    window.doc.undo_stack.setClean()
+
+
+# ---------------------------------------------------------------- item 9: Show in Folder
+def test_show_in_folder_without_a_file_manager_shows_the_path(styled_qapp, qtbot, tmp_path,
+                                                              monkeypatch):
+    from PySide6.QtGui import QGuiApplication
+    from PySide6.QtWidgets import QMessageBox, QWidget
+
+    from resnet_studio.gui import reveal
+
+    asked = []
+    monkeypatch.setattr(reveal, "open_url", lambda url: asked.append(url) or False)
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    run = tmp_path / "run-1"
+    run.mkdir()
+    box = reveal.show_in_folder(parent, run / "model.keras")
+    assert asked and asked[0].toLocalFile() == str(run)  # the folder holding the file
+    assert box is not None and box.isVisible() and box.informativeText() == str(run)
+    copy = next(b for b in box.buttons() if b.text() == "Copy Path")
+    copy.click()
+    assert QGuiApplication.clipboard().text() == str(run)
+    # Where a file manager opens, nothing else appears.
+    monkeypatch.setattr(reveal, "open_url", lambda url: True)
+    assert reveal.show_in_folder(parent, run) is None
+    assert isinstance(box, QMessageBox)
+
+
+# ---------------------------------------------------------------- item 9: summary rows
+def test_a_long_build_error_wraps_without_overlapping_the_rows(styled_qapp, qtbot):
+    from resnet_studio.gui import theme
+    from resnet_studio.gui.summary_view import MIN_TABLE_HEIGHT, SummaryView
+
+    view = SummaryView()
+    qtbot.addWidget(view)
+    view.resize(330, 260)  # a short dock
+    view.show()
+    long = ("blocks[3] (stage2): cannot build: " + "the input is too small for a 3×3 "
+            "convolution with stride 2 after the pooling of the stem; " * 8)
+    view._set_state(long, "warning", theme.ERROR_COLOR)
+    total_label = view.values["total"]
+    qtbot.waitUntil(lambda: view.state.height() >= view.state.heightForWidth(
+        view.state.width()) > 0)
+    state_bottom = view.state.mapTo(view.scroll.widget(), view.state.rect().bottomLeft()).y()
+    total_top = total_label.mapTo(view.scroll.widget(), total_label.rect().topLeft()).y()
+    assert state_bottom < total_top  # the wrapped message ends above the first row
+    assert view.table.height() >= MIN_TABLE_HEIGHT
+    assert view.scroll.verticalScrollBar().maximum() > 0  # it scrolls instead of clipping

@@ -18,8 +18,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, Qt, QUrl, Signal, Slot
-from PySide6.QtGui import QCloseEvent, QDesktopServices, QGuiApplication
+from PySide6.QtCore import QCoreApplication, Qt, Signal, Slot
+from PySide6.QtGui import QCloseEvent, QGuiApplication
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -293,9 +293,9 @@ class ExportDialog(QDialog):
         """Opens the file manager on the export (a SavedModel folder) or its folder."""
         if self.result is None:
             return
-        path = Path(self.result.path)
-        folder = path if path.is_dir() else path.parent
-        QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+        from resnet_studio.gui.reveal import show_in_folder
+
+        show_in_folder(self, self.result.path)  # a dialog with the path where nothing opens
 
     # ------------------------------------------------------------------ closing
     def done(self, r: int) -> None:  # Close button, Escape, window close while shown

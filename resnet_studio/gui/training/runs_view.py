@@ -31,14 +31,12 @@ from PySide6.QtCore import (
     QSortFilterProxyModel,
     Qt,
     QTimer,
-    QUrl,
     Signal,
     Slot,
 )
 from PySide6.QtGui import (
     QAction,
     QBrush,
-    QDesktopServices,
     QHideEvent,
     QKeySequence,
     QShowEvent,
@@ -716,4 +714,6 @@ class RunsView(theme.FollowsPalette, QWidget):
     def _reveal(self) -> None:
         run = self._single()
         if run is not None:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(run.dir)))
+            from resnet_studio.gui.reveal import show_in_folder
+
+            show_in_folder(self, run.dir)  # a dialog with the path where nothing opens

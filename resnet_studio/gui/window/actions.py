@@ -73,7 +73,7 @@ class WindowActions:
         win, K, A = self.win, QKeySequence.StandardKey, self._action
         files, edit, doc, runs = win.files, win.edit, win.doc, win.runs
         A("new", "&New", files.new_document, shortcut=K.New, icon="new",
-          tip="Start a new architecture from the default preset")
+          tip="Start a blank architecture: an input and a classifier head")
         A("gallery", "New from &Preset…", files.show_gallery, shortcut="Ctrl+Shift+N",
           icon="gallery", tip="Pick a shipped architecture from the preset gallery")
         A("open", "&Open…", files.open_dialog, shortcut=K.Open, icon="open",

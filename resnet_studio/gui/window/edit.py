@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QPoint
+from PySide6.QtCore import QPoint, QRect
 from PySide6.QtGui import QActionGroup, QGuiApplication
-from PySide6.QtWidgets import QApplication, QMenu
+from PySide6.QtWidgets import QApplication, QMenu, QToolTip
 
 from resnet_studio.core import editing
 from resnet_studio.core.blocks import registry
@@ -24,6 +24,7 @@ class EditCommands:
         self.win = win
         self.doc = win.doc
         self.canvas = win.canvas
+        self.last_refusal = ""  # the last refused edit's reason (shown over the canvas)
 
     def add_block(self, block_type: str) -> None:
         if self.doc.add_block(block_type):
@@ -61,7 +62,14 @@ class EditCommands:
         self.win.statusBar().showMessage(f"Zoom {self.canvas.zoom:.0%}", 1500)
 
     def on_edit_failed(self, message: str) -> None:
-        self.win.statusBar().showMessage(message, 6000)
+        """An edit was refused: the reason where the user is looking (over the canvas) and
+        in the status bar, not in the status bar alone."""
+        self.win.statusBar().showMessage(message, 8000)
+        self.last_refusal = message
+        if self.canvas.isVisible():
+            viewport = self.win.scroll.viewport()
+            QToolTip.showText(viewport.mapToGlobal(QPoint(viewport.width() // 2 - 160, 12)),
+                              message, viewport, QRect(), 8000)
         QApplication.beep()
 
     def on_canvas_activated(self, path: object) -> None:
@@ -77,8 +85,16 @@ class EditCommands:
         spec = self.doc.spec
         a = self.win.actions
         has = bool(sel)
-        for key in ("cut", "copy", "duplicate", "delete"):
+        for key in ("copy", "duplicate"):
             a[key].setEnabled(has)
+        # Deleting the last block is refused where it is asked, with the reason on the
+        # greyed action (tooltip, status tip, context menu), not after the key press.
+        why = editing.removal_problem(spec, sel) if has else ""
+        for key, tip in (("cut", ""), ("delete", "Delete the selected blocks")):
+            a[key].setEnabled(has and not why)
+            a[key].setStatusTip(why or tip)
+            a[key].setToolTip(why or a[key].text().replace("&", "") + (f" — {tip}" if tip
+                                                                        else ""))
         siblings = has and all(p[:-1] == sel[0][:-1] for p in sel)
         a["move_up"].setEnabled(siblings)
         a["move_down"].setEnabled(siblings)
@@ -104,6 +120,7 @@ class EditCommands:
     def show_context_menu(self, pos: QPoint, path: object) -> None:
         a = self.win.actions
         menu = QMenu(self.win)
+        menu.setToolTipsVisible(True)  # a greyed Delete says why
         if path is not None:
             path = tuple(path)
             block = editing.get_block(self.doc.spec, path)

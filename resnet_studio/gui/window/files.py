@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox
 
-from resnet_studio.core.presets import DEFAULT_PRESET, load_preset
+from resnet_studio.core import editing
+from resnet_studio.core.presets import load_preset
 from resnet_studio.core.spec import SpecError
 from resnet_studio.gui.autosave import Recoverable, find_recoverable
 from resnet_studio.gui.gallery import PresetGallery
@@ -61,11 +62,10 @@ class FileCommands:
     def new_document(self) -> None:
         if not self.maybe_save():
             return
-        spec = load_preset(DEFAULT_PRESET)
-        spec.name, spec.title = "untitled", "Untitled architecture"
-        spec.description = f"Started from {DEFAULT_PRESET}."
-        self.doc.replace(spec)
-        self._message("New architecture (from the default preset)")
+        self.doc.replace(editing.blank_spec())
+        self._message("New architecture: an input and a classifier head. Add blocks from the "
+                      "palette (they go in before the head); File › New from Preset starts "
+                      "from a shipped network.", 10000)
 
     def show_gallery(self) -> None:
         gallery = PresetGallery(self.win.service, self.win, current=self.doc.spec.name)
