@@ -87,3 +87,4 @@ clean:
 
 screenshots: $(STAMP)
 	$(PY) docs/make_screenshots.py
+	$(PY) docs/make_text_screenshots.py
