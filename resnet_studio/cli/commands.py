@@ -39,6 +39,10 @@ def register_all(sub: Any) -> None:
     from resnet_studio.cli import train_commands
 
     train_commands.register(sub)
+    from resnet_studio.cli import export_commands, runs_commands
+
+    export_commands.register(sub)
+    runs_commands.register(sub)
     from resnet_studio.cli import compress_commands
 
     compress_commands.register(sub)

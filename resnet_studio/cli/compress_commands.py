@@ -1,7 +1,7 @@
 """Compression subcommands: `prune` (magnitude pruning + fine-tuning, one run per sparsity).
 
 Quantized TFLite export is `export --format tflite --quantize int8|float16|dynamic`
-(train_commands.py), measured by core/compress/quantize.py.
+(export_commands.py), measured by core/compress/quantize.py.
 """
 
 from __future__ import annotations
@@ -110,8 +110,8 @@ def cmd_prune(args: argparse.Namespace) -> int:
     if args.learning_rate is not None and not args.learning_rate > 0:
         raise UsageError(f"--lr must be > 0, received: {args.learning_rate}")
     info = _read_checkpointed_run_or_usage(args.run_dir)
-    from resnet_studio.core.compress.masks import PruningError
     from resnet_studio.core.compress.prune import ParentModel, prune_blocks, prune_run
+    from resnet_studio.core.sparsity.masks import PruningError
 
     parent = ParentModel(info.dir)
     dense = parent.dense_accuracy
@@ -164,26 +164,3 @@ def _row_text(row: dict[str, Any]) -> str:
             f"test accuracy {row['accuracy_before_fine_tune']:.4f} pruned -> "
             f"{'-' if acc is None else f'{acc:.4f}'} fine-tuned"
             + (f"  run folder: {row['run_dir']}" if row["run_dir"] else ""))
-
-
-def export_tflite(info: Any, args: argparse.Namespace) -> int:
-    """`export --format tflite [--quantize MODE]`: writes, verifies and measures the file."""
-    from resnet_studio.core.compress.quantize import QuantizationError, export_tflite_run
-    from resnet_studio.core.export import ExportError
-
-    try:
-        mode = "int8-per-tensor" if args.per_tensor else args.quantize
-        result = export_tflite_run(info, args.out, mode, overwrite=args.force)
-    except (ExportError, QuantizationError) as e:
-        raise UsageError(str(e)) from None
-    if args.json:
-        emit_json(result)
-        return EXIT_OK
-    diff = result["max_abs_diff"]
-    print(f"exported tflite ({result['quantization']}) to {result['path']}: "
-          f"{result['size_bytes']:,} bytes ({result['size_bytes'] / result['float32_size_bytes']:.0%}"
-          f" of float32's {result['float32_size_bytes']:,}); verified, max |Δ| {diff:.2e}")
-    print(f"test accuracy {result['accuracy']:.4f} (Keras model {result['reference_accuracy']:.4f}"
-          f", {result['test_examples']} examples); latency {result['latency_ms']:.3f} ms "
-          "(one example, one thread, median)")
-    return EXIT_OK

@@ -1,4 +1,4 @@
-"""Training-side subcommands: train, compare, evaluate, export, datasets, runs."""
+"""Training subcommands: train, compare, evaluate, datasets (export, runs: own modules)."""
 
 from __future__ import annotations
 
@@ -124,29 +124,9 @@ def register(sub: Any) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_evaluate)
 
-    p = sub.add_parser("export", help="export a run's model")
-    p.add_argument("run_dir")
-    p.add_argument("--format", required=True, choices=("savedmodel", "keras", "tflite", "python"))
-    p.add_argument("--out", required=True, help="output path")
-    p.add_argument("--quantize", nargs="?", const="dynamic", choices=("int8", "float16", "dynamic"),
-                   help="TFLite: int8 (full integer, calibrated on training inputs), float16, "
-                        "or dynamic (int8 weights; the default when no mode is given). TFLite "
-                        "exports report size, test accuracy and latency (docs/compression.md)")
-    p.add_argument("--per-tensor", action="store_true", dest="per_tensor",
-                   help="with --quantize int8: one scale per weight tensor instead of per "
-                        "channel (a smaller file; check the reported accuracy)")
-    p.add_argument("--force", action="store_true", help="replace an existing output")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=cmd_export)
-
     p = sub.add_parser("datasets", help="list the datasets")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_datasets)
-
-    p = sub.add_parser("runs", help="list the runs in the run store")
-    p.add_argument("--root", help="runs root (default: user data folder)")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=cmd_runs)
 
 
 def resolve_config(spec: Any, args: argparse.Namespace) -> Any:
@@ -431,34 +411,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_export(args: argparse.Namespace) -> int:
-    from resnet_studio.core.export import ExportError
-    from resnet_studio.core.training.restore import export_run
-
-    info = _read_checkpointed_run_or_usage(args.run_dir)
-    if args.per_tensor and args.quantize != "int8":
-        raise UsageError("--per-tensor applies to --quantize int8 only")
-    if args.quantize and args.format != "tflite":
-        raise UsageError(f"--quantize applies to --format tflite only, not {args.format}")
-    if args.format == "tflite":  # measured on the test split by the TFLite interpreter
-        from resnet_studio.cli.compress_commands import export_tflite
-
-        return export_tflite(info, args)
-    try:
-        result = export_run(info, args.format, args.out, overwrite=args.force)
-    except ExportError as e:
-        if e.target_exists:
-            raise UsageError(f"{args.out} exists; pass --force to replace it") from None
-        raise UsageError(str(e)) from None
-    if args.json:
-        emit_json(result.to_dict())
-    else:
-        diff = "" if result.max_abs_diff is None else f", max abs diff {result.max_abs_diff:.2e}"
-        print(f"exported {result.format} to {result.path} ({result.bytes:,} bytes; verified"
-              f"{diff})")
-    return EXIT_OK
-
-
 def cmd_datasets(args: argparse.Namespace) -> int:
     from resnet_studio.core.data import dataset_names, list_datasets
 
@@ -472,28 +424,4 @@ def cmd_datasets(args: argparse.Namespace) -> int:
         print(f"{i.name:<20} {i.task:<15} {shape:<10} {what:<11} {i.sizes.get('train', 0):>6} "
               f"train  {i.description}")
     print("also: tfds:NAME[/CONFIG], folder:PATH, npz:PATH")
-    return EXIT_OK
-
-
-def cmd_runs(args: argparse.Namespace) -> int:
-    from resnet_studio.core.runs import RunScanner, default_runs_root
-
-    root = Path(args.root) if args.root else default_runs_root()
-    scanner = RunScanner(root)
-    runs = scanner.scan(reuse=False)
-    if args.json:
-        emit_json({"root": str(root), "runs": [r.to_dict() for r in runs],
-                   "broken": [{"run_dir": str(d), "error": why} for d, why in scanner.broken]})
-        return EXIT_OK
-    for d, why in scanner.broken:  # named, after the readable runs would scroll them away
-        print(f"resnet-studio: broken run {d.name}: {why}", file=sys.stderr)
-    if not runs:
-        print(f"no runs in {root}")
-        return EXIT_OK
-    for r in runs:
-        d = r.to_dict()
-        acc = (d.get("test") or {}).get("accuracy")
-        print(f"{r.id:<44} {d['status']:<11} {d['preset'] or '-':<20} {d['dataset'] or '-':<12}"
-              f" epochs {d['epochs_completed']:<4} "
-              f"{'' if acc is None else f'test acc {acc:.4f}'}")
     return EXIT_OK

@@ -89,7 +89,7 @@ def export_model(model: keras.Model, fmt: str, out: str | os.PathLike[str], *,
                  sample: np.ndarray, quantize: bool | str = False, overwrite: bool = False,
                  spec_name: str | None = None,
                  representative: np.ndarray | None = None, tokenizer: Any = None,
-                 texts: list[str] | None = None, pixels: Any = None) -> ExportResult:
+                 texts: list[str] | None = None) -> ExportResult:
     """Writes `model` to `out` in format `fmt` and verifies the result.
 
     Args:
@@ -98,15 +98,13 @@ def export_model(model: keras.Model, fmt: str, out: str | os.PathLike[str], *,
         out: Target path. Its parent folder is created if missing.
         sample: A small input batch of the model's input dtype, used for verification.
         quantize: TFLite only: `dynamic` (or True: int8 weights), `float16` or `int8`
-            (full integer, int8 input and output; core/compress/quantize.py).
+            (full integer, int8 input and output; core/tflite/).
         overwrite: Replace an existing `out` (only after the new export verified).
         spec_name: Architecture name, recorded in the details and the Python script.
         representative: int8 only: training inputs that calibrate the activation ranges.
         tokenizer: SavedModel of a text model: the run's `Tokenizer`; the `serve` endpoint
             then reads raw strings (core/export_text.py).
         texts: With `tokenizer`: sample texts that verify the reloaded SavedModel.
-        pixels: SavedModel of an image model: the data's `PixelTransform`; the `serve`
-            endpoint then reads uint8 images (core/export_image.py).
 
     Returns:
         What was written and how it verified.
@@ -132,7 +130,7 @@ def export_model(model: keras.Model, fmt: str, out: str | os.PathLike[str], *,
         try:
             max_diff, details = exporter(model, artifact, sample, work, quantize=quantize,
                                          spec_name=spec_name, representative=representative,
-                                         tokenizer=tokenizer, texts=texts, pixels=pixels)
+                                         tokenizer=tokenizer, texts=texts)
             if spec_name:
                 details["spec"] = spec_name
             _move_into_place(artifact, target, work, overwrite)
@@ -341,8 +339,8 @@ def _reference(model: keras.Model, sample: np.ndarray) -> list[np.ndarray]:
 # --- SavedModel / .keras / TFLite -------------------------------------------------------------
 
 def _export_savedmodel(model: keras.Model, path: Path, sample: np.ndarray, work: Path, *,
-                       tokenizer: Any = None, texts: list[str] | None = None,
-                       pixels: Any = None, **_: Any) -> tuple[float, dict[str, Any]]:
+                       tokenizer: Any = None, texts: list[str] | None = None, **_: Any
+                       ) -> tuple[float, dict[str, Any]]:
     import tensorflow as tf
 
     if tokenizer is not None and texts:
@@ -350,12 +348,6 @@ def _export_savedmodel(model: keras.Model, path: Path, sample: np.ndarray, work:
 
         diff, details = export_text_savedmodel(model, path, tokenizer, texts)
         _require_close(diff, "the reloaded SavedModel (from raw text)")
-        return diff, details
-    if pixels is not None and len(model.inputs[0].shape) == 4:
-        from resnet_studio.core.export_image import export_image_savedmodel
-
-        diff, details = export_image_savedmodel(model, path, sample, pixels)
-        _require_close(diff, "the reloaded SavedModel (from uint8 images)")
         return diff, details
 
     model.export(str(path), format="tf_saved_model", verbose=False)
@@ -384,12 +376,12 @@ def _tflite_convert(saved_model: Path, quantize: bool | str, model: Any = None,
                     representative: np.ndarray | None = None) -> bytes:
     import tensorflow as tf
 
-    from resnet_studio.core.compress.quantize import (
+    from resnet_studio.core.tflite import (
         QuantizationError,
         configure_converter,
         quantization_mode,
-        strip_tensor_names,
     )
+    from resnet_studio.core.tflite.flatbuffer import strip_tensor_names
 
     converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
     try:
@@ -412,7 +404,7 @@ def _tflite_convert(saved_model: Path, quantize: bool | str, model: Any = None,
 
 def _tflite_run(flatbuffer: bytes, sample: np.ndarray) -> list[np.ndarray]:
     # int8 inputs/outputs are quantized/dequantized with their tensors' scales there.
-    from resnet_studio.core.compress.quantize import TFLiteRunner
+    from resnet_studio.core.tflite import TFLiteRunner
 
     return TFLiteRunner(flatbuffer)(sample)
 

@@ -9,8 +9,8 @@ import keras
 import numpy as np
 import pytest
 
-from resnet_studio.core.compress.masks import compute_masks
 from resnet_studio.core.compress.sizes import file_sizes, gzip_size, model_sizes
+from resnet_studio.core.sparsity.masks import compute_masks
 
 
 def test_gzip_size_is_deterministic_and_counts_a_folder_file_by_file(tmp_path):

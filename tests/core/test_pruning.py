@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from resnet_studio.cli import main
-from resnet_studio.core.compress.masks import (
+from resnet_studio.core.sparsity.masks import (
     PruningError,
     PruningSettings,
     compute_masks,

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 from resnet_studio.cli import main
-from resnet_studio.core.compress.quantize import (
+from resnet_studio.core.export import ExportError, export_model
+from resnet_studio.core.tflite import (
     QuantizationError,
     TFLiteRunner,
     make_interpreter,
     quantization_mode,
 )
-from resnet_studio.core.export import ExportError, export_model
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,9 @@ import keras
 import numpy as np
 import pytest
 
-from resnet_studio.core.compress.flatbuffer import size_breakdown, strip_tensor_names
-from resnet_studio.core.compress.quantize import TFLiteRunner, make_interpreter
 from resnet_studio.core.export import export_model
+from resnet_studio.core.tflite import TFLiteRunner, make_interpreter
+from resnet_studio.core.tflite.flatbuffer import size_breakdown, strip_tensor_names
 
 
 def _two_output_model() -> keras.Model:

@@ -66,24 +66,13 @@ def check_preset(preset: str) -> str:
         return str(path.resolve())
     if any(sep in preset for sep in ("/", "\\")) and not preset.startswith(("kaggle:", "hf:")):
         raise PresetError(f"pretrained_backbone: no preset folder {preset}")
-    from resnet_studio.core.data.tfds import network_available
+    from resnet_studio.core.network import network_available
 
     if not network_available(HUB_HOSTS):
         raise PresetError(f"pretrained_backbone: {preset!r} is a keras-hub handle, which needs "
                           f"a download, and there is no network. Use a local preset folder "
                           f"(save_to_preset) or connect and try again")
     return preset
-
-
-def text_backbone_preset(preset: str) -> str | None:
-    """`preset` (a folder made absolute) when it ships a tokenizer, else None (image
-    backbones). Handles are taken to be text backbones when their name says so."""
-    if not isinstance(preset, str) or not preset:
-        return None
-    if is_local(preset):
-        path = Path(preset).expanduser().resolve()
-        return str(path) if (path / "tokenizer.json").is_file() else None
-    return preset if any(w in preset for w in ("bert", "roberta", "electra")) else None
 
 
 def _special_ids(preset: str) -> tuple[int, int]:

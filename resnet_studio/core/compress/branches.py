@@ -4,7 +4,7 @@ A residual unit computes y = s(x) + F(x). Zeroing the last weighted layer of the
 (the final BatchNormalization's scale and shift, or the last convolution's kernel and bias
 in a pre-activation unit) makes F(x) = 0 exactly, so the unit becomes its shortcut: the
 whole branch is dead weight that a deployment can drop. Those few variables are masked like
-pruned weights (finetune.py), so they stay zero while the rest of the network fine-tunes.
+pruned weights (sparsity/hold.py), so they stay zero while the rest of the network fine-tunes.
 
 Which branches: the ones whose deletion hurts least, ranked by the lesion study
 (core/geometry/lesion.py; Veit et al. 2016, arXiv:1605.06431) on the validation split (the
@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from resnet_studio.core import keras_private
-from resnet_studio.core.compress.masks import PruningError, prunable
+from resnet_studio.core.sparsity.masks import PruningError, prunable
 
 # Layers that map 0 to 0 (an all-zero branch stays all zero through them).
 _ZERO_PRESERVING = ("Activation", "ReLU", "Dropout", "DropPath", "Identity", "SpatialDropout1D",

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from resnet_studio.core.compress.masks import (
+from resnet_studio.core.sparsity.masks import (
     PruningError,
     PruningSettings,
     compute_masks,
@@ -107,7 +107,7 @@ class ParentModel:
         return self._dense_accuracy
 
     def masks(self, sparsity: float, structured: bool, scope: str) -> dict[str, np.ndarray]:
-        from resnet_studio.core.compress.finetune import output_kernel
+        from resnet_studio.core.sparsity.hold import output_kernel
 
         exclude = (output_kernel(self.model),) if structured else ()
         return compute_masks(self.values, sparsity, structured=structured, scope=scope,

@@ -47,9 +47,9 @@ from .base import (
     cap,
     standardize_channels,
 )
-from .builtin import TEST_FRACTION, held_out, in_memory
 from .filescan import FileScan, policy_from_env
 from .op_errors import DIAGNOSE_SECONDS, clean_op_message, explain, is_decode_error
+from .splits import TEST_FRACTION, held_out, in_memory
 
 if TYPE_CHECKING:
     import tensorflow as tf

@@ -97,7 +97,7 @@ def corpus() -> tuple[tuple[str, ...], tuple[int, ...], tuple[str, ...]]:
 
 def sizes(validation_fraction: float) -> dict[str, int]:
     """Examples per split, as `load` makes them (needs the corpus: ~0.2 s of imports)."""
-    from .builtin import TEST_FRACTION, held_out
+    from .splits import TEST_FRACTION, held_out
 
     n = len(corpus()[0])
     n_test = held_out(n, TEST_FRACTION)
@@ -132,7 +132,7 @@ def load(seed: int, validation_fraction: float, sequence_length: int | None,
     The tokenizer is fitted on the training texts only (before `limit`, so a quick look sees
     the same vocabulary as the full run).
     """
-    from .builtin import TEST_FRACTION, in_memory, stratified_split
+    from .splits import TEST_FRACTION, in_memory, stratified_split
 
     texts, labels, _ = corpus()
     index = np.arange(len(texts))

@@ -23,13 +23,11 @@ Only classification datasets (a `ClassLabel` target) are supported.
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 from typing import Any
 from urllib.parse import urlparse
 
 from resnet_studio.core import keras_private
+from resnet_studio.core.network import FALLBACK_HOST, network_available
 
 from .base import (
     BYTE_VOCAB_SIZE,
@@ -39,20 +37,15 @@ from .base import (
     DatasetInfo,
     RawImages,
 )
-from .builtin import held_out
+from .splits import held_out
 
 PREFIX = "tfds:"
 # Images of varying size (e.g. tf_flowers) are resized to this: small enough to train on a
 # CPU, big enough to keep the objects recognisable.
 VARIABLE_IMAGE_SIZE = (64, 64)
-# One deadline for all network probes together: the whole offline failure must take < 10 s
-# including TensorFlow Datasets' own import.
-PROBE_TIMEOUT_S = 3.0
 # Datasets whose `test` split has no labels: their `validation` split is the test set (the
 # ImageNet papers report on the 50k validation images).
 _UNLABELLED_TEST = frozenset({"imagenet2012", "imagenet2012_subset", "imagenet2012_real"})
-# Always probed besides the dataset's own download hosts: TFDS's storage for many datasets.
-_FALLBACK_HOST = "storage.googleapis.com"
 
 
 def _ref(name: str) -> str:
@@ -111,37 +104,6 @@ def _download_hosts(builder: Any) -> list[str]:
     return hosts[:3]
 
 
-def network_available(hosts: list[str], timeout: float = PROBE_TIMEOUT_S) -> bool:
-    """Returns True if a TCP connection to port 443 of any host succeeds before `timeout`.
-
-    Probes run in parallel daemon threads because name resolution ignores socket timeouts
-    and can itself hang for many seconds on a disconnected machine.
-    """
-    reachable = threading.Event()
-    candidates = hosts or [_FALLBACK_HOST]
-    finished = threading.Semaphore(0)
-
-    def probe(host: str) -> None:
-        try:
-            with socket.create_connection((host, 443), timeout=timeout):
-                reachable.set()
-        except OSError:
-            pass
-        finally:
-            finished.release()
-
-    for host in candidates:
-        threading.Thread(target=probe, args=(host,), daemon=True).start()
-    deadline = time.monotonic() + timeout
-    # Return as soon as one host answers or every probe has failed (often instantly: no DNS).
-    for _ in candidates:
-        if reachable.is_set() or not finished.acquire(
-            timeout=max(0.0, deadline - time.monotonic())
-        ):
-            break
-    return reachable.is_set()
-
-
 def _offline_error(name: str, builder: Any) -> DatasetError:
     ref = _ref(name)
     return DatasetError(
@@ -154,7 +116,8 @@ def _offline_error(name: str, builder: Any) -> DatasetError:
 def _ensure_prepared(name: str, builder: Any) -> None:
     if builder.is_prepared():
         return
-    if not network_available([*_download_hosts(builder), _FALLBACK_HOST]):
+    # The dataset's own hosts and TFDS's storage, always probed too.
+    if not network_available([*_download_hosts(builder), FALLBACK_HOST]):
         raise _offline_error(name, builder)
     try:
         builder.download_and_prepare()
@@ -348,7 +311,7 @@ def load(
         return tfds_text.load_text(
             name, builder, _tfds(), keys, validation_fraction=validation_fraction,
             sequence_length=sequence_length, limit=limit, tokenizer=tokenizer,
-            vocab_size=vocab_size)
+            vocab_size=vocab_size, description=describe_text(builder))
     _layout(name, builder, sequence_length)  # Refuse unsupported features before downloading.
     _ensure_prepared(name, builder)
     # Again after preparing: some builders learn their class names while generating.

@@ -132,7 +132,7 @@ def segment_ids(ids: np.ndarray, sep_id: int = SEP_ID, pad_id: int = PAD_ID) -> 
 def _plan(builder: Any, validation_fraction: float) -> dict[str, str]:
     """Our splits as TFDS split strings; a test split without labels is replaced by the
     labelled `validation` split (GLUE)."""
-    from .builtin import held_out
+    from .splits import held_out
 
     available = {k: int(v.num_examples) for k, v in builder.info.splits.items()}
     if available and "train" not in available:
@@ -156,10 +156,13 @@ def _plan(builder: Any, validation_fraction: float) -> dict[str, str]:
 
 def load_text(name: str, builder: Any, tfds: Any, keys: tuple[list[str], str], *,
               validation_fraction: float, sequence_length: int | None, limit: int | None,
-              tokenizer: str | None, vocab_size: int) -> Dataset:
-    """Reads the splits into memory, fits the tokenizer on the training texts, encodes."""
-    from .builtin import in_memory
-    from .tfds import describe_text
+              tokenizer: str | None, vocab_size: int, description: str = "") -> Dataset:
+    """Reads the splits into memory, fits the tokenizer on the training texts, encodes.
+
+    `description` is the builder's description as `tfds.describe_text` words it (passed in:
+    tfds.py calls this module, never the other way round).
+    """
+    from .splits import in_memory
 
     text_keys_, label_key = keys
     plan = _plan(builder, validation_fraction)
@@ -201,7 +204,7 @@ def load_text(name: str, builder: Any, tfds: Any, keys: tuple[list[str], str], *
         vocab_size=fitted.vocab_size,
         class_names=tuple(label.names) if label.names else None,
         sizes={k: len(v[1]) for k, v in arrays.items()}, offline=True,
-        description=describe_text(builder))
+        description=description)
     data = in_memory(info, arrays, None)
     # Pairs: the run records it, so that its exports take two strings (export_text.py).
     data.tokenizer = dataclasses.replace(fitted, pair=True) if len(text_keys_) == 2 else fitted

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -230,6 +231,18 @@ def preset_tokenizer(preset: str) -> Tokenizer:
                      bool(getattr(layer, "strip_accents", False)), preset)
 
 
+def text_backbone_preset(preset: str) -> str | None:
+    """`preset` (a folder made absolute) when it ships a tokenizer, else None (image
+    backbones). Handles are taken to be text backbones when their name says so."""
+    if not isinstance(preset, str) or not preset:
+        return None
+    path = Path(preset).expanduser()
+    if path.is_dir():  # a preset folder on disk, else a keras-hub handle
+        path = path.resolve()
+        return str(path) if (path / "tokenizer.json").is_file() else None
+    return preset if any(w in preset for w in ("bert", "roberta", "electra")) else None
+
+
 def text_load_args(spec: Any) -> dict[str, Any]:
     """`load_dataset` keywords that read text the way a model with this spec trains on it:
     the token length, and the tokenizer (a pretrained text backbone's own, whose ids its
@@ -240,8 +253,6 @@ def text_load_args(spec: Any) -> dict[str, Any]:
     """
     if spec.input.kind != "tokens":
         return {}
-    from resnet_studio.core.blocks.pretrained import text_backbone_preset
-
     tokenizer = spec.input.tokenizer or None
     for _, block in spec.walk():
         if block.type == "pretrained_backbone":

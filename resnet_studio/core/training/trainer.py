@@ -426,7 +426,7 @@ class Trainer:
         cbs: list[Any] = [HistogramCallback(self, callback), callback]
         pruning = self.writer.meta.get("pruning")
         if pruning:  # a pruned run (fresh or resumed): its masks hold through every step
-            from resnet_studio.core.compress.finetune import PruningCallback
+            from resnet_studio.core.sparsity.hold import PruningCallback
 
             cbs.insert(0, PruningCallback(self.model, pruning))
         if self.config.schedule == "plateau":

@@ -27,7 +27,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from resnet_studio.core.compress.masks import PruningSettings, compute_masks, prunable
+from resnet_studio.core.sparsity.masks import PruningSettings, compute_masks, prunable
 
 
 class MaskConstraint(keras.constraints.Constraint):
