@@ -58,13 +58,19 @@ def test_train_one_epoch_plots_runs_view_and_export(make_window, qtbot, tmp_path
     meta = read_run(run_dir).meta
     assert meta["status"] == "completed" and meta["epochs_completed"] == 1
 
-    # Plots hold every step's loss and every layer's gradient norm at every step.
+    # The GUI asks for at most one BatchEnd per 20 ms (worker.BATCH_EVENT_INTERVAL_S): the
+    # loss plot holds those steps with their values on disk, the last step always; and
+    # every layer's gradient norm at every step.
     batches = [r for r in read_metrics(run_dir) if r["kind"] == "batch"]
     steps = meta["steps"]
-    assert steps == len(batches) == view.batches_seen > 10
+    assert steps == len(batches) > 10
     plots = view.plots
     plots.refresh()
-    np.testing.assert_allclose(plots.loss_history.y, [r["loss"] for r in batches], rtol=1e-6)
+    shown = plots.loss_history.x.astype(int)
+    assert len(shown) == view.batches_seen <= steps and shown[-1] == steps
+    assert shown[0] == 1 and np.all(np.diff(shown) > 0)
+    by_step = {r["step"]: r["loss"] for r in batches}
+    np.testing.assert_allclose(plots.loss_history.y, [by_step[s] for s in shown], rtol=1e-6)
     layers, _, grad_steps, norms = read_gradients(run_dir)
     assert plots.gradients.n_layers == len(layers) == norms.shape[1] > 10
     assert len(plots.gradients) == steps == len(grad_steps)

@@ -107,7 +107,7 @@ class Comparison(RunSequence):
 
     def __init__(self, spec: ArchitectureSpec, dataset: str, config: TrainingConfig, *,
                  runs_root: str | Path, data_dir: str | None = None, limit: int | None = None,
-                 observer: CompareObserver | None = None) -> None:
+                 observer: CompareObserver | None = None, batch_interval_s: float = 0.0) -> None:
         super().__init__()
         if not has_shortcuts(spec):
             raise CompareError(f"{spec.name}: the architecture has no shortcut to remove, so "
@@ -120,12 +120,14 @@ class Comparison(RunSequence):
         self.data_dir = data_dir
         self.limit = limit
         self.observer = observer
+        self.batch_interval_s = batch_interval_s  # > 0: fewer BatchEnd events (throttle.py)
         self.dirs = dict(zip(ROLES, pair_run_dirs(self.runs_root, spec.name), strict=True))
 
     # -- the runs (owning thread)
     def _trainer(self, role: str, spec: ArchitectureSpec,
                  initial_weights: dict[str, list[np.ndarray]] | None) -> Any:
         from resnet_studio.core.runs import pair_meta
+        from resnet_studio.core.training.throttle import BatchThrottle
         from resnet_studio.core.training.trainer import Trainer
 
         partner = self.dirs["plain" if role == "residual" else "residual"]
@@ -138,7 +140,9 @@ class Comparison(RunSequence):
         return Trainer(spec, self.dataset, self.config, run_dir=self.dirs[role],
                        observer=forward, data_dir=self.data_dir, limit=self.limit,
                        initial_weights=initial_weights, preset=spec.name,
-                       run_meta=pair_meta(role, partner))
+                       run_meta=pair_meta(role, partner),
+                       batch_throttle=BatchThrottle(self.batch_interval_s)
+                       if self.batch_interval_s > 0 else None)
 
     def prepare_residual(self) -> Any:
         """The residual Trainer, prepared (data loaded, model built, weights initialised)."""

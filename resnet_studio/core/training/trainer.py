@@ -35,6 +35,7 @@ from resnet_studio.core.training.events import (
     Started,
     ignore,
 )
+from resnet_studio.core.training.throttle import BatchThrottle
 from resnet_studio.core.training_config import TrainingConfig
 
 
@@ -105,6 +106,8 @@ class Trainer:
             comparison records each run's role and partner this way).
         data: An already loaded Dataset to use instead of loading `dataset` (a run's
             stored sample, for exporting without the original data).
+        batch_throttle: For an observer that wants fewer `BatchEnd` events (the GUI): which
+            to emit (training/throttle.py); epoch ends and the last values always arrive.
     """
 
     def __init__(self, spec: ArchitectureSpec, dataset: str, config: TrainingConfig, *,
@@ -112,12 +115,14 @@ class Trainer:
                  limit: int | None = None,
                  initial_weights: dict[str, list[np.ndarray]] | None = None,
                  resume: bool = False, preset: str | None = None,
-                 run_meta: dict[str, Any] | None = None, data: Any = None) -> None:
+                 run_meta: dict[str, Any] | None = None, data: Any = None,
+                 batch_throttle: BatchThrottle | None = None) -> None:
         self.spec = spec
         self.dataset_name = dataset
         self.config = config
         self.run_dir = Path(run_dir)
         self.observer = observer
+        self.batch_throttle = batch_throttle
         self.data_dir = data_dir
         self.limit = limit
         self.initial_weights = initial_weights
@@ -540,6 +545,16 @@ class Trainer:
         callback.saved_epochs, callback.saved_step = callback.epochs_completed, callback.step
 
     def _emit(self, event: Any) -> None:
+        throttle = self.batch_throttle
+        if throttle is not None:
+            if isinstance(event, BatchEnd):
+                event = throttle.offer(event)
+                if event is None:
+                    return
+            elif not isinstance(event, GradNorms):  # the held-back batch first, in order
+                pending = throttle.flush()
+                if pending is not None:
+                    self.observer(pending)
         self.observer(event)
 
 

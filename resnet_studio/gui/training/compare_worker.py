@@ -22,7 +22,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from resnet_studio.core.jobs import JobState
 from resnet_studio.core.spec import ArchitectureSpec
 from resnet_studio.core.training_config import TrainingConfig
-from resnet_studio.gui.training.worker import RunSession
+from resnet_studio.gui.training.worker import BATCH_EVENT_INTERVAL_S, RunSession
 
 
 @dataclass
@@ -71,7 +71,8 @@ class CompareSession(RunSession):
         r = request
         # Made here, in the GUI thread: cheap, and may raise CompareError before any thread.
         comparison = Comparison(r.spec, r.dataset, r.config, runs_root=r.runs_root,
-                                data_dir=r.data_dir, limit=r.limit, observer=self._observe)
+                                data_dir=r.data_dir, limit=r.limit, observer=self._observe,
+                                batch_interval_s=BATCH_EVENT_INTERVAL_S)
         super().__init__(compare_job, comparison, name=f"compare-{request.spec.name}",
                          parent=parent)
         self.comparison = comparison

@@ -26,6 +26,12 @@ from resnet_studio.core.spec import ArchitectureSpec
 from resnet_studio.core.training_config import TrainingConfig
 from resnet_studio.gui.jobs import Job
 
+# The GUI asks the Trainer for at most one BatchEnd per 20 ms (core/training/throttle.py): the
+# views redraw at 10 Hz, a small model steps hundreds of times a second, and every event
+# crosses threads. Epoch ends and a run's last values always arrive; the run folder keeps
+# every batch (the Runs tab and overlays read it).
+BATCH_EVENT_INTERVAL_S = 0.02
+
 
 @dataclass
 class RunRequest:
@@ -57,12 +63,14 @@ class RunRequest:
 def train_job(request: RunRequest, state: JobState) -> Any:
     """Trains one run (a job function, core.jobs): events stream through `state.partial`;
     stop, pause and resume reach the Trainer. Returns the RunResult."""
+    from resnet_studio.core.training.throttle import BatchThrottle
     from resnet_studio.core.training.trainer import Trainer
 
     r = request
     trainer = Trainer(r.spec, r.dataset, r.config, run_dir=r.run_dir, observer=state.partial,
                       data_dir=r.data_dir, limit=r.limit, initial_weights=r.initial_weights,
-                      resume=r.resume, preset=r.preset)
+                      resume=r.resume, preset=r.preset,
+                      batch_throttle=BatchThrottle(BATCH_EVENT_INTERVAL_S))
     # A Stop or Pause pressed while the data was loading still counts.
     state.bind(stop=trainer.request_stop, pause=trainer.pause, resume=trainer.resume)
     trainer.prepare()
