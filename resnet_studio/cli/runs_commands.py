@@ -1,4 +1,5 @@
-"""`resnet-studio runs`: the runs in the run store, one line each (or JSON)."""
+"""`resnet-studio runs`: the runs in the run store, one line each (folder, status, name,
+epochs, test accuracy), or JSON."""
 
 from __future__ import annotations
 
@@ -36,7 +37,11 @@ def cmd_runs(args: argparse.Namespace) -> int:
     for r in runs:
         d = r.to_dict()
         acc = (d.get("test") or {}).get("accuracy")
-        print(f"{r.id:<44} {d['status']:<11} {d['preset'] or '-':<20} {d['dataset'] or '-':<12}"
-              f" epochs {d['epochs_completed']:<4} "
-              f"{'' if acc is None else f'test acc {acc:.4f}'}")
+        print(f"{r.id:<44} {d['status']:<11} {_clip(r.name, 40):<40} "
+              f"epochs {d['epochs_completed']:<4} "
+              f"{'' if acc is None else f'test acc {acc:.4f}'}".rstrip())
     return EXIT_OK
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:width - 1] + "…"

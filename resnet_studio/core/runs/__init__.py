@@ -11,6 +11,8 @@ Modules by concern:
     resume       a stored run ready to continue (ResumeTarget)
     pairs        the links between the two runs of a comparison
     deletion     deleting folders, refusing running runs
+    names        run names: the default, cleaning a typed one
+    rename       renaming a run (run.json's `name`)
 
 Importing this package loads neither TensorFlow nor Keras.
 """
@@ -26,6 +28,7 @@ from resnet_studio.core.runs.layout import (
     new_run_dir,
 )
 from resnet_studio.core.runs.lock import RunInUse, RunLock, RunLocked
+from resnet_studio.core.runs.names import default_name
 from resnet_studio.core.runs.pairs import is_compared, pair_dirs, pair_meta
 from resnet_studio.core.runs.records import (
     read_gradients,
@@ -33,6 +36,7 @@ from resnet_studio.core.runs.records import (
     read_metrics,
     truncate_records,
 )
+from resnet_studio.core.runs.rename import rename_run
 from resnet_studio.core.runs.results import read_final, read_test_metrics, write_final
 from resnet_studio.core.runs.resume import (
     NotResumable,
@@ -53,9 +57,9 @@ from resnet_studio.core.runs.store import (
 __all__ = [
     "RUN_SCHEMA_VERSION", "STATUSES", "NotResumable", "ResumeTarget", "RunInfo",
     "RunInUse", "RunIsRunning", "RunLock", "RunLocked", "RunScanner", "can_resume", "checkpoint_complete", "checkpoint_dir",
-    "current_state", "default_runs_root", "delete_run", "exports_dir", "has_checkpoint",
+    "current_state", "default_name", "default_runs_root", "delete_run", "exports_dir", "has_checkpoint",
     "is_compared", "is_run_dir", "list_runs", "migrate_run_meta", "new_run_dir", "pair_dirs",
     "pair_meta", "read_architecture", "read_final", "read_gradients",
-    "read_gradients_or_empty", "read_metrics", "read_run", "read_test_metrics",
+    "read_gradients_or_empty", "read_metrics", "read_run", "rename_run", "read_test_metrics",
     "resume_target", "truncate_records", "write_final",
 ]

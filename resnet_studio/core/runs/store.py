@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from resnet_studio.core.runs import layout, lock
+from resnet_studio.core.runs.names import default_name
 from resnet_studio.core.runs.schema import migrate_run_meta
 
 STATUSES = ("running", "completed", "stopped", "failed", "interrupted")
@@ -52,9 +53,18 @@ class RunInfo:
     def id(self) -> str:
         return str(self.meta.get("id", self.dir.name))
 
+    @property
+    def name(self) -> str:
+        """What the user calls the run: run.json's `name`, else the default (names.py)."""
+        name = self.meta.get("name")
+        if isinstance(name, str) and name.strip():
+            return name
+        return default_name(self.meta, self.id)
+
     def to_dict(self) -> dict[str, Any]:
         m = self.meta
-        return {"id": self.id, "run_dir": str(self.dir), "status": self.status,
+        return {"id": self.id, "name": self.name, "run_dir": str(self.dir),
+                "status": self.status,
                 "preset": m.get("preset"), "dataset": m.get("dataset"),
                 "params": m.get("params"), "started": m.get("started"),
                 "finished": m.get("finished"), "seconds": m.get("seconds"),
@@ -113,7 +123,7 @@ _FIELDS: dict[str, tuple[tuple[type, ...], str]] = {
     "pid": ((int,), "a process id"), "test": ((dict,), "an object"),
     "best_val_metric": ((dict,), "an object"), "alerts": ((list,), "a list of objects"),
     "preset": ((str,), "text"), "dataset": ((str,), "text"), "started": ((str,), "text"),
-    "error": ((str,), "text"), "compare": ((dict,), "an object"),
+    "error": ((str,), "text"), "compare": ((dict,), "an object"), "name": ((str,), "text"),
 }
 
 

@@ -57,3 +57,29 @@ def run_seconds(run: RunInfo) -> float | None:
     if run.status == "running" and started is not None:
         return (datetime.now(started.tzinfo) - started).total_seconds()
     return None
+
+
+def hyperparameters(run: RunInfo) -> dict[str, Any]:
+    """The settings a table of runs compares: `optimizer`, `learning_rate`, `batch_size`,
+    `epochs` (planned), `dataset`, `params`, `test_accuracy`; None where run.json does not
+    say (or says something of the wrong kind)."""
+    m = run.meta
+    config = m.get("config") if isinstance(m.get("config"), dict) else {}
+
+    def number(value: Any, kind: type | tuple[type, ...]) -> Any:
+        return value if isinstance(value, kind) and not isinstance(value, bool) else None
+
+    test = m.get("test") if isinstance(m.get("test"), dict) else {}
+    optimizer = config.get("optimizer")
+    return {"optimizer": optimizer if isinstance(optimizer, str) else None,
+            "learning_rate": number(config.get("learning_rate"), (int, float)),
+            "batch_size": number(config.get("batch_size"), int),
+            "epochs": number(config.get("epochs"), int),
+            "dataset": m.get("dataset") if isinstance(m.get("dataset"), str) else None,
+            "params": number(m.get("params"), int),
+            "test_accuracy": number(test.get("accuracy"), (int, float))}
+
+
+def format_learning_rate(value: float | None) -> str:
+    """0.1, 0.003, 3e-05: short, and exact for the rates people type."""
+    return "—" if value is None else f"{value:.3g}"

@@ -21,6 +21,7 @@ import numpy as np
 from resnet_studio.core.jsonio import to_jsonable
 from resnet_studio.core.runs import diskio, layout, records
 from resnet_studio.core.runs.jsonfile import now, write_json
+from resnet_studio.core.runs.names import default_name
 from resnet_studio.core.runs.results import write_final
 from resnet_studio.core.runs.schema import RUN_SCHEMA_VERSION
 from resnet_studio.core.runs.store import STATUSES, process_start, read_meta
@@ -81,6 +82,7 @@ class RunWriter:
                           "host": socket.gethostname(), "status": "running",
                           "updated": now()})
         self.meta.setdefault("started", now())
+        self.meta.setdefault("name", default_name(self.meta, self.dir.name))
         self.meta.setdefault("versions", library_versions())
         self.meta.setdefault("resumes", 0)
         if resume:
