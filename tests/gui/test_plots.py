@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPointF
 
-from resnet_studio.core.runs.history import EMA_WEIGHT, parse_records
+from resnet_studio.core.runs.history import EMA_WEIGHT, RunHistory
 from resnet_studio.core.runs.series import (
     Ema,
     GradientHistory,
@@ -441,30 +441,38 @@ def test_load_run_reproduces_the_live_feed(plots, qtbot):
     assert plots.smooth_loss_history.y[-1] == pytest.approx(live.smooth_loss_history.y[-1])
 
 
-def test_overlays_add_one_curve_per_run_and_go_away(fed):
+def test_log_loss_switch_is_remembered_and_leaves_out_what_a_log_cannot_show(qtbot, fed):
     w = fed[0]
-    run_a = [{"kind": "batch", "step": s, "loss": 3.0 / s, "lr": 0.1} for s in range(1, 200)]
-    run_a.append({"kind": "epoch", "epoch": 1, "step": 199, "val_loss": 0.4,
-                  "val_accuracy": 0.7})
-    run_b = [{"kind": "batch", "step": s, "loss": 2.0 / s, "lr": 0.1, "train_accuracy": 0.3}
-             for s in range(1, 300)]
-    w.set_overlays([("run-a", run_a), ("run-b", run_b)])
+    assert not w.loss_log and not w.log_loss_box.isChecked()  # linear until asked
+    w.history.add_batch(len(w.loss_history) + 1, 0.0, 0.01, {})  # a loss of exactly 0
+    w.history.add_batch(len(w.loss_history) + 1, -0.5, 0.01, {})  # a custom loss below 0
+    w.log_loss_box.setChecked(True)  # as a click does
+    assert w.loss_log
+    assert w.loss_plot.getAxis("left").logMode
     w.refresh()
-    assert [label for label, _, _ in w.overlay_curves] == ["run-a", "run-b"]
-    (_, loss_a, metric_a), (_, loss_b, metric_b) = w.overlay_curves
-    for item in (loss_a, loss_b):
-        assert item in w.loss_plot.listDataItems()
-    np.testing.assert_allclose(data(loss_a)[1], smooth_ema(3.0 / np.arange(1, 200), EMA_WEIGHT))
-    np.testing.assert_array_equal(data(metric_a)[1], [0.7])  # validation accuracy per epoch
-    np.testing.assert_array_equal(data(metric_b)[1], np.full(299, 0.3))  # no val: train
-    legend = [label.text for _, label in w.loss_legend.items]
-    assert legend == ["train", "validation", "run-a", "run-b"]
-    assert loss_a.opts["pen"].color() != loss_b.opts["pen"].color()
-    w.set_overlays([])
-    assert w.overlay_curves == []
-    assert loss_a not in w.loss_plot.listDataItems()
-    assert metric_b not in w.metric_plot.listDataItems()
-    assert [label.text for _, label in w.loss_legend.items] == ["train", "validation"]
+    x, y = data(w.loss_raw)
+    assert np.isnan(y[-2:]).all() and np.isfinite(y[:-2]).all()  # left out, not -inf
+    lo, hi = w._bounds[id(w.loss_plot)].y_range
+    positive = w.loss_history.y[w.loss_history.y > 0]
+    assert lo <= np.log10(positive.min()) and hi >= np.log10(positive.max())  # decades
+    assert float(lo).is_integer() and float(hi).is_integer()
+    # Remembered: a new Training tab starts on log, and switching back is remembered too.
+    again = TrainingPlots()
+    qtbot.addWidget(again)
+    assert again.loss_log and again.loss_plot.getAxis("left").logMode
+    again.set_loss_log(False)
+    assert not again.log_loss_box.isChecked()
+    third = TrainingPlots()
+    qtbot.addWidget(third)
+    assert not third.loss_log
+
+
+def test_accuracy_says_it_is_a_running_mean_over_the_epoch(plots):
+    layers, blocks, loss, norms = synthetic(50, 3)
+    feed(plots, layers, blocks, loss, norms)
+    labels = [label.text for _, label in plots.metric_legend.items]
+    assert "train (running mean over the epoch)" in labels
+    assert "running mean" in plots.metric_plot.toolTip()
 
 
 def test_language_model_shows_perplexity(plots):
@@ -480,18 +488,18 @@ def test_language_model_shows_perplexity(plots):
     assert plots.metric_plot.titleLabel.text == "Accuracy"
 
 
-def test_parse_records_skips_what_is_not_a_number():
-    out = parse_records([
+def test_records_with_what_is_not_a_number_load_without_it():
+    h = RunHistory.from_records([
         {"kind": "batch", "step": 1, "loss": 1.0, "lr": 0.1},
         {"kind": "batch", "step": 2, "loss": None, "lr": 0.1, "train_accuracy": 0.5},
         {"kind": "epoch", "step": 2, "val_loss": 0.9},
         {"kind": "note", "step": 3, "loss": 5.0},
         {"kind": "batch", "loss": 7.0},
     ])
-    np.testing.assert_array_equal(out["loss"][0], [1.0])
-    np.testing.assert_array_equal(out["accuracy"][1], [0.5])
-    np.testing.assert_array_equal(out["val_loss"][1], [0.9])
-    assert out["val_accuracy"][0].size == 0
+    np.testing.assert_array_equal(h.loss.x, [1.0])
+    np.testing.assert_array_equal(h.accuracy.y, [0.5])
+    np.testing.assert_array_equal(h.val_loss.y, [0.9])
+    assert h.val_accuracy.x.size == 0
 
 
 # ------------------------------------------------------------------ axis ranges

@@ -20,7 +20,10 @@ from PySide6.QtWidgets import QMessageBox
 
 from resnet_studio.core.runs import default_runs_root, read_run
 from resnet_studio.core.runs.store import process_start
+from resnet_studio.core.runs.summary import format_duration, format_started
+from resnet_studio.gui.training import runs_table as rt
 from resnet_studio.gui.training import runs_view as rv
+from resnet_studio.gui.training.run_results import status_color
 from resnet_studio.gui.training.export_dialog import ExportDialog
 from resnet_studio.gui.training.runs_view import RunsView
 
@@ -78,8 +81,8 @@ def running_here(root: Path, name: str, **meta) -> Path:
 
 def row_texts(view: RunsView, run_dir: Path) -> list[str]:
     for row in range(view.proxy.rowCount()):
-        if view.proxy.index(row, 0).data(rv.RUN_ROLE).dir == run_dir:
-            return [view.proxy.index(row, c).data() for c in range(len(rv.COLUMNS))]
+        if view.proxy.index(row, 0).data(rt.RUN_ROLE).dir == run_dir:
+            return [view.proxy.index(row, c).data() for c in range(len(rt.COLUMNS))]
     raise AssertionError(f"{run_dir} not listed")
 
 
@@ -113,39 +116,49 @@ def test_runs_are_listed_with_their_columns(make_view, real_run, tmp_path):
     view = make_view(root)
     assert {r.dir for r in view.runs()} == {real, failed, lm}  # broken folders skipped
     assert view.stack.currentIndex() == 0
-    assert view.proxy.headerData(0, Qt.Orientation.Horizontal) == "Run"
+    assert view.proxy.headerData(0, Qt.Orientation.Horizontal) == "Name"
 
     meta = read_run(real).meta
     final = json.loads((real / "final.json").read_text())
     texts = row_texts(view, real)
-    assert texts[:4] == ["real", "resnet8-digits", "digits", "completed"]
+    assert [texts[c] for c in (rt.COL_RUN, rt.COL_PRESET, rt.COL_DATASET, rt.COL_STATUS)] == \
+        ["real", "resnet8-digits", "digits", "completed"]
+    # The name its writer gave it, and the settings it trained with, from run.json.
+    assert texts[rt.COL_NAME] == meta["name"] == "resnet8-digits · digits · r1"
+    config = meta["config"]
+    assert [texts[c] for c in (rt.COL_OPTIMIZER, rt.COL_LR, rt.COL_BATCH, rt.COL_EPOCHS)] == \
+        [config["optimizer"], f"{config['learning_rate']:.3g}", str(config["batch_size"]),
+         f"{meta['epochs_completed']}/{config['epochs']}"]
     best = meta["best_val_metric"]
-    assert texts[rv.COL_BEST] == f"acc {best['accuracy']:.3f} @ ep 1"
-    assert texts[rv.COL_TEST] == f"{final['test']['accuracy']:.3f}"
-    assert texts[rv.COL_PARAMS] == f"{meta['params']:,}" and "," in texts[rv.COL_PARAMS]
-    assert texts[rv.COL_DURATION] == rv.format_duration(meta["seconds"])
+    assert texts[rt.COL_BEST] == f"acc {best['accuracy']:.3f} @ ep 1"
+    assert texts[rt.COL_TEST] == f"{final['test']['accuracy']:.3f}"
+    assert texts[rt.COL_PARAMS] == f"{meta['params']:,}" and "," in texts[rt.COL_PARAMS]
+    assert texts[rt.COL_DURATION] == format_duration(meta["seconds"])
 
-    assert row_texts(view, failed)[3:9] == ["failed", "—", "—", "1,234,567", "0:00:05",
-                                            rv.format_started("2026-01-02T10:00:00+0000")]
-    assert row_texts(view, lm)[rv.COL_BEST] == "loss 1.5000 @ ep 2"
-    assert rv.format_duration(3725.0) == "1:02:05"
+    cols = (rt.COL_STATUS, rt.COL_BEST, rt.COL_TEST, rt.COL_PARAMS, rt.COL_DURATION,
+            rt.COL_STARTED, rt.COL_NAME, rt.COL_OPTIMIZER)
+    assert [row_texts(view, failed)[c] for c in cols] == [
+        "failed", "—", "—", "1,234,567", "0:00:05",
+        format_started("2026-01-02T10:00:00+0000"), "resnet20-cifar · tfds:cifar10 · f1", "—"]
+    assert row_texts(view, lm)[rt.COL_BEST] == "loss 1.5000 @ ep 2"
+    assert format_duration(3725.0) == "1:02:05"
 
     # Status colours come from the theme: failed red, completed green, stopped amber.
     def status_colour(run_dir):
         for row in range(view.proxy.rowCount()):
-            index = view.proxy.index(row, rv.COL_STATUS)
-            if index.data(rv.RUN_ROLE).dir == run_dir:
+            index = view.proxy.index(row, rt.COL_STATUS)
+            if index.data(rt.RUN_ROLE).dir == run_dir:
                 return index.data(Qt.ItemDataRole.ForegroundRole).color()
 
-    assert status_colour(failed) == rv.status_color("failed")
-    assert status_colour(real) == rv.status_color("completed")
-    assert status_colour(lm) == rv.status_color("stopped")
+    assert status_colour(failed) == status_color("failed")
+    assert status_colour(real) == status_color("completed")
+    assert status_colour(lm) == status_color("stopped")
 
     # Newest first by default; numbers sort as numbers.
-    order = [view.proxy.index(r, 0).data() for r in range(view.proxy.rowCount())]
+    order = [view.proxy.index(r, rt.COL_RUN).data() for r in range(view.proxy.rowCount())]
     assert order == ["lm1", "f1", "real"]
-    view.table.sortByColumn(rv.COL_PARAMS, Qt.SortOrder.AscendingOrder)
-    order = [view.proxy.index(r, 0).data() for r in range(view.proxy.rowCount())]
+    view.table.sortByColumn(rt.COL_PARAMS, Qt.SortOrder.AscendingOrder)
+    order = [view.proxy.index(r, rt.COL_RUN).data() for r in range(view.proxy.rowCount())]
     assert order == ["lm1", "real", "f1"]  # 999 < 77,754 < 1,234,567
 
 
@@ -199,7 +212,7 @@ def test_selecting_two_runs_emits_selection_changed_with_both(make_view, qtbot, 
 
     # Like a user: click one row, ctrl-click another.
     def click(row: int, modifier=Qt.KeyboardModifier.NoModifier):
-        rect = view.table.visualRect(view.proxy.index(row, rv.COL_PRESET))
+        rect = view.table.visualRect(view.proxy.index(row, rt.COL_PRESET))
         qtbot.mouseClick(view.table.viewport(), Qt.MouseButton.LeftButton, modifier,
                          rect.center())
 
@@ -232,7 +245,7 @@ def test_double_click_and_open_request_the_run(make_view, qtbot, tmp_path):
     view = make_view(tmp_path / "runs")
     view.show()
     qtbot.waitExposed(view)
-    rect = view.table.visualRect(view.proxy.index(0, rv.COL_DATASET))
+    rect = view.table.visualRect(view.proxy.index(0, rt.COL_DATASET))
     with qtbot.waitSignal(view.open_requested) as blocker:
         # QTest sends the double-click alone; the view wants the press before it.
         qtbot.mouseClick(view.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())

@@ -158,11 +158,12 @@ def test_pause_holds_the_step_count_and_resume_continues(make_window, qtbot):
     set_epochs(window, 50)
     with qtbot.waitSignal(view.run_started, timeout=RUN_TIMEOUT_MS):
         click(qtbot, view.panel.start_button)
-    # Batches seen by the view at the moment each log line arrives (events come in order).
+    # The step of the last batch the view received when each log line arrives (events come
+    # in order, and a batch held back by the throttle is sent before any log line).
     logs: list[tuple[str, int]] = []
     view.session.event.connect(
-        lambda e: logs.append((e.message, view.batches_seen)) if isinstance(e, Log) else None)
-    qtbot.waitUntil(lambda: view.batches_seen >= 2, timeout=RUN_TIMEOUT_MS)
+        lambda e: logs.append((e.message, view.latest_step)) if isinstance(e, Log) else None)
+    qtbot.waitUntil(lambda: view.latest_step >= 2, timeout=RUN_TIMEOUT_MS)
     click(qtbot, view.panel.pause_button)
     assert view.panel.pause_button.text() == "Resume"
     assert window.actions["pause_training"].text() == "&Resume"
@@ -178,7 +179,7 @@ def test_pause_holds_the_step_count_and_resume_continues(make_window, qtbot):
     # the count where the pause left it.
     message, seen_at_resume = next((m, n) for m, n in logs if m.startswith("Resumed"))
     assert message == f"Resumed at step {held}" and seen_at_resume == held
-    qtbot.waitUntil(lambda: view.batches_seen > held + 2, timeout=RUN_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: view.latest_step > held + 2, timeout=RUN_TIMEOUT_MS)
     with qtbot.waitSignal(view.run_finished, timeout=RUN_TIMEOUT_MS):
         window.actions["stop_training"].trigger()
 

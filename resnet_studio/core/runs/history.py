@@ -2,7 +2,8 @@
 came live from the Trainer's events or from the run's folder (Qt-free).
 
 `RunHistory` is the one model behind the training plots, the comparison's two runs and the
-overlays of runs picked in the runs table. Live, `apply(event)` appends each event to
+curves of the runs picked in the runs table (every road from metrics.jsonl to a plot goes
+through `load`). Live, `apply(event)` appends each event to
 preallocated buffers (`series.Series`, `series.GradientHistory`: amortised O(1), no redraw);
 from disk, `load_run(run_dir)` (or `load(records, ...)`) fills the same buffers in a few
 vectorised numpy calls and leaves exactly what the live feed of the same records would
@@ -40,7 +41,7 @@ def _survivors(steps: np.ndarray, rewinds: np.ndarray) -> np.ndarray:
     return steps < after
 
 
-def parse_records(records: list[dict[str, Any]]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def _parse_records(records: list[dict[str, Any]]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Metric records (`read_metrics`) as (x = step, y) arrays, keeping what a live feed
     would keep.
 
@@ -214,7 +215,7 @@ class RunHistory:
         listeners, self._listeners = self._listeners, []  # one notification, at the end
         try:
             self.begin(layers, blocks, task=task, label=label)
-            parsed = parse_records(records)
+            parsed = _parse_records(records)
             x, y = parsed["loss"]
             self.loss.extend(x, y)
             smooth = smooth_ema(y, EMA_WEIGHT)

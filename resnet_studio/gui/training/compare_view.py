@@ -52,6 +52,7 @@ from resnet_studio.core.training.events import (
 from resnet_studio.gui import icons, theme
 from resnet_studio.gui.training.compare_worker import CompareRequest, CompareSession
 from resnet_studio.gui.training.gradflow import GradientFlowPanel
+from resnet_studio.gui.training.loss_scale import log_scale_box, loggable
 from resnet_studio.gui.training.pacer import RedrawPacer
 from resnet_studio.gui.training.plot_ranges import MAX_EXP
 from resnet_studio.gui.training.worker import ask_to_stop
@@ -276,6 +277,11 @@ class CompareView(theme.FollowsPalette, QWidget):
         titles.addWidget(self.title_label)
         titles.addWidget(self.subtitle_label)
         head.addLayout(titles, 1)
+        # Log by default here: a residual network can start far above the plain twin's flat
+        # ln(classes), and on a linear axis the plain curve would be a line on the floor.
+        self.log_loss_box = log_scale_box(page, "compare", self._set_loss_log)
+        self.loss_log = self.log_loss_box.isChecked()
+        head.addWidget(self.log_loss_box)
         for b in (self.again_button, self.pause_button, self.stop_button):
             head.addWidget(b)
 
@@ -312,9 +318,7 @@ class CompareView(theme.FollowsPalette, QWidget):
             plot.setMenuEnabled(False)
             plot.showGrid(x=False, y=True, alpha=0.15)
             plot.setLabel("bottom", "step")
-        # Log y: a residual network can start far above the plain twin's flat ln(classes),
-        # and on a linear axis the plain curve would be a line on the floor.
-        self.loss_plot.setLogMode(False, True)
+        self.loss_plot.setLogMode(False, self.loss_log)
         self.loss_legend = self.loss_plot.addLegend(offset=(-4, 4), labelTextSize="8pt")
         self.raw_curves: dict[str, pg.PlotDataItem] = {}
         self.loss_curves: dict[str, pg.PlotDataItem] = {}
@@ -700,9 +704,10 @@ class CompareView(theme.FollowsPalette, QWidget):
         lm = self._language_model()
         self.metric_plot.setLogMode(False, lm)
         for role, run in self.runs.items():
-            self.raw_curves[role].setData(*self._view(run.loss, self.loss_plot))
-            self.loss_curves[role].setData(*self._view(run.smooth, self.loss_plot))
-            self.val_loss_curves[role].setData(run.val_loss.x.copy(), run.val_loss.y.copy())
+            self.raw_curves[role].setData(*self._loss(self._view(run.loss, self.loss_plot)))
+            self.loss_curves[role].setData(*self._loss(self._view(run.smooth, self.loss_plot)))
+            self.val_loss_curves[role].setData(*self._loss((run.val_loss.x.copy(),
+                                                            run.val_loss.y.copy())))
             if lm:
                 x, y = self._view(run.smooth, self.metric_plot)
                 self.metric_curves[role].setData(x, np.exp(np.minimum(y, MAX_EXP)))
@@ -714,10 +719,20 @@ class CompareView(theme.FollowsPalette, QWidget):
                                                      run.val_accuracy.y.copy())
         self._set_titles()
 
+    def _loss(self, data: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        return (data[0], loggable(data[1])) if self.loss_log else data
+
+    def _set_loss_log(self, on: bool) -> None:
+        self.loss_log = on
+        self.loss_plot.setLogMode(False, on)
+        self._redraw()
+        self.loss_plot.enableAutoRange()
+
     def _set_titles(self) -> None:
         text = self.palette().color(QPalette.ColorRole.Text).name()
         lm = self._language_model()
-        self.loss_plot.setTitle("Training loss, log scale (smoothed over the raw batches; "
+        scale = ", log scale" if self.loss_log else ""
+        self.loss_plot.setTitle(f"Training loss{scale} (smoothed over the raw batches; "
                                 "dots: validation)", color=text, size=TITLE_SIZE)
         self.metric_plot.setTitle("Perplexity (exp of the smoothed loss; dots: validation)"
                                   if lm else "Accuracy (running mean per epoch; dots: "

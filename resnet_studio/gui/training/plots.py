@@ -27,24 +27,26 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPalette, QShowEvent
-from PySide6.QtWidgets import QGraphicsItem, QLabel, QStackedLayout, QWidget
-
-from resnet_studio.core.runs.history import (
-    EMA_WEIGHT,
-    MAX_SERIES_POINTS,
-    RunHistory,
-    parse_records,
+from PySide6.QtWidgets import (
+    QGraphicsItem,
+    QHBoxLayout,
+    QLabel,
+    QStackedLayout,
+    QVBoxLayout,
+    QWidget,
 )
-from resnet_studio.core.runs.series import Series, block_runs, smooth_ema
+
+from resnet_studio.core.runs.history import RunHistory
+from resnet_studio.core.runs.series import Series, block_runs
 from resnet_studio.gui import theme
 from resnet_studio.gui.training.gradient_plots import GradientPlotsMixin
+from resnet_studio.gui.training.loss_scale import log_scale_box, loggable
 from resnet_studio.gui.training.pacer import RedrawPacer
 from resnet_studio.gui.training.plot_ranges import (
     clipped_exp,
@@ -61,7 +63,6 @@ from resnet_studio.gui.training.plot_style import (
     VAL_COLOR,
     LogAxis,
     cycle_color,
-    elide,
 )
 
 # Redraws are paced for a shared 2-core CPU (benchmarks/bench_gui.py): drawing the six plots
@@ -81,6 +82,14 @@ GRADIENT_NORM_NOTE = ("Gradient norms: per layer, of the gradient the optimizer 
                       "loss's gradient, including the L2 term λ·w when weight_decay_mode is "
                       "l2. Decoupled weight decay acts outside the gradient and is not in "
                       "them. The loss curve is the data loss, without the L2 term.")
+
+# The train accuracy is Keras's running mean over the batches of the epoch so far: it restarts
+# at every epoch, and its saw-tooth is that restart, not the model getting worse.
+RUNNING_MEAN_LABEL = "train (running mean over the epoch)"
+ACCURACY_NOTE = ("Train accuracy: the running mean over the batches of the epoch so far "
+                 "(Keras's metric); it restarts at each epoch, hence the saw-tooth. "
+                 "Validation: measured at each epoch's end.")
+
 
 class _Bounds(pg.GraphicsObject):
     """Draws nothing; its data bounds are what a plot's auto-range shows (module doc)."""
@@ -112,17 +121,6 @@ class _Bounds(pg.GraphicsObject):
         pass
 
 
-@dataclass
-class _Overlay:
-    """Another run's curves over this run's loss and metric plots."""
-
-    label: str
-    data: dict[str, Series]
-    loss_item: pg.PlotDataItem
-    metric_item: pg.PlotDataItem
-    index: int
-
-
 class TrainingPlots(theme.FollowsPalette, GradientPlotsMixin, QWidget):
     """The live plots of one training run, fed by the GUI thread.
 
@@ -145,7 +143,6 @@ class TrainingPlots(theme.FollowsPalette, GradientPlotsMixin, QWidget):
         self._block_runs: list[tuple[int, int, str]] = []
         self._block_ticks: list[tuple[float, str]] | None = None
         self._val_keys: dict[int, Any] = {}  # what the validation curves show (see show())
-        self._overlays: list[_Overlay] = []
         self._picked_items: list[pg.PlotDataItem] = []
         self._titles: dict[int, str] = {}
         self._pacer = RedrawPacer(self, REDRAW_MS, self._on_due,
@@ -172,18 +169,31 @@ class TrainingPlots(theme.FollowsPalette, GradientPlotsMixin, QWidget):
         font = self._empty.font()
         font.setPointSizeF(font.pointSizeF() * 1.2)
         self._empty.setFont(font)
-        self.graphics = pg.GraphicsLayoutWidget(self)
+        self._page = QWidget(self)
+        self.graphics = pg.GraphicsLayoutWidget(self._page)
         self.graphics.setObjectName("plotsGraphics")
+        self.log_loss_box = log_scale_box(self._page, "training", self.set_loss_log)
+        self.loss_log = self.log_loss_box.isChecked()
+        bar = QHBoxLayout()
+        bar.setContentsMargins(6, 2, 6, 0)
+        bar.addWidget(self.log_loss_box)
+        bar.addStretch(1)
+        page = QVBoxLayout(self._page)
+        page.setContentsMargins(0, 0, 0, 0)
+        page.setSpacing(0)
+        page.addLayout(bar)
+        page.addWidget(self.graphics, 1)
         self._stack = QStackedLayout(self)
         self._stack.addWidget(self._empty)
-        self._stack.addWidget(self.graphics)
+        self._stack.addWidget(self._page)
         self._stack.setCurrentWidget(self._empty)
 
         gl = self.graphics
         gl.ci.setContentsMargins(4, 4, 4, 4)
         gl.ci.layout.setHorizontalSpacing(8)
         gl.ci.layout.setVerticalSpacing(4)
-        self.loss_plot = gl.addPlot(row=0, col=0)
+        self.loss_plot = gl.addPlot(row=0, col=0, axisItems={"left": LogAxis("left")})
+        self.loss_plot.setLogMode(False, self.loss_log)
         self.metric_plot = gl.addPlot(row=0, col=1, axisItems={"left": LogAxis("left")})
         self.lr_plot = gl.addPlot(row=0, col=2)
         self.heatmap_plot = gl.addPlot(row=1, col=0)
@@ -221,7 +231,7 @@ class TrainingPlots(theme.FollowsPalette, GradientPlotsMixin, QWidget):
         self.metric_train = self._curve(self.metric_plot)
         self.val_metric_curve = self._curve(self.metric_plot, symbol="o")
         self.metric_legend = self.metric_plot.addLegend(offset=(-4, -4), labelTextSize="8pt")
-        self.metric_legend.addItem(self.metric_train, "train")
+        self.metric_legend.addItem(self.metric_train, RUNNING_MEAN_LABEL)
         self.metric_legend.addItem(self.val_metric_curve, "validation")
         # (c) learning rate
         self.lr_curve = self._curve(self.lr_plot)
@@ -294,6 +304,9 @@ class TrainingPlots(theme.FollowsPalette, GradientPlotsMixin, QWidget):
         self.metric_plot.setLogMode(False, lm)
         self.metric_raw.setVisible(lm)
         self._titles[id(self.metric_plot)] = "Perplexity (exp loss)" if lm else "Accuracy"
+        self.metric_legend.getLabel(self.metric_train).setText(
+            "train" if lm else RUNNING_MEAN_LABEL)
+        self.metric_plot.setToolTip("" if lm else ACCURACY_NOTE)
         self._apply_titles()
 
     # ------------------------------------------------------------------ public API
@@ -337,7 +350,7 @@ class TrainingPlots(theme.FollowsPalette, GradientPlotsMixin, QWidget):
                   task: str = "classification", label: str = "") -> None:
         """Clears this run's data and shows the plots; layers (depth order) and their block
         names label the gradient views. task: "classification" or "language_model" (then
-        perplexity = exp(loss) replaces accuracy). Overlays stay until set_overlays([])."""
+        perplexity = exp(loss) replaces accuracy)."""
         self.history.begin(layers, blocks, task=task, label=label)
 
     def _configure_run(self) -> None:
@@ -362,7 +375,19 @@ class TrainingPlots(theme.FollowsPalette, GradientPlotsMixin, QWidget):
         self.heatmap_plot.enableAutoRange()
         self.bars_plot.enableAutoRange()
         self._update_block_ticks()
-        self._stack.setCurrentWidget(self.graphics)
+        self._stack.setCurrentWidget(self._page)
+
+    def set_loss_log(self, on: bool) -> None:
+        """A log (True) or linear loss axis; values <= 0 are left out on a log one."""
+        self.loss_log = bool(on)
+        if self.log_loss_box.isChecked() != self.loss_log:
+            self.log_loss_box.setChecked(self.loss_log)  # calls back here, saves the choice
+            return
+        self.loss_plot.setLogMode(False, self.loss_log)
+        self._bounds[id(self.loss_plot)].set(None, None)  # its old range is in other units
+        self._val_keys.pop(id(self.val_loss_curve), None)
+        self.loss_plot.enableAutoRange(y=True)
+        self._mark_dirty()
 
     def add_batch(self, step: int, loss: float, lr: float, metrics: dict[str, float]) -> None:
         """One optimizer step; metrics may hold "accuracy" (running mean over the epoch)."""
@@ -385,40 +410,6 @@ class TrainingPlots(theme.FollowsPalette, GradientPlotsMixin, QWidget):
         as read by core.runs.read_gradients), with the same buffers a live feed of the same
         records would leave (RunHistory.load)."""
         self.history.load(records, layers, blocks, steps, norms, task=task, label=label)
-
-    def set_overlays(self, runs: list[tuple[str, list[dict[str, Any]]]]) -> None:
-        """Other runs' curves (label, metrics records) over the loss and metric plots, in
-        distinct colours with legend entries; [] removes them."""
-        for ov in self._overlays:
-            self.loss_legend.removeItem(ov.loss_item)
-            self.loss_plot.removeItem(ov.loss_item)
-            self.metric_plot.removeItem(ov.metric_item)
-        self._overlays = []
-        for i, (label, records) in enumerate(runs):
-            parsed = parse_records(records)
-            data: dict[str, Series] = {}
-            for key, (x, y) in parsed.items():
-                data[key] = Series(max(1, x.size), max_points=MAX_SERIES_POINTS)
-                data[key].extend(x, y)
-            data["smooth_loss"] = Series(max(1, parsed["loss"][0].size),
-                                         max_points=MAX_SERIES_POINTS)
-            data["smooth_loss"].extend(parsed["loss"][0], smooth_ema(parsed["loss"][1],
-                                                                     EMA_WEIGHT))
-            loss_item = self._curve(self.loss_plot)
-            metric_item = self._curve(self.metric_plot, symbol="o")
-            loss_item.setZValue(-1)  # behind this run's curves
-            metric_item.setZValue(-1)
-            # One legend entry per run (in the loss plot): the metric plot's small legend
-            # would cover its curves, and the colour already matches the two.
-            self.loss_legend.addItem(loss_item, elide(label, 32))
-            self._overlays.append(_Overlay(label, data, loss_item, metric_item, i))
-        self._apply_item_colors()
-        self._mark_dirty()
-
-    @property
-    def overlay_curves(self) -> list[tuple[str, pg.PlotDataItem, pg.PlotDataItem]]:
-        """(label, loss curve, metric curve) of each overlaid run."""
-        return [(ov.label, ov.loss_item, ov.metric_item) for ov in self._overlays]
 
     def set_picked_layers(self, indices: list[int]) -> None:
         """The layers drawn in the picked-layers plot (indices into the layers)."""
@@ -449,21 +440,18 @@ class TrainingPlots(theme.FollowsPalette, GradientPlotsMixin, QWidget):
         self._redraw()
 
     def clear(self) -> None:
-        """Back to the empty state: no run, no overlays."""
-        self.set_overlays([])
+        """Back to the empty state: no run."""
         self.begin_run([], [])
         self._stack.setCurrentWidget(self._empty)
         self.refresh()
 
     @property
     def has_run(self) -> bool:
-        return self._stack.currentWidget() is self.graphics
+        return self._stack.currentWidget() is self._page
 
     def history_nbytes(self) -> int:
-        """Bytes held by the plotted history: this run's series, the gradient history and
-        the overlays' series."""
-        overlays = (s for ov in self._overlays for s in ov.data.values())
-        return self.history.nbytes + sum(s.nbytes for s in overlays)
+        """Bytes held by the plotted history: this run's series and gradient history."""
+        return self.history.nbytes
 
     # ------------------------------------------------------------------ redrawing
     def _mark_dirty(self) -> None:
@@ -526,7 +514,7 @@ class TrainingPlots(theme.FollowsPalette, GradientPlotsMixin, QWidget):
             self._draw_gradients()
 
     def _redraw_steps(self) -> None:
-        """The step plots: loss, metric, learning rate (and overlays)."""
+        """The step plots: loss, metric, learning rate."""
         self.redraw_count += 1
         self._pacer.drawn()
         follow = self._following()
@@ -536,6 +524,8 @@ class TrainingPlots(theme.FollowsPalette, GradientPlotsMixin, QWidget):
 
         def show(item: pg.PlotDataItem, plot: pg.PlotItem, data: tuple[np.ndarray, np.ndarray],
                  line: bool = False) -> None:
+            if plot is self.loss_plot and self.loss_log:
+                data = (data[0], loggable(data[1]))
             drawn[id(plot)].append(data)
             if item in (self.val_loss_curve, self.val_metric_curve):
                 # Per-epoch points with symbols (costly to set): only when they changed.
@@ -569,22 +559,9 @@ class TrainingPlots(theme.FollowsPalette, GradientPlotsMixin, QWidget):
                  (self.val_accuracy_history.x.copy(), self.val_accuracy_history.y.copy()))
         show(self.lr_curve, self.lr_plot, self._view(self.lr_history, self.lr_plot, follow, 1),
              line=True)
-        for ov in self._overlays:
-            loss = ov.data["smooth_loss"] if len(ov.data["smooth_loss"]) else \
-                ov.data["train_loss"]
-            show(ov.loss_item, self.loss_plot, self._view(loss, self.loss_plot, follow, 1),
-                 line=True)
-            if lm:
-                source = ov.data["val_loss"] if len(ov.data["val_loss"]) else loss
-                x, y = self._view(source, self.metric_plot, follow)
-                show(ov.metric_item, self.metric_plot, (x, clipped_exp(y)))
-            else:
-                source = ov.data["val_accuracy"] if len(ov.data["val_accuracy"]) else \
-                    ov.data["accuracy"]
-                show(ov.metric_item, self.metric_plot, self._view(source, self.metric_plot,
-                                                                  follow))
         for plot in (self.loss_plot, self.metric_plot, self.lr_plot):
-            log_y = lm and plot is self.metric_plot
+            log_y = (lm and plot is self.metric_plot) or (self.loss_log and
+                                                          plot is self.loss_plot)
             # A learning rate is >= 0 and its schedule falls all run long: from zero, its
             # range changes only when the schedule rises above it (warm-up).
             self._bounds[id(plot)].set(*data_extent(drawn[id(plot)], log_y,
@@ -653,14 +630,6 @@ class TrainingPlots(theme.FollowsPalette, GradientPlotsMixin, QWidget):
             item.setSymbolBrush(pg.mkBrush(val))
             item.setSymbolPen(pg.mkPen(base, width=1))
         self.lr_curve.setPen(pg.mkPen(theme.accent(LR_COLOR, pal), width=1.5))
-        for ov in self._overlays:
-            color, style = cycle_color(ov.index)
-            pen = pg.mkPen(theme.accent(color, pal), width=1.5, style=style)
-            ov.loss_item.setPen(pen)
-            ov.metric_item.setPen(pen)
-            ov.metric_item.setSymbolBrush(pg.mkBrush(theme.accent(color, pal)))
-            ov.metric_item.setSymbolPen(pg.mkPen(base, width=1))
-            ov.metric_item.setSymbolSize(5)
         for j, item in enumerate(self._picked_items):
             color, style = cycle_color(j)
             item.setPen(pg.mkPen(theme.accent(color, pal), width=1.5, style=style))

@@ -1,9 +1,11 @@
 """The runs view: every run in the run store, its results, and what can be done with it.
 
-A sortable table (one row per run folder, several rows can be selected to overlay their
-curves) over a results panel for the current run: test metrics, the confusion matrix as a
-heat-table, the error of a failed run and the folder. Actions: open the curves, resume a
-stopped or interrupted run from its checkpoint, export, delete, show the folder.
+A sortable table (runs_table.py: one row per run folder with its name, settings and
+results; the name renames in place) over the current run's results (test metrics, the
+confusion matrix as a heat-table, the error of a failed run, the folder) and, beside them,
+the curves of every selected run over each other (runs_curves.py). Actions: open the run in
+the Training tab, resume a stopped or interrupted run from its checkpoint, export, rename,
+delete, show the folder.
 
 The store is the file system, and other processes (the CLI, a second window) write to it, so
 the view polls: a slow timer (while the view is visible) stats every run.json and re-reads
@@ -15,20 +17,15 @@ calls `refresh()` after a run of its own finishes. Unreadable folders are skippe
 
 from __future__ import annotations
 
-import math
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QItemSelection,
     QItemSelectionModel,
     QModelIndex,
-    QPersistentModelIndex,
     QPoint,
-    QSortFilterProxyModel,
     Qt,
     QTimer,
     Signal,
@@ -36,7 +33,6 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import (
     QAction,
-    QBrush,
     QHideEvent,
     QKeySequence,
     QShowEvent,
@@ -67,168 +63,25 @@ from resnet_studio.core.runs import (
     delete_run,
     has_checkpoint,
     is_compared,
-)
-from resnet_studio.core.runs.summary import (
-    format_best,
-    format_duration,
-    format_started,
-    run_seconds,
+    rename_run,
 )
 from resnet_studio.gui import icons, theme
-from resnet_studio.gui.training.run_results import RunResults, status_color, status_icon
+from resnet_studio.gui.training.run_results import RunResults
+from resnet_studio.gui.training.runs_curves import RunsCurves
+from resnet_studio.gui.training.runs_table import (
+    COL_NAME,
+    COL_STARTED,
+    COLUMNS,
+    RUN_ROLE,
+    SORT_ROLE,
+    RunsModel,
+    SortProxy,
+    run_key,
+)
 
 POLL_MS = 3000  # slow enough to cost nothing, quick enough that a CLI run shows up soon
 EMPTY_TEXT = "No runs yet — train a model and it appears here"
 MAX_NAMED = 10  # runs named in the delete confirmation
-
-STATUS_ORDER = ("running", "completed", "stopped", "interrupted", "failed")
-STATUS_HELP = {
-    "completed": "Trained all epochs and evaluated on the test split.",
-    "running": "Training now (in this or another process).",
-    "stopped": "Stopped by the user; resume continues from the last checkpoint.",
-    "interrupted": "The process ended without finishing (killed, crashed or the machine "
-                   "restarted); resume continues from the last checkpoint.",
-    "failed": "Training failed; the error is shown below the table.",
-}
-
-COLUMNS = ("Run", "Preset", "Dataset", "Status", "Best val", "Test acc", "Params", "Duration",
-           "Started")
-(COL_RUN, COL_PRESET, COL_DATASET, COL_STATUS, COL_BEST, COL_TEST, COL_PARAMS, COL_DURATION,
- COL_STARTED) = range(len(COLUMNS))
-NUMERIC_COLUMNS = (COL_BEST, COL_TEST, COL_PARAMS, COL_DURATION)
-RUN_ROLE = Qt.ItemDataRole.UserRole
-_NO_PARENT = QModelIndex()  # a table has no parent index
-SORT_ROLE = Qt.ItemDataRole.UserRole + 1
-
-
-
-
-def _key(path: str | os.PathLike[str]) -> str:
-    """Comparable form of a run folder path."""
-    return os.path.normcase(os.path.abspath(os.fspath(path)))
-
-
-# --------------------------------------------------------------------------- table model
-@dataclass
-class _Row:
-    run: RunInfo
-    texts: tuple[str, ...]
-    keys: tuple[Any, ...]
-
-
-def _row(run: RunInfo) -> _Row:
-    m = run.meta
-    best = m.get("best_val_metric")
-    test = m.get("test") if isinstance(m.get("test"), dict) else {}
-    acc = test.get("accuracy") if isinstance(test.get("accuracy"), (int, float)) else None
-    params = m.get("params") if isinstance(m.get("params"), int) else None
-    seconds = run_seconds(run)
-    best_key = -math.inf
-    if isinstance(best, dict):
-        if isinstance(best.get("accuracy"), (int, float)):
-            best_key = float(best["accuracy"])
-        elif isinstance(best.get("loss"), (int, float)):
-            best_key = -float(best["loss"])
-    texts = (run.id, str(m.get("preset") or "—"), str(m.get("dataset") or "—"), run.status,
-             format_best(best), f"{acc:.3f}" if acc is not None else "—",
-             f"{params:,}" if params is not None else "—", format_duration(seconds),
-             format_started(m.get("started")))
-    status_rank = STATUS_ORDER.index(run.status) if run.status in STATUS_ORDER else 99
-    keys = (run.id.lower(), texts[1].lower(), texts[2].lower(), status_rank, best_key,
-            acc if acc is not None else -math.inf, params if params is not None else -1,
-            seconds if seconds is not None else -1.0, str(m.get("started") or ""))
-    return _Row(run, texts, keys)
-
-
-class RunsModel(QAbstractTableModel):
-    """The runs, one per row, in store order (newest first); a proxy sorts them."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._rows: list[_Row] = []
-
-    def runs(self) -> list[RunInfo]:
-        return [r.run for r in self._rows]
-
-    def set_runs(self, runs: list[RunInfo]) -> None:
-        """Updates rows in place when the same folders are listed (selection and scroll
-        survive a poll), else resets."""
-        old = [r.run for r in self._rows]
-        if len(old) == len(runs) and all(a is b for a, b in zip(old, runs, strict=True)):
-            return
-        if [r.dir for r in old] == [r.dir for r in runs]:
-            for i, run in enumerate(runs):
-                if run is not old[i]:
-                    self._rows[i] = _row(run)
-                    self.dataChanged.emit(self.index(i, 0), self.index(i, len(COLUMNS) - 1))
-            return
-        self.beginResetModel()
-        self._rows = [_row(r) for r in runs]
-        self.endResetModel()
-
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = _NO_PARENT) -> int:
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = _NO_PARENT) -> int:
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
-            return {COL_BEST: "Best validation epoch (lowest validation loss)",
-                    COL_TEST: "Accuracy on the test split, after the last epoch",
-                    COL_DURATION: "Training time (h:mm:ss)"}.get(section)
-        return None
-
-    def data(self, index: QModelIndex | QPersistentModelIndex,
-             role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
-            return None
-        row, col = self._rows[index.row()], index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            return row.texts[col]
-        if role == SORT_ROLE:
-            return row.keys[col]
-        if role == RUN_ROLE:
-            return row.run
-        if role == Qt.ItemDataRole.TextAlignmentRole and col in NUMERIC_COLUMNS:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if col == COL_STATUS:
-            if role == Qt.ItemDataRole.ForegroundRole:
-                return QBrush(status_color(row.run.status))
-            if role == Qt.ItemDataRole.DecorationRole:
-                return status_icon(row.run.status)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return self._tooltip(row.run, col)
-        return None
-
-    @staticmethod
-    def _tooltip(run: RunInfo, col: int) -> str:
-        if col == COL_STATUS:
-            text = STATUS_HELP.get(run.status, run.status)
-            error = run.meta.get("error")
-            return f"{text}\n\n{error}" if run.status == "failed" and error else text
-        if col == COL_PARAMS:
-            return "Trainable and non-trainable parameters"
-        epochs = run.meta.get("epochs_completed", 0)
-        total = (run.meta.get("config") or {}).get("epochs") if isinstance(
-            run.meta.get("config"), dict) else None
-        of = f" of {total}" if total else ""
-        return f"{run.dir}\n{epochs}{of} epochs completed"
-
-
-class _SortProxy(QSortFilterProxyModel):
-    """Sorts on SORT_ROLE keys (numbers stay numbers: 9 sorts before 10)."""
-
-    def lessThan(self, left: QModelIndex | QPersistentModelIndex,
-                 right: QModelIndex | QPersistentModelIndex) -> bool:
-        a, b = left.data(SORT_ROLE), right.data(SORT_ROLE)
-        try:
-            return bool(a < b)
-        except TypeError:
-            return str(a) < str(b)
 
 
 # --------------------------------------------------------------------------- the view
@@ -274,10 +127,11 @@ class RunsView(theme.FollowsPalette, QWidget):
         super().__init__(parent)
         self.scanner = RunScanner(root)
         self._updating = False
+        self._drawn: dict[str, RunInfo] = {}  # the runs the curves show, by folder
         self._icon_actions: list[tuple[QAction, str]] = []
 
         self.model = RunsModel(self)
-        self.proxy = _SortProxy(self)
+        self.proxy = SortProxy(self)
         self.proxy.setSourceModel(self.model)
         self.proxy.setSortRole(SORT_ROLE)
         self.proxy.setDynamicSortFilter(True)
@@ -288,7 +142,11 @@ class RunsView(theme.FollowsPalette, QWidget):
         self.table.sortByColumn(COL_STARTED, Qt.SortOrder.DescendingOrder)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        # The name is renamed in place: F2, or a click on the name of the selected run
+        # (a double-click opens the run).
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.EditKeyPressed
+                                   | QAbstractItemView.EditTrigger.SelectedClicked)
+        self.model.rename_requested.connect(self.rename)
         self.table.setAlternatingRowColors(True)
         self.table.setWordWrap(False)
         self.table.setShowGrid(False)
@@ -328,9 +186,17 @@ class RunsView(theme.FollowsPalette, QWidget):
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         self.results_scroll = scroll
+        # The selected runs' curves, over each other, beside the current run's results.
+        self.curves = RunsCurves(self)
+        self.bottom = QSplitter(Qt.Orientation.Horizontal, self)
+        self.bottom.addWidget(scroll)
+        self.bottom.addWidget(self.curves)
+        self.bottom.setStretchFactor(0, 2)
+        self.bottom.setStretchFactor(1, 3)
+        self.bottom.setChildrenCollapsible(False)
         self.splitter = QSplitter(Qt.Orientation.Vertical, self)
         self.splitter.addWidget(self.stack)
-        self.splitter.addWidget(scroll)
+        self.splitter.addWidget(self.bottom)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
         self.splitter.setChildrenCollapsible(False)
@@ -362,12 +228,18 @@ class RunsView(theme.FollowsPalette, QWidget):
                                           "Delete the selected run folders from disk")
         self.delete_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Delete))
         self.delete_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.rename_action = self._action("Rename", None, self._edit_name,
+                                          "Rename the run (F2); an empty name restores the "
+                                          "default")
+        self.rename_action.setShortcut(QKeySequence(Qt.Key.Key_F2))
+        self.rename_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.refresh_action = self._action("Refresh", None, self.refresh,
                                            "Read the run store again")
         # No F5 (QKeySequence.Refresh on Linux): the main window trains with it.
         self.reveal_action = self._action("Show in File Manager", "open", self._reveal,
                                           "Open the run folder in the file manager")
         self.addAction(self.delete_action)
+        self.addAction(self.rename_action)
         bar = QHBoxLayout()
         bar.setSpacing(4)
         self.buttons: dict[str, QToolButton] = {}
@@ -448,13 +320,13 @@ class RunsView(theme.FollowsPalette, QWidget):
 
     def select_runs(self, run_dirs: list[str | Path]) -> None:
         """Selects the runs in these folders (others are deselected); unknown ones ignored."""
-        wanted = {_key(d) for d in run_dirs}
+        wanted = {run_key(d) for d in run_dirs}
         selection = QItemSelection()
         first: QModelIndex | None = None
         for row in range(self.proxy.rowCount()):
             index = self.proxy.index(row, 0)
             run = index.data(RUN_ROLE)
-            if isinstance(run, RunInfo) and _key(run.dir) in wanted:
+            if isinstance(run, RunInfo) and run_key(run.dir) in wanted:
                 selection.select(index, self.proxy.index(row, len(COLUMNS) - 1))
                 first = first or index
         sel = self.table.selectionModel()
@@ -465,6 +337,17 @@ class RunsView(theme.FollowsPalette, QWidget):
             self.table.scrollTo(first)
         self._update_results()
         self._update_actions()
+
+    def rename(self, run: RunInfo, name: str) -> bool:
+        """Stores a new name for the run (an empty one restores the default); says why in
+        a message when it cannot (too long, training, gone). True when renamed."""
+        try:
+            rename_run(run.dir, name)
+        except (ValueError, RunIsRunning, OSError) as e:
+            QMessageBox.warning(self, "Cannot Rename the Run", str(e))
+            return False
+        self.poll()  # its run.json changed: the row and the curves' legend follow
+        return True
 
     def delete_runs(self, runs: list[RunInfo], confirm: bool = True) -> bool:
         """Deletes run folders after a confirmation naming them; True if all were deleted.
@@ -532,7 +415,8 @@ class RunsView(theme.FollowsPalette, QWidget):
         menu = QMenu(self)
         for action in (self.open_action, self.insight_action, self.compare_action,
                        self.resume_action,
-                       self.export_action, self.compress_action, self.geometry_action, None,
+                       self.export_action, self.compress_action, self.geometry_action,
+                       self.rename_action, None,
                        self.reveal_action, None, self.delete_action, None,
                        self.refresh_action):
             if action is None:
@@ -553,29 +437,32 @@ class RunsView(theme.FollowsPalette, QWidget):
         return action
 
     def _apply(self, runs: list[RunInfo]) -> None:
-        before = [_key(r.dir) for r in self.selected_runs()]
+        before = [run_key(r.dir) for r in self.selected_runs()]
         shown = self.results.run
         current = self.table.currentIndex().data(RUN_ROLE)
         self._updating = True
         try:
             self.model.set_runs(runs)
-            if [_key(r.dir) for r in self.selected_runs()] != before:  # model was reset
+            if [run_key(r.dir) for r in self.selected_runs()] != before:  # model was reset
                 self._reselect(before, current)
         finally:
             self._updating = False
-        after = [_key(r.dir) for r in self.selected_runs()]
+        after = [run_key(r.dir) for r in self.selected_runs()]
         has_runs = bool(runs)
         self.stack.setCurrentIndex(0 if has_runs else 1)
         self.root_label.setText(f"Runs folder: {self.runs_root()}")
         self.root_label.setStyleSheet(f"color: {theme.dim_text(self.palette()).name()};")
-        self.results_scroll.setVisible(has_runs)
+        self.bottom.setVisible(has_runs)
         new = self.current_run()
         if new is None or shown is None or new.dir != shown.dir or new.meta != shown.meta \
                 or new.status != shown.status:
             self._update_results()
         self._update_actions()
+        selected = self.selected_runs()
+        if after != before or any(r is not self._drawn.get(run_key(r.dir)) for r in selected):
+            self._draw_curves(selected)  # another selection, or a selected run changed
         if after != before:
-            self.selection_changed.emit(self.selected_runs())
+            self.selection_changed.emit(selected)
 
     def _reselect(self, keys: list[str], current: Any) -> None:
         wanted = set(keys)
@@ -586,7 +473,7 @@ class RunsView(theme.FollowsPalette, QWidget):
             run = index.data(RUN_ROLE)
             if not isinstance(run, RunInfo):
                 continue
-            if _key(run.dir) in wanted:
+            if run_key(run.dir) in wanted:
                 selection.select(index, self.proxy.index(row, len(COLUMNS) - 1))
             if isinstance(current, RunInfo) and run.dir == current.dir:
                 current_index = index
@@ -603,6 +490,7 @@ class RunsView(theme.FollowsPalette, QWidget):
         selected = self.selected_runs()
         one = selected[0] if len(selected) == 1 else None
         self.open_action.setEnabled(one is not None)
+        self.rename_action.setEnabled(one is not None and one.status != "running")
         self.compare_action.setEnabled(one is not None and is_compared(one))
         self.resume_action.setEnabled(one is not None and can_resume(one))
         self.export_action.setEnabled(one is not None and one.status != "running"
@@ -637,7 +525,25 @@ class RunsView(theme.FollowsPalette, QWidget):
             return
         self._update_results()
         self._update_actions()
-        self.selection_changed.emit(self.selected_runs())
+        selected = self.selected_runs()
+        self._draw_curves(selected)
+        self.selection_changed.emit(selected)
+
+    def _draw_curves(self, runs: list[RunInfo]) -> None:
+        self._drawn = {run_key(r.dir): r for r in runs}
+        self.curves.set_runs(runs)
+
+    @Slot()
+    def _edit_name(self) -> None:
+        run = self._single()
+        if run is None:
+            return
+        for row in range(self.proxy.rowCount()):
+            index = self.proxy.index(row, COL_NAME)
+            if index.data(RUN_ROLE) is run:
+                self.table.setCurrentIndex(index)
+                self.table.edit(index)
+                return
 
     @Slot()
     def _on_current_changed(self) -> None:

@@ -67,7 +67,9 @@ class TrainingView(QWidget):
         self.session: TrainingSession | None = None
         self.last_run_dir: Path | None = None
         self.last_finished: Finished | None = None
-        self.batches_seen = 0  # events handled in this run (tests, progress)
+        # BatchEnd events handled in this run: fewer than its steps, the Trainer sends at
+        # most one per 20 ms (worker.BATCH_EVENT_INTERVAL_S); `latest_step` is the step.
+        self.batches_seen = 0
         self.grad_events_seen = 0
         self._latest: BatchEnd | None = None
         self._started: Started | None = None
@@ -171,10 +173,6 @@ class TrainingView(QWidget):
     def run_settings(self) -> tuple[Any, str]:
         """(training settings, dataset) from the panel; ValueError names a bad setting."""
         return self.panel.config(), self.panel.dataset()
-
-    def set_overlays(self, runs: list[tuple[str, list[dict[str, Any]]]]) -> None:
-        """Other runs' curves over the plots: (label, metrics records) each."""
-        self.plots.set_overlays(runs)
 
     # ------------------------------------------------------------------ starting
     def request_for_current(self) -> RunRequest | None:
@@ -302,6 +300,11 @@ class TrainingView(QWidget):
         handler = self._handlers.get(type(event))
         if handler is not None:
             handler(event)
+
+    @property
+    def latest_step(self) -> int:
+        """The step of the last BatchEnd received in this run (0 before the first)."""
+        return self._latest.step if self._latest is not None else 0
 
     def _on_batch(self, e: BatchEnd) -> None:
         self.batches_seen += 1

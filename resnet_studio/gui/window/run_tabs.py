@@ -33,7 +33,6 @@ if TYPE_CHECKING:  # core.runs (numpy, the run store) loads when a run is first 
 COMPARE_DISABLED_TIP = ("The architecture has no shortcut to remove: its plain twin would be "
                         "itself. Open a residual architecture (e.g. lab-sigmoid-mlp) or wrap "
                         "blocks in a residual container (Ctrl+G).")
-MAX_OVERLAYS = 8  # runs selected in the Runs tab drawn over the training plots
 
 
 @dataclass(frozen=True)
@@ -85,7 +84,6 @@ def _make_runs(tabs: RunTabs) -> QWidget:
     rv.export_requested.connect(tabs.export_run)
     rv.compress_requested.connect(tabs.compress_run)
     rv.geometry_requested.connect(tabs.open_geometry)
-    rv.selection_changed.connect(tabs.on_runs_selected)
     rv.insight_requested.connect(tabs.open_insight)
     return rv
 
@@ -432,12 +430,3 @@ class RunTabs:
         geometry = self.built("geometry")
         if geometry is not None and not geometry.running:
             geometry.refresh_runs()
-
-    def on_runs_selected(self, runs: list) -> None:
-        """Selected runs' curves overlay the training plots (the shown run excluded)."""
-        from resnet_studio.core.runs import read_metrics
-
-        view = self.view("training")
-        shown = view.last_run_dir
-        view.set_overlays([(r.id, read_metrics(r.dir)) for r in runs[:MAX_OVERLAYS]
-                           if r.dir != shown])
