@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QColor, QFont, QPalette, QShowEvent
+from PySide6.QtGui import QFont, QPalette, QShowEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -55,6 +55,7 @@ from resnet_studio.gui.training.gradflow import GradientFlowPanel
 from resnet_studio.gui.training.loss_scale import log_scale_box, loggable
 from resnet_studio.gui.training.pacer import RedrawPacer
 from resnet_studio.gui.training.plot_ranges import MAX_EXP
+from resnet_studio.gui.training.plot_style import style_plots
 from resnet_studio.gui.training.worker import ask_to_stop
 
 ROLES = ("residual", "plain")
@@ -741,20 +742,9 @@ class CompareView(theme.FollowsPalette, QWidget):
     # ------------------------------------------------------------------ colours
     def _apply_palette(self) -> None:
         pal = self.palette()
-        base, text = pal.color(QPalette.ColorRole.Base), pal.color(QPalette.ColorRole.Text)
+        base = pal.color(QPalette.ColorRole.Base)
         dim = theme.dim_text(pal)
-        self.graphics.setBackground(base)
-        for plot in (self.loss_plot, self.metric_plot):
-            for name in ("left", "bottom"):
-                plot.getAxis(name).setPen(dim)
-                plot.getAxis(name).setTextPen(text)
-        fill = QColor(base)
-        fill.setAlphaF(0.8)
-        self.loss_legend.setBrush(fill)
-        self.loss_legend.setPen(theme.mix(dim, base, 0.5))
-        self.loss_legend.setLabelTextColor(text)
-        for _sample, label in self.loss_legend.items:
-            label.setText(label.text)
+        style_plots(pal, self.graphics, [self.loss_plot, self.metric_plot], [self.loss_legend])
         for role in ROLES:
             color = theme.accent(COLORS[role], pal)
             faint = theme.mix(color, base, 0.7)

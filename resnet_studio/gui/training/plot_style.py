@@ -7,6 +7,7 @@ from typing import Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QPalette
 
 from resnet_studio.gui import theme
 from resnet_studio.gui.training.plot_ranges import decade_tick_strings
@@ -58,3 +59,25 @@ class LogAxis(pg.AxisItem):
         if self.logMode and abs(maxVal - minVal) > self.MINOR_DECADES:
             return levels[:1]
         return levels
+
+
+def style_plots(palette: QPalette, graphics: pg.GraphicsLayoutWidget, plots: list[Any],
+                legends: list[pg.LegendItem]) -> None:
+    """Background, axes and legends of a plot widget in the palette's colours (after a
+    light/dark switch too): the axes dimmed, the legends on a translucent base."""
+    base = palette.color(QPalette.ColorRole.Base)
+    text = palette.color(QPalette.ColorRole.Text)
+    dim = theme.dim_text(palette)
+    graphics.setBackground(base)
+    for plot in plots:
+        for name in ("left", "bottom"):
+            plot.getAxis(name).setPen(dim)
+            plot.getAxis(name).setTextPen(text)
+    fill = QColor(base)
+    fill.setAlphaF(0.8)
+    for legend in legends:
+        legend.setBrush(fill)
+        legend.setPen(theme.mix(dim, base, 0.5))
+        legend.setLabelTextColor(text)
+        for _sample, label in legend.items:
+            label.setText(label.text)  # setAttr alone does not re-render the label

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from resnet_studio.core.runs import RunInfo
@@ -28,7 +28,7 @@ from resnet_studio.core.runs.series import Series
 from resnet_studio.gui import theme
 from resnet_studio.gui.training.loss_scale import log_scale_box, loggable
 from resnet_studio.gui.training.plot_ranges import clipped_exp
-from resnet_studio.gui.training.plot_style import LogAxis, cycle_color, elide
+from resnet_studio.gui.training.plot_style import LogAxis, cycle_color, elide, style_plots
 
 MAX_RUNS = 8  # more curves than colours in the cycle read as noise
 POINTS = 2000  # decimation budget per curve (about two points per pixel of a wide plot)
@@ -210,21 +210,9 @@ class RunsCurves(theme.FollowsPalette, QWidget):
 
     def _apply_palette(self) -> None:
         pal = self.palette()
-        base, text = pal.color(QPalette.ColorRole.Base), pal.color(QPalette.ColorRole.Text)
         dim = theme.dim_text(pal)
-        self.graphics.setBackground(base)
+        style_plots(pal, self.graphics, [self.loss_plot, self.metric_plot], [self.legend])
         self.empty_label.setStyleSheet(f"color: {dim.name()};")
         self.note.setStyleSheet(f"color: {dim.name()};")
-        for plot in (self.loss_plot, self.metric_plot):
-            for name in ("left", "bottom"):
-                plot.getAxis(name).setPen(dim)
-                plot.getAxis(name).setTextPen(text)
-        fill = QColor(base)
-        fill.setAlphaF(0.8)
-        self.legend.setBrush(fill)
-        self.legend.setPen(theme.mix(dim, base, 0.5))
-        self.legend.setLabelTextColor(text)
-        for _sample, label in self.legend.items:
-            label.setText(label.text)  # setAttr alone does not re-render the label
         self._apply_titles(any(c.history.task == "language_model" for c in self.curves))
         self._apply_colors()
