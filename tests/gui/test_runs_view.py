@@ -23,8 +23,8 @@ from resnet_studio.core.runs.store import process_start
 from resnet_studio.core.runs.summary import format_duration, format_started
 from resnet_studio.gui.training import runs_table as rt
 from resnet_studio.gui.training import runs_view as rv
-from resnet_studio.gui.training.run_results import status_color
 from resnet_studio.gui.training.export_dialog import ExportDialog
+from resnet_studio.gui.training.run_results import status_color
 from resnet_studio.gui.training.runs_view import RunsView
 
 EXPORT_TIMEOUT_MS = 180_000
