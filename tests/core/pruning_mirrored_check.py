@@ -21,9 +21,9 @@ import numpy as np
 def gradual(parent: object, root: Path) -> dict:
     """Gradual schedule under the strategy: masks recomputed by the callback (cross-replica
     context) while the constraint holds them in every replica's step."""
-    from resnet_studio.core.compress.masks import sparsity_report
     from resnet_studio.core.compress.prune import prune_run
     from resnet_studio.core.runs import read_run
+    from resnet_studio.core.sparsity.masks import sparsity_report
     from resnet_studio.core.training.restore import load_run_model
 
     outcome = prune_run(parent, 0.6, schedule="gradual", fine_tune_epochs=2,
