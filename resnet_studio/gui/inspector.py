@@ -269,6 +269,7 @@ class Inspector(QWidget):
         layout.addWidget(self.stack)
         document.changed.connect(self._on_changed)
         document.selection_changed.connect(self._on_selection_changed)
+        document.replaced.connect(lambda: self._refresh_model(force=True))
         self._on_selection_changed()
 
     # ------------------------------------------------------------------ API
@@ -541,16 +542,19 @@ class Inspector(QWidget):
         else:
             self.block_output.setText("Output: computing with Keras…")
 
-    def _refresh_model(self) -> None:
+    def _refresh_model(self, force: bool = False) -> None:
+        """Shows the model's fields; a field being typed in keeps its text unless `force`
+        (another document was opened: the old text must not be committed into it when the
+        field loses focus, as Ctrl+N from the Title field did)."""
         spec = self.doc.spec
         for w, text in ((self.model_name, spec.name), (self.model_title, spec.title)):
-            if not w.hasFocus():
+            if force or not w.hasFocus():
                 w.setText(text)
-        if not self.model_description.hasFocus():
+        if force or not self.model_description.hasFocus():
             self.model_description.setPlainText(spec.description)
         with QSignalBlocker(self.input_kind):
             self.input_kind.setCurrentIndex(self.input_kind.findData(spec.input.kind))
-        if not self.input_shape.hasFocus():
+        if force or not self.input_shape.hasFocus():
             self.input_shape.setText(", ".join(str(d) for d in spec.input.shape))
         with QSignalBlocker(self.input_vocab):
             self.input_vocab.setValue(spec.input.vocab_size)

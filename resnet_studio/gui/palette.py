@@ -25,6 +25,9 @@ from resnet_studio.gui import icons
 
 BLOCK_TYPE_MIME = "application/x-resnet-studio-block-type"
 TYPE_ROLE = Qt.ItemDataRole.UserRole
+FIRST_FAMILY = "Containers"
+HELP_LINES = 4  # the help box below the list keeps this height whatever the text
+HELP_CHARS = 130  # longer help is cut there (the whole text is in the item's tooltip)
 
 
 def block_tooltip(bt: registry.BlockType) -> str:
@@ -33,6 +36,14 @@ def block_tooltip(bt: registry.BlockType) -> str:
     table = f"<table cellspacing=2>{rows}</table>" if rows else ""
     return (f"<p><b>{bt.title}</b> <code>{bt.type}</code><br>{bt.help}</p>{table}{cite}"
             "<p style='color:gray'>Drag onto the canvas or double-click to add.</p>")
+
+
+def palette_families() -> list[tuple[str, list[registry.BlockType]]]:
+    """The families in palette order: Containers first. The residual container is what this
+    app is about, and at the end of a 34-row list it sat below the fold of a 900-pixel
+    window (issue 18, item 9); the other families keep the registry's order."""
+    groups = [(f, types) for f, types in registry.by_family().items() if types]
+    return sorted(groups, key=lambda g: g[0] != FIRST_FAMILY)  # stable: the rest keep order
 
 
 class _Tree(QTreeWidget):
@@ -97,7 +108,9 @@ class BlockPalette(QWidget):
         self.help = QLabel(self)
         self.help.setWordWrap(True)
         self.help.setTextFormat(Qt.TextFormat.RichText)
-        self.help.setMinimumHeight(self.fontMetrics().height() * 4)
+        # A fixed height: a help text that grew the box shrank the list under the mouse
+        # while the wheel scrolled it (the full help is in each item's tooltip).
+        self.help.setFixedHeight(self.fontMetrics().height() * HELP_LINES + 14)
         self.help.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.help.setFrameShape(QFrame.Shape.StyledPanel)
         self.help.setMargin(6)
@@ -121,9 +134,7 @@ class BlockPalette(QWidget):
         self.items.clear()
         bold = self.tree.font()
         bold.setBold(True)
-        for family, types in registry.by_family().items():
-            if not types:
-                continue
+        for family, types in palette_families():
             group = QTreeWidgetItem([family])
             group.setIcon(0, icons.family_icon(family))
             group.setFont(0, bold)
@@ -161,7 +172,8 @@ class BlockPalette(QWidget):
                               "double-click it to add it after the selection.</span>")
             return
         bt = registry.BLOCK_TYPES[block_type]
-        self.help.setText(f"<b>{bt.title}</b><br>{bt.help}")
+        text = bt.help if len(bt.help) <= HELP_CHARS else bt.help[:HELP_CHARS - 1] + "…"
+        self.help.setText(f"<b>{bt.title}</b><br>{text}")
 
     def _on_search(self, text: str) -> None:
         needle = text.strip().lower()

@@ -215,3 +215,42 @@ def test_a_long_build_error_wraps_without_overlapping_the_rows(styled_qapp, qtbo
     assert state_bottom < total_top  # the wrapped message ends above the first row
     assert view.table.height() >= MIN_TABLE_HEIGHT
     assert view.scroll.verticalScrollBar().maximum() > 0  # it scrolls instead of clipping
+
+
+# ---------------------------------------------------------------- item 9: keys and palette
+def test_ctrl_n_from_an_inspector_field_even_in_a_floating_dock(make_window, qtbot):
+    window = make_window("resnet8-digits")
+    window.inspector_dock.setFloating(True)  # a window of its own
+    title = window.inspector.model_title
+    title.setFocus()
+    qtbot.keyClicks(title, " draft")
+    qtbot.keyClick(title, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: window.doc.spec.name == "untitled")
+    # The field shows the new document, and leaving it does not write the old title in.
+    assert title.text() == "Untitled architecture"
+    title.editingFinished.emit()
+    assert window.doc.spec.title == "Untitled architecture" and not window.doc.is_dirty
+    window.inspector_dock.setFloating(False)
+
+
+def test_the_palette_shows_the_residual_container_first_and_scrolls(make_window, qtbot):
+    from PySide6.QtCore import QPoint, QPointF
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    window = make_window("resnet8-digits", wait=False)
+    palette = window.palette_view
+    tree = palette.tree
+    item = palette.items["residual"]
+    rect = tree.visualItemRect(item)
+    assert rect.isValid() and tree.viewport().rect().contains(rect)  # no scrolling needed
+    bar = tree.verticalScrollBar()
+    palette.resize(palette.width(), 300)  # a short dock: the list must scroll, not clip
+    qtbot.waitUntil(lambda: bar.maximum() > 0)
+    before = bar.value()
+    centre = QPointF(tree.viewport().rect().center())
+    wheel = QWheelEvent(centre, QPointF(tree.viewport().mapToGlobal(centre.toPoint())),
+                        QPoint(), QPoint(0, -120), Qt.MouseButton.NoButton,
+                        Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(tree.viewport(), wheel)
+    assert bar.value() > before

@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 COMPARE_TIP = ("Train the architecture and its plain twin (every shortcut removed) from the "
                "same initial weights, and compare their loss and gradient flow")
 TABS = ("Architecture", "Training", "Compare", "Runs")
+# Keys that work from any window of the app (the edit keys stay with the canvas or window).
+APP_WIDE = ("new", "gallery", "open", "save", "save_as", "quit", "train", "stop_training",
+            "pause_training", "shortcuts_help")
 
 
 class WindowActions:
@@ -148,6 +151,12 @@ class WindowActions:
           shortcut=K.HelpContents, icon="keyboard")
         A("about", f"&About {APP_NAME}", lambda: help_menu.show_about(win), icon="help")
         A("about_qt", "About &Qt", QApplication.aboutQt)
+
+        # Commands that act on the whole document or app answer their keys wherever the
+        # focus is: in a form field, in a floating dock (another window, so a window-wide
+        # shortcut missed it: Ctrl+N "did nothing" from the inspector, issue 18 item 9).
+        for key in APP_WIDE:
+            self.actions[key].setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
 
         self.appearance_group = QActionGroup(win)
         current = win.settings.appearance()
