@@ -17,12 +17,13 @@ missing one alone on a symbolic `keras.Input` of its input shape (inside the bui
 pieces. A block's own location is not part of the key: a block moved up keeps its entry.
 
 Stages (`repeat` units: basic/bottleneck stages, residual MLP and RNN stacks) are built
-with at most three units: units after the first have the first's output shape and the same
-parameters (the builders give them stride 1 and an identity shortcut), so unit 3's counts
-and layer names extend to units 4…n exactly. This holds only where the built units show it
-(equal shapes of the 2- and 3-unit builds, unit-3 layer names under `<name>_3_`); otherwise
-the whole block is built. tests/core/test_incremental.py checks, for every preset and after
-random edits, that the result equals `builder.summarize`.
+with at most two units: the builders give every unit after the first the same layers
+(stride 1, an identity shortcut), so where unit 2 keeps its input's shape, units 3…n are
+copies of it: its parameter counts and layer names (`<name>_2_…` -> `<name>_j_…`) extend to
+n units exactly. This is used only where the 2-unit build shows it (unit 2's layers come
+last and under `<name>_2_`, its first layer's input has the block output's shape);
+otherwise the whole block is built. tests/core/test_incremental.py checks, for every preset
+and after random edits, that the result equals `builder.summarize`.
 """
 
 from __future__ import annotations
@@ -49,8 +50,20 @@ from resnet_studio.core.builder import (
 )
 from resnet_studio.core.spec import ArchitectureSpec, BlockSpec, SpecError, validate
 
-# Beyond this many units a stage is extrapolated from its 2- and 3-unit builds.
-_EXTRAPOLATE_ABOVE = 3
+# From this many units on, a stage is extrapolated from its 2-unit build.
+_EXTRAPOLATE_FROM = 3
+
+
+@dataclass(frozen=True)
+class _Unit:
+    """Unit 2 of a 2-unit stage build: its layer names (without the `<name>_2_` tag) and
+    counts, and whether it keeps its input's shape (then units 3…n are copies of it)."""
+
+    suffixes: tuple[str, ...]
+    total: int
+    trainable: int
+    stats: int
+    keeps_shape: bool
 
 
 @dataclass(frozen=True)
@@ -63,6 +76,7 @@ class _Piece:
     total: int
     trainable: int
     stats: int
+    unit: _Unit | None = None
 
 
 class IncrementalSummarizer:
@@ -138,38 +152,26 @@ class IncrementalSummarizer:
         return piece
 
     def _extrapolated(self, job: _BlockJob) -> _Piece | None:
-        """A stage of n > 3 units from its 2- and 3-unit builds, or None where the built
-        units do not show that units 3…n are alike."""
-        block = job.block
-        bt = registry.BLOCK_TYPES.get(block.type)
-        if bt is None or block.blocks or not any(p.name == "repeat" for p in bt.params):
-            return None
-        n = int(bt.resolve(block.params)["repeat"])
-        if n <= _EXTRAPOLATE_ABOVE:
+        """A stage of n >= 3 units from its 2-unit build, or None where that build does not
+        show that units 3…n are copies of unit 2."""
+        n = job.repeat()
+        if n is None or n < _EXTRAPOLATE_FROM or job.block.blocks:
             return None
         two = self._piece(job.with_repeat(2))
-        three = self._piece(job.with_repeat(3))
-        name = two.summary.name
-        unit3 = three.summary.layers[len(two.summary.layers):]
-        tag = f"{name}_3_"
-        if (two.output_shape != three.output_shape or two.dtype != three.dtype
-                or three.summary.layers[:len(two.summary.layers)] != two.summary.layers
-                or not unit3 or not all(layer.startswith(tag) for layer in unit3)):
+        unit = two.unit
+        if unit is None or not unit.keeps_shape:
             return None
         more = n - 2
-
-        def grow(a: int, b: int) -> int:
-            return a + more * (b - a)
-
+        name = two.summary.name
         layers = list(two.summary.layers)
         for j in range(3, n + 1):
-            layers += [f"{name}_{j}_" + layer[len(tag):] for layer in unit3]
-        s2, s3 = two.summary, three.summary
-        summary = replace(s2, params=grow(s2.params, s3.params),
-                          trainable_params=grow(s2.trainable_params, s3.trainable_params),
+            layers += [f"{name}_{j}_{suffix}" for suffix in unit.suffixes]
+        s2 = two.summary
+        summary = replace(s2, params=s2.params + more * unit.total,
+                          trainable_params=s2.trainable_params + more * unit.trainable,
                           layers=layers, children=[])
-        return _Piece(summary, two.output_shape, two.dtype, grow(two.total, three.total),
-                      grow(two.trainable, three.trainable), grow(two.stats, three.stats))
+        return _Piece(summary, two.output_shape, two.dtype, two.total + more * unit.total,
+                      two.trainable + more * unit.trainable, two.stats + more * unit.stats)
 
 
 @dataclass(frozen=True)
@@ -190,6 +192,13 @@ class _BlockJob:
     def key(self) -> tuple:
         text = json.dumps(self.block.to_dict(), sort_keys=True, default=str)
         return (text, self.shape, self.dtype, self.names, self.facts)
+
+    def repeat(self) -> int | None:
+        """The block's `repeat` parameter, None for blocks without one."""
+        bt = registry.BLOCK_TYPES.get(self.block.type)
+        if bt is None or not any(p.name == "repeat" for p in bt.params):
+            return None
+        return int(bt.resolve(self.block.params)["repeat"])
 
     def with_repeat(self, n: int) -> _BlockJob:
         block = copy.copy(self.block)
@@ -221,9 +230,30 @@ def _build_piece(job: _BlockJob) -> _Piece:
             summary = block_summary(ctx, ctx.records[names[loc]])
             layers = [layer for rec in ctx.records.values() for layer in rec.layers]
             total, trainable, stats = _weight_counts(layers)
+            unit = _second_unit(ctx.records[names[loc]], y) if job.repeat() == 2 else None
         finally:
             declared.discard()
-    return _Piece(summary, tuple(y.shape), str(y.dtype), total, trainable, stats)
+    return _Piece(summary, tuple(y.shape), str(y.dtype), total, trainable, stats, unit)
+
+
+def _second_unit(rec: Any, output: Any) -> _Unit | None:
+    """Unit 2 of a 2-unit stage (its layers last, named `<name>_2_…`), or None."""
+    tag = f"{rec.name}_2_"
+    first = next((i for i, layer in enumerate(rec.layers) if layer.name.startswith(tag)), None)
+    if first is None or rec.children:
+        return None
+    unit = rec.layers[first:]
+    if not all(layer.name.startswith(tag) for layer in unit):
+        return None
+    try:  # the unit's input: what its first layer was applied to
+        entry = unit[0].input
+    except (AttributeError, ValueError):
+        return None
+    if isinstance(entry, (list, tuple)):
+        return None
+    total, trainable, stats = _weight_counts(unit)
+    keeps = (tuple(entry.shape) == tuple(output.shape) and str(entry.dtype) == str(output.dtype))
+    return _Unit(tuple(layer.name[len(tag):] for layer in unit), total, trainable, stats, keeps)
 
 
 def _relocate(summary: BlockSummary, loc: str) -> BlockSummary:

@@ -74,6 +74,8 @@ class SummaryResult:
         differences: Where the spec's values differ from the dataset's (core.binding).
         dataset_error: Why the dataset's facts could not be read (the spec is then
             summarized unbound).
+        cpu_seconds: CPU time the worker thread spent on it (`seconds` is wall time, which
+            grows with the machine's load).
     """
 
     generation: int
@@ -85,6 +87,7 @@ class SummaryResult:
     dataset: str = ""
     differences: list[Difference] = field(default_factory=list)
     dataset_error: str = ""
+    cpu_seconds: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -239,7 +242,7 @@ def summary_job(kind: str, key: Any, spec: ArchitectureSpec, builds: EditorBuild
     `key` when kind is "summary" (bound to the dataset of `source`: (name, settings)), else
     a count for the gallery item `key` (unbound: the preset as published)."""
     del state
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.thread_time()
     binding, differences, dataset_error = (builds.bound(spec, source) if kind == "summary"
                                            else (None, [], ""))
     try:
@@ -249,7 +252,7 @@ def summary_job(kind: str, key: Any, spec: ArchitectureSpec, builds: EditorBuild
     if kind == "summary":
         dataset = source[0] if source and binding is not None else ""
         return SummaryResult(key, spec, summary, problems, partial, time.perf_counter() - start,
-                             dataset, differences, dataset_error)
+                             dataset, differences, dataset_error, time.thread_time() - cpu)
     error = str(problems[0]) if problems else ""
     return CountResult(key, summary.total_params if summary else None, error)
 
