@@ -253,6 +253,6 @@ def run_app(preset: str | None = None, screenshot: str | None = None) -> int:
         QTimer.singleShot(0, lambda: window.show_error(
             "Cannot Open Preset", f"Could not open “{preset}”; the default preset is open "
             "instead.", format_problems(error), str(error)))
-    else:
-        QTimer.singleShot(0, window.offer_recovery)
+    else:  # recovery first (a modal question), then the first-run tour, once ever
+        QTimer.singleShot(0, lambda: (window.offer_recovery(), window.tour.offer()))
     return app.exec()

@@ -35,6 +35,7 @@ from resnet_studio.gui.window.help_menu import APP_NAME
 from resnet_studio.gui.window.panes import WindowPanes
 from resnet_studio.gui.window.run_tabs import RunTabs
 from resnet_studio.gui.window.status import StatusIndicators
+from resnet_studio.gui.window.tour import Tour
 
 if TYPE_CHECKING:  # imported when their tabs are built (window.run_tabs)
     from resnet_studio.gui.training.compare_view import CompareView
@@ -102,6 +103,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.tabs)
 
         self.panes = WindowPanes(self)
+        self.tour = Tour(self)  # the first-run tour (run_app offers it; Help shows it)
         self.files = FileCommands(self)
         self.edit = EditCommands(self)
         self._actions = WindowActions(self)

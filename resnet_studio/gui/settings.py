@@ -1,4 +1,5 @@
-"""User settings (QSettings): window geometry, dock layout, recent files, appearance.
+"""User settings (QSettings): window geometry, dock layout, recent files, appearance,
+toolbar labels and whether the first-run tour was seen.
 
 With `RESNET_STUDIO_HOME` set (tests, portable installs) everything lives in an INI file in
 that folder; otherwise in the platform's usual place (registry, plist, ~/.config).
@@ -87,6 +88,22 @@ class Settings:
 
     def set_zoom(self, value: float) -> None:
         self.q.setValue("view/zoom", value)
+
+    def toolbar_text(self) -> bool:
+        """View › Show Toolbar Labels: text under the toolbar's icons."""
+        return self.q.value("view/toolbar_text", False, type=bool)
+
+    def set_toolbar_text(self, on: bool) -> None:
+        self.q.setValue("view/toolbar_text", bool(on))
+
+    # -- first-run tour
+    def tour_done(self) -> bool:
+        """The first-run tour was finished or skipped: it does not start by itself again."""
+        return self.q.value("tour/done", False, type=bool)
+
+    def set_tour_done(self, done: bool) -> None:
+        self.q.setValue("tour/done", bool(done))
+        self.q.sync()
 
     def sync(self) -> None:
         self.q.sync()

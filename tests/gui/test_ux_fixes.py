@@ -254,3 +254,59 @@ def test_the_palette_shows_the_residual_container_first_and_scrolls(make_window,
                         Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
     QApplication.sendEvent(tree.viewport(), wheel)
     assert bar.value() > before
+
+
+# ---------------------------------------------------------------- item 10
+def test_toolbar_labels_are_a_remembered_view_option(make_window, qtbot):
+    from resnet_studio.gui.settings import Settings
+
+    window = make_window("resnet8-digits", wait=False)
+    tb, action = window.toolbar, window.actions["toolbar_text"]
+    assert not action.isChecked()
+    assert tb.toolButtonStyle() == Qt.ToolButtonStyle.ToolButtonIconOnly
+    action.trigger()
+    assert tb.toolButtonStyle() == Qt.ToolButtonStyle.ToolButtonTextUnderIcon
+    wrap = tb.widgetForAction(window.actions["wrap"])
+    assert wrap.toolButtonStyle() == Qt.ToolButtonStyle.ToolButtonTextUnderIcon
+    assert wrap.text() == "Wrap"  # one short word, not the menu's sentence
+    assert Settings().toolbar_text()
+    second = make_window("resnet8-digits", wait=False)  # the next start remembers it
+    assert second.actions["toolbar_text"].isChecked()
+    assert second.toolbar.toolButtonStyle() == Qt.ToolButtonStyle.ToolButtonTextUnderIcon
+
+
+def test_the_tour_walks_five_parts_and_is_dismissed_for_good(make_window, qtbot):
+    from resnet_studio.gui.settings import Settings
+    from resnet_studio.gui.window import tour
+
+    window = make_window("resnet8-digits", wait=False)
+    assert not window.tour.offer()  # offscreen (tests, screenshots): never by itself
+    assert not window.tour.card.isVisible()
+    window.actions["tour"].trigger()  # Help › Take the Tour
+    seen = []
+    while window.tour.active:
+        card, outline = window.tour.card, window.tour.outline
+        assert card.isVisible() and outline.isVisible()
+        # The outline is around the part explained, and the card is inside the window.
+        assert outline.geometry().contains(window.tour.target_rect())
+        assert window.rect().contains(card.geometry())
+        seen.append(window.tour.title.text())
+        qtbot.mouseClick(window.tour.next, Qt.MouseButton.LeftButton)
+    assert [s.replace("<b>", "").replace("</b>", "") for s in seen] == \
+        [s.title for s in tour.STEPS] == ["Blocks", "Canvas", "Inspector", "Training", "Runs"]
+    assert Settings().tour_done() and window.tabs.currentIndex() == 0
+    # Escape ends it too.
+    window.tour.start()
+    qtbot.keyClick(window.tour.next, Qt.Key.Key_Escape)
+    assert not window.tour.active and not window.tour.card.isVisible()
+
+
+def test_the_tour_is_offered_once_on_an_interactive_start(make_window, qtbot, monkeypatch):
+    from resnet_studio.gui.settings import Settings
+    from resnet_studio.gui.window import tour
+
+    window = make_window("resnet8-digits", wait=False)
+    monkeypatch.setattr(tour, "wanted", lambda: True)  # as on a real display
+    assert window.tour.offer() and window.tour.active
+    qtbot.mouseClick(window.tour.skip, Qt.MouseButton.LeftButton)
+    assert Settings().tour_done() and not window.tour.offer()

@@ -23,6 +23,11 @@ if TYPE_CHECKING:
 COMPARE_TIP = ("Train the architecture and its plain twin (every shortcut removed) from the "
                "same initial weights, and compare their loss and gradient flow")
 TABS = ("Architecture", "Training", "Compare", "Runs")
+# Toolbar labels (View › Show Toolbar Labels): one short word under each icon.
+ICON_TEXT = {"gallery": "Presets", "move_up": "Up", "move_down": "Down", "wrap": "Wrap",
+             "unwrap": "Unwrap", "toggle_shortcut": "Shortcut", "zoom_out": "Zoom Out",
+             "zoom_reset": "100 %", "zoom_in": "Zoom In", "compare": "Compare",
+             "pause_training": "Pause", "stop_training": "Stop"}
 # Keys that work from any window of the app (the edit keys stay with the canvas or window).
 APP_WIDE = ("new", "gallery", "open", "save", "save_as", "quit", "train", "stop_training",
             "pause_training", "shortcuts_help")
@@ -149,6 +154,13 @@ class WindowActions:
           "flowing")
         A("shortcuts_help", "&Keyboard Shortcuts", lambda: help_menu.show_shortcuts(win),
           shortcut=K.HelpContents, icon="keyboard")
+        A("tour", "Take the &Tour", lambda: win.tour.start(),
+          tip="Five short steps: blocks, canvas, inspector, training and runs")
+        A("toolbar_text", "Show Toolbar &Labels", None, checkable=True,
+          tip="Show each toolbar button's name under its icon")
+        a = self.actions["toolbar_text"]
+        a.setChecked(win.settings.toolbar_text())
+        a.toggled.connect(self.set_toolbar_text)
         A("about", f"&About {APP_NAME}", lambda: help_menu.show_about(win), icon="help")
         A("about_qt", "About &Qt", QApplication.aboutQt)
 
@@ -198,6 +210,7 @@ class WindowActions:
         m.addSeparator()
         m.addActions([a["expand_all"], a["collapse_all"]])
         m.addSeparator()
+        m.addAction(a["toolbar_text"])
         appearance = m.addMenu("A&ppearance")
         appearance.addActions(self.appearance_group.actions())
         m.addAction(a["reset_layout"])
@@ -207,7 +220,7 @@ class WindowActions:
         m.addAction(a["export_model"])
         m.addAction(a["insight"])
         m = mb.addMenu("&Help")
-        m.addAction(a["residual_help"])
+        m.addActions([a["residual_help"], a["tour"]])
         m.addSeparator()
         m.addActions([a["shortcuts_help"], a["about"], a["about_qt"]])
 
@@ -230,8 +243,22 @@ class WindowActions:
         tb.addWidget(spacer)
         tb.addActions([a["train"], a["compare"], a["pause_training"], a["stop_training"]])
         train_button = tb.widgetForAction(a["train"])
-        train_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         train_button.setObjectName("trainButton")
         win.train_button = train_button
         win.addToolBar(Qt.ToolBarArea.TopToolBarArea, tb)
+        for key, short in ICON_TEXT.items():  # labels under icons stay one short word
+            a[key].setIconText(short)
+        self.toolbar = tb
+        self.set_toolbar_text(a["toolbar_text"].isChecked(), save=False)
         return tb
+
+    def set_toolbar_text(self, on: bool, save: bool = True) -> None:
+        """Text under the toolbar's icons (View › Show Toolbar Labels), remembered."""
+        style = Qt.ToolButtonStyle
+        self.toolbar.setToolButtonStyle(style.ToolButtonTextUnderIcon if on
+                                        else style.ToolButtonIconOnly)
+        # Train always says its name: the one button a new user must find.
+        self.win.train_button.setToolButtonStyle(style.ToolButtonTextUnderIcon if on
+                                                 else style.ToolButtonTextBesideIcon)
+        if save:
+            self.win.settings.set_toolbar_text(on)
