@@ -46,8 +46,21 @@ class _Checked:
         box.lineEdit().textEdited.connect(self._remember)
         box.editingFinished.connect(self._finished)
 
+    _convert: type = float  # int or float: what the text must parse as
+
     def _parse(self, text: str) -> float | int | None:
-        raise NotImplementedError
+        box: QAbstractSpinBox = self  # type: ignore[assignment]
+        try:
+            return self._convert(_plain_number(text, box.locale()))
+        except ValueError:
+            return None
+
+    def valueFromText(self, text: str) -> float | int:
+        value = self._parse(text)
+        return self.value() if value is None else value  # type: ignore[attr-defined]
+
+    def fixup(self, text: str) -> str:
+        return text  # no silent correction
 
     def text_problem(self, text: str) -> str:
         """Why `text` cannot be applied ("" when it can)."""
@@ -81,6 +94,7 @@ class CheckedSpinBox(_Checked, QSpinBox):
     """
 
     rejected = Signal(str)
+    _convert = int
 
     def __init__(self, param: Param, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -91,19 +105,6 @@ class CheckedSpinBox(_Checked, QSpinBox):
         self.setRange(lo, hi)
         self.setGroupSeparatorShown(hi >= 10_000)
         self._setup()
-
-    def _parse(self, text: str) -> int | None:
-        try:
-            return int(_plain_number(text, self.locale()))
-        except ValueError:
-            return None
-
-    def valueFromText(self, text: str) -> int:
-        value = self._parse(text)
-        return self.value() if value is None else value
-
-    def fixup(self, text: str) -> str:
-        return text  # no silent correction
 
 
 class CheckedDoubleSpinBox(_Checked, QDoubleSpinBox):
@@ -126,18 +127,6 @@ class CheckedDoubleSpinBox(_Checked, QDoubleSpinBox):
         self.setSingleStep(0.05 if (param.maximum or 1) <= 1 else 0.1)
         self._setup()
 
-    def _parse(self, text: str) -> float | None:
-        try:
-            return float(_plain_number(text, self.locale()))
-        except ValueError:
-            return None
-
     def textFromValue(self, value: float) -> str:
         return self.locale().toString(float(value), "g", 6)
 
-    def valueFromText(self, text: str) -> float:
-        value = self._parse(text)
-        return self.value() if value is None else value
-
-    def fixup(self, text: str) -> str:
-        return text
