@@ -133,3 +133,46 @@ def test_an_image_run_exports_a_savedmodel_that_takes_uint8(tmp_path: Path) -> N
                                expected, atol=1e-4)
     with pytest.raises((TypeError, ValueError)):  # floats are not pixels
         served.serve(tf.constant(data.x_test[:2]))
+
+
+@pytest.mark.slow
+def test_a_glue_pair_run_exports_two_string_inputs(monkeypatch: pytest.MonkeyPatch,
+                                                    tmp_path: Path) -> None:
+    """End to end on tfds.testing.mock_data: a run on glue/mrpc records that its examples
+    are pairs, and its SavedModel's serve takes (text_a, text_b)."""
+    import tensorflow as tf
+    import tensorflow_datasets as tfds
+
+    from resnet_studio.core.data import tfds as tfds_mod
+    from resnet_studio.core.runs import read_run
+    from resnet_studio.core.runs.vocabulary import load_tokenizer
+    from resnet_studio.core.spec import spec_from_dict
+    from resnet_studio.core.training.restore import export_run
+    from resnet_studio.core.training.trainer import Trainer
+    from resnet_studio.core.training_config import TrainingConfig
+    from tests.core.test_text import MRPC, _glue_examples
+
+    def as_dataset(self, split, **kwargs) -> tf.data.Dataset:
+        name = next(k for k in MRPC if k in str(split))
+        return tf.data.Dataset.from_tensor_slices(_glue_examples(MRPC[name]))
+
+    spec = spec_from_dict({
+        "schema_version": 1, "name": "pair-bag",
+        "input": {"kind": "tokens", "shape": [24], "tokenizer": "wordpiece", "vocab_size": 80},
+        "blocks": [{"type": "token_embedding", "name": "embed", "params": {"embed_dim": 8}},
+                   {"type": "global_pool", "name": "pool", "params": {}},
+                   {"type": "classifier_head", "name": "head", "params": {"classes": 2}}],
+        "dataset": "tfds:glue/mrpc"})
+    monkeypatch.setattr(tfds_mod, "network_available", lambda hosts, timeout=3.0: True)
+    with tfds.testing.mock_data(num_examples=12, as_dataset_fn=as_dataset):
+        trainer = Trainer(spec, "tfds:glue/mrpc", TrainingConfig.from_sources(
+            {"epochs": 1, "batch_size": 4}), run_dir=tmp_path / "run")
+        assert trainer.run().status == "completed"
+        assert load_tokenizer(tmp_path / "run").pair
+        export = export_run(read_run(tmp_path / "run"), "savedmodel", str(tmp_path / "served"))
+    assert export.verified and export.details["input"] == "string pairs (text_a, text_b)"
+    first, second = ["The cat sat on the mat."], ["The weather was sunny."]
+    served = tf.saved_model.load(str(tmp_path / "served"))
+    got = served.serve(tf.constant(first), tf.constant(second)).numpy()
+    ids = encode_pairs(trainer.data.tokenizer, first, second, 24)
+    np.testing.assert_allclose(got, np.asarray(trainer.built.model(ids)), atol=1e-5)

@@ -198,6 +198,7 @@ def test_tfds_sentence_pairs_without_supervised_keys(monkeypatch: pytest.MonkeyP
         data = load_dataset("tfds:glue/mrpc", sequence_length=24, tokenizer="wordpiece",
                             vocab_size=80, validation_fraction=0.0)
     tok = data.tokenizer
+    assert tok.pair  # exports of runs on it take two strings
     # The unlabelled test split is not scored: GLUE's validation split is the test set.
     assert data.info.sizes["test"] == 3 and set(data.y_test.tolist()) == {1}
     ids = data.x_train[0]
