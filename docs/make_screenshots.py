@@ -4,7 +4,9 @@ Editor images come from `resnet-studio gui PRESET --screenshot FILE`; the traini
 from this script's `--training FILE` mode, which opens the main window, presses Train and
 grabs the window mid-run, once a few epochs have filled the plots; the comparison image from
 `--compare FILE`, which opens the lab preset, starts Train → Compare with Plain Twin and
-grabs the Compare tab when both runs are done (a few epochs each), headline included.
+grabs the Compare tab when both runs are done (a few epochs each), headline included; the
+Insight images from `--insight DIR`, which trains a few epochs in the window, then opens
+Train › Predictions and Histograms and grabs its two pages (predictions.png, histograms.png).
 
 Run from anywhere: `python docs/make_screenshots.py` (uses the `resnet-studio` next to the
 running Python, i.e. the project's virtualenv). Renders offscreen, so it works on a headless
@@ -121,6 +123,55 @@ def compare_screenshot(out: Path) -> int:
     return app.exec()
 
 
+# The Insight shots: this preset trained INSIGHT_EPOCHS epochs, then its two pages.
+INSIGHT_SHOT = ("resnet8-digits", ("predictions.png", "histograms.png"), "light")
+INSIGHT_EPOCHS, INSIGHT_LAYER = 3, "stage2_1_conv1"
+
+
+def insight_screenshots(out_dir: Path) -> int:
+    """Trains in the GUI, then grabs the Insight tab's Predictions and Histograms pages."""
+    from PySide6.QtCore import QTimer
+
+    from resnet_studio.core.presets import load_preset
+    from resnet_studio.gui.app import SCREENSHOT_SIZE, make_application
+    from resnet_studio.gui.main_window import MainWindow
+
+    app = make_application()
+    window = MainWindow(load_preset(INSIGHT_SHOT[0]), restore_layout=False)
+    window.resize(*SCREENSHOT_SIZE)
+    view = window.training_view
+    view.panel.set_value("epochs", INSIGHT_EPOCHS)
+    code = [1]
+
+    def save(name: str) -> bool:
+        app.processEvents()
+        ok = window.grab().save(str(out_dir / name), "PNG")
+        print(f"wrote {out_dir / name}")
+        return ok
+
+    def grab_pages(_predictions: object) -> None:
+        insight = window.runs.built("insight")
+        ok = save(INSIGHT_SHOT[1][0])
+        insight.pages.setCurrentWidget(insight.histograms)
+        insight.histograms.select_layer(INSIGHT_LAYER)
+        insight.histograms.overlay.setChecked(True)
+        ok = save(INSIGHT_SHOT[1][1]) and ok
+        code[0] = 0 if ok else 1
+        window.close()
+        app.exit(code[0])
+
+    def show_insight(_finished: object) -> None:
+        window.actions["insight"].trigger()  # Train › Predictions and Histograms
+        window.runs.built("insight").predictions.ready.connect(
+            lambda p: QTimer.singleShot(0, lambda: grab_pages(p)))
+
+    window.show()
+    window.start_backend()
+    window.tf_loader.ready.connect(lambda _info: QTimer.singleShot(0, window.start_training))
+    view.run_finished.connect(lambda f: QTimer.singleShot(0, lambda: show_insight(f)))
+    return app.exec()
+
+
 def _env(appearance: str) -> dict[str, str]:
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", TF_CPP_MIN_LOG_LEVEL="3",
                RESNET_STUDIO_APPEARANCE=appearance)
@@ -134,6 +185,8 @@ def main() -> int:
         return training_screenshot(Path(sys.argv[2]))
     if len(sys.argv) == 3 and sys.argv[1] == "--compare":
         return compare_screenshot(Path(sys.argv[2]))
+    if len(sys.argv) == 3 and sys.argv[1] == "--insight":
+        return insight_screenshots(Path(sys.argv[2]))
     OUT.mkdir(parents=True, exist_ok=True)
     failures = 0
     jobs = [([*studio_command(), "gui", preset, "--screenshot", str(OUT / name)], name,
@@ -142,6 +195,9 @@ def main() -> int:
     jobs.append(([sys.executable, __file__, "--training", str(OUT / name)], name, appearance))
     _, name, appearance = COMPARE_SHOT
     jobs.append(([sys.executable, __file__, "--compare", str(OUT / name)], name, appearance))
+    _, names, appearance = INSIGHT_SHOT
+    jobs.append(([sys.executable, __file__, "--insight", str(OUT)], " and ".join(names),
+                 appearance))
     for cmd, name, appearance in jobs:
         env = _env(appearance)
         result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)

@@ -26,6 +26,7 @@ import numpy as np
 from resnet_studio.core.runs.diskio import StoreWriteError
 from resnet_studio.core.runs.histograms import (
     EpochHistograms,
+    Histogram,
     HistogramEventFile,
     LayerHistograms,
     append_histograms,
@@ -60,6 +61,37 @@ def probe_batch(dataset: Any, n: int = PROBE_EXAMPLES) -> np.ndarray | None:
     return np.concatenate(parts)[:n]
 
 
+def output_histograms(model: Any, bins: int) -> Any:
+    """A function x -> (ranges (L, 3): min, max, non-finite count; counts (L, bins)) of each
+    of `model`'s outputs on x, binned as numpy's `histogram(v, bins)` bins: equal bins from
+    the finite values' min to max (a constant output: min - 0.5 to max + 0.5).
+
+    Traced once (`tf.function`), it runs the forward pass and the binning in TensorFlow and
+    returns a few numbers per layer: 4-5 ms for resnet8-digits' 19 layers on 64 examples,
+    where the same model called eagerly took ~75 ms and numpy's histograms of its 690k
+    output values another ~15 ms."""
+    import tensorflow as tf
+
+    def stats(x: Any) -> Any:
+        outs = model(x, training=False)
+        if not isinstance(outs, (list, tuple)):
+            outs = [outs]
+        ranges, counts = [], []
+        for o in outs:
+            v = tf.reshape(tf.cast(o, tf.float32), [-1])
+            finite = tf.boolean_mask(v, tf.math.is_finite(v))
+            n = tf.size(finite)
+            lo = tf.where(n > 0, tf.reduce_min(finite), 0.0)
+            hi = tf.where(n > 0, tf.reduce_max(finite), 1.0)
+            same = lo >= hi
+            lo, hi = tf.where(same, lo - 0.5, lo), tf.where(same, hi + 0.5, hi)
+            counts.append(tf.histogram_fixed_width(finite, tf.stack([lo, hi]), nbins=bins))
+            ranges.append(tf.stack([lo, hi, tf.cast(tf.size(v) - n, tf.float32)]))
+        return tf.stack(ranges), tf.stack(counts)
+
+    return stats
+
+
 class HistogramCallback(keras.callbacks.Callback):
     """Records the histograms of every epoch the run completes.
 
@@ -86,6 +118,18 @@ class HistogramCallback(keras.callbacks.Callback):
         self._tb: HistogramEventFile | None = None
         truncate_histograms(trainer.run_dir, studio.step)
 
+    def on_train_begin(self, logs: Any = None) -> None:
+        """Builds the taps and traces their function now, before the first step: at the
+        first epoch end it held the GIL for 0.7-2.7 s mid-training (the GUI's event loop
+        with it), as the validation trace did (Trainer._trace_validation)."""
+        if not self.enabled or self._taps is not None:
+            return
+        try:
+            self._activations()
+        except Exception as e:  # noqa: BLE001 - a diagnostic never ends a run
+            self._give_up(f"activation histograms stopped: {type(e).__name__}: "
+                          f"{str(e).strip().splitlines()[0][:200] if str(e).strip() else ''}")
+
     def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
         t, s = self.trainer, self.studio
         if not self.enabled or s.failure is not None or (
@@ -110,26 +154,25 @@ class HistogramCallback(keras.callbacks.Callback):
         layers = []
         for g in t.groups:
             var = kernel_of([weights[i] for i in g.indices])
-            act = activations.get(g.layer)
             layers.append(LayerHistograms(
                 g.layer, g.block, str(var.name).rsplit("/", 1)[-1],
                 histogram(np.asarray(var.numpy(), np.float32), self.bins),
-                histogram(act, self.bins) if act is not None else None))
+                activations.get(g.layer)))
         probe = 0 if self._probe is None else len(self._probe)
         return EpochHistograms(epoch, step, probe, tuple(layers))
 
-    def _activations(self) -> dict[str, np.ndarray]:
+    def _activations(self) -> dict[str, Histogram]:
+        """Each tapped layer's output histogram on the probe batch."""
         if self._taps is None:
             self._build_taps()
         if not self._tapped or self._probe is None:
             return {}
-        # predict_on_batch runs a traced function (traced once, at the first epoch end):
-        # ~16 ms for resnet8-digits where an eager call of the same model took ~75 ms.
-        out = self._taps.predict_on_batch(self._probe)
-        if not isinstance(out, (list, tuple)):
-            out = [out]
-        return {name: np.asarray(o, np.float32) for name, o in zip(self._tapped, out,
-                                                                    strict=True)}
+        ranges, counts = (np.asarray(a) for a in self._stats(self._probe_tensor))
+        out = {}
+        for name, (lo, hi, bad), c in zip(self._tapped, ranges, counts, strict=True):
+            edges = np.linspace(float(lo), float(hi), self.bins + 1)
+            out[name] = Histogram(edges, c.astype(np.int64), int(bad))
+        return out
 
     def _build_taps(self) -> None:
         """The probe batch and a model from the input to the output of every top-level layer
@@ -152,6 +195,12 @@ class HistogramCallback(keras.callbacks.Callback):
         inputs = t.model.inputs[0] if len(t.model.inputs) == 1 else t.model.inputs
         self._taps = keras.Model(inputs=inputs, outputs=outputs) if outputs else False
         self._tapped = names if outputs else []
+        if outputs and self._probe is not None:
+            import tensorflow as tf
+
+            self._probe_tensor = tf.constant(self._probe)
+            self._stats = tf.function(output_histograms(self._taps, self.bins))
+
 
     def _write_tensorboard(self, record: EpochHistograms) -> None:
         try:

@@ -77,6 +77,8 @@ class HistogramsView(theme.FollowsPalette, QWidget):
             plot.setMouseEnabled(x=True, y=False)
             plot.showGrid(x=True, y=True, alpha=0.2)
             plot.setLabel("left", "count")
+        self.weights_plot.setLabel("bottom", "weight value")
+        self.activations_plot.setLabel("bottom", "output value")
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Layer:", self))
         bar.addWidget(self.layer_box)
@@ -188,7 +190,8 @@ class HistogramsView(theme.FollowsPalette, QWidget):
             self.info.setText(
                 f"<b>{self.run_dir.name}</b>: {n} epoch{'s' * (n != 1)}. Left: the layer's "
                 f"kernel values; right: its outputs on {last.probe} fixed validation "
-                "examples (the probe batch).")
+                "examples (the probe batch). All epochs: early ones pale, the chosen one "
+                "bold.")
 
     @Slot()
     def redraw(self) -> None:

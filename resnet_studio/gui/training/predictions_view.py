@@ -228,12 +228,14 @@ class PredictionsView(theme.FollowsPalette, QWidget):
         wrong_only = self.only_wrong.isChecked()
         rows = p.rows(misclassified_only=wrong_only)
         shown = len(p.samples)
-        what = "misclassified examples" if wrong_only else \
-            f"first {shown} of {p.examples} examples (misclassified first)"
+        every = "all" if len(rows) == p.misclassified else "the first"
+        what = f"{every} {len(rows)} misclassified" if wrong_only else \
+            f"the first {shown} of {p.examples} examples (misclassified first)"
         self.summary.setText(
-            f"<b>{p.run_id}</b>: {p.misclassified} of {p.examples} test examples "
-            f"misclassified (accuracy {p.accuracy:.1%}); showing {len(rows)} "
-            f"{what}." + "".join(f"<br><i>{html.escape(n)}</i>" for n in p.notes))
+            f"{p.misclassified} of {p.examples} test examples misclassified (accuracy "
+            f"{p.accuracy:.1%}); showing {what}. Each: ✗ true → predicted label "
+            "(✓ when right) and the model's confidence; hover for details."
+            + "".join(f"<br><i>{html.escape(n)}</i>" for n in p.notes))
         text_mode = p.input_kind == "tokens" or p.texts is not None
         if text_mode:
             self.grid.setViewMode(QListView.ViewMode.ListMode)
