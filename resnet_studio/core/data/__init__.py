@@ -11,7 +11,7 @@ Example:
 """
 
 from .base import Dataset, DatasetError, DatasetInfo
-from .files import explain_data_error
+from .files import explain_data_error, naming_bad_files
 from .pipeline import AUGMENTATIONS, make_pipelines, steps_in_epoch, training_stream
 from .registry import dataset_names, describe_dataset, list_datasets, load_dataset
 
@@ -26,6 +26,7 @@ __all__ = [
     "list_datasets",
     "load_dataset",
     "make_pipelines",
+    "naming_bad_files",
     "steps_in_epoch",
     "training_stream",
 ]

@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -405,6 +407,18 @@ def explain_data_error(error: BaseException, dataset: str | None = None) -> str:
     if dataset and dataset.startswith(FOLDER_PREFIX) and is_decode_error(error):
         found = find_undecodable(dataset)
     return explain(error, dataset, found)
+
+
+@contextmanager
+def naming_bad_files(dataset: str | None) -> Iterator[None]:
+    """Turns a TensorFlow decoding error raised inside into a DatasetError in our words,
+    naming the file of a `folder:` dataset (evaluation and export of a run read its data)."""
+    try:
+        yield
+    except Exception as e:
+        if is_decode_error(e):
+            raise DatasetError(explain_data_error(e, dataset)) from None
+        raise
 
 
 def find_undecodable(dataset: str, budget: float = DIAGNOSE_SECONDS

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from resnet_studio.core.data import naming_bad_files
 from resnet_studio.core.runs import RunInfo, checkpoint_dir, read_architecture, write_final
 from resnet_studio.core.runs.checkpoints import load_checkpoint
 
@@ -62,10 +63,11 @@ def evaluate_run(info: RunInfo, notes: list[str] | None = None) -> dict[str, Any
     from resnet_studio.core.training.evaluation import evaluate
 
     trainer, data = load_run_model(info)
-    changed = data_changed(info.dir, trainer.test_ds, data.info.sizes.get("test", -1))
-    if changed and notes is not None:
-        notes.append(changed)
-    test = evaluate(trainer.model, trainer.test_ds, data.info.task, data.info.num_classes)
+    with naming_bad_files(info.meta.get("dataset")):  # a damaged image: named, exit 2
+        changed = data_changed(info.dir, trainer.test_ds, data.info.sizes.get("test", -1))
+        if changed and notes is not None:
+            notes.append(changed)
+        test = evaluate(trainer.model, trainer.test_ds, data.info.task, data.info.num_classes)
     write_final(info.dir, {"test": test, "run_id": info.id})
     return test
 
@@ -79,7 +81,8 @@ def export_run(info: RunInfo, fmt: str, out: str, *, quantize: bool = False,
     from resnet_studio.core.runs.vocabulary import load_tokenizer
 
     trainer, data = load_run_model(info, sample_if_data_gone=True)
-    x, _ = next(iter(trainer.test_ds))
+    with naming_bad_files(info.meta.get("dataset")):  # a damaged image: named, exit 2
+        x, _ = next(iter(trainer.test_ds))
     sample = np.asarray(x)[:8]
     # Text runs: the SavedModel reads raw strings with the run's own tokenizer.
     tokenizer = load_tokenizer(info.dir)
