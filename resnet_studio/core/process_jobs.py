@@ -62,11 +62,8 @@ class _ChildState(JobState):
 def _child_main(conn: Any, fn: Callable[..., Any], args: tuple[Any, ...],
                 niceness: int) -> None:
     """Runs in the child: fn(*args, state), then sends ("done", result) or ("error", ...)."""
-    if niceness and hasattr(os, "nice"):
-        try:
-            os.nice(niceness)  # before TensorFlow starts its threads: they inherit it
-        except OSError:
-            pass
+    if niceness:
+        lower_priority(niceness)
     try:
         result = fn(*args, _ChildState(conn))
         conn.send(("done", result))
@@ -80,6 +77,28 @@ def _child_main(conn: Any, fn: Callable[..., Any], args: tuple[Any, ...],
         conn.send(("error", (payload, describe_error(e), text)))
     finally:
         conn.close()
+
+
+def lower_priority(niceness: int) -> None:
+    """Adds `niceness` to the nice value of every thread of this process. On Linux the nice
+    value is per thread and os.nice() changes the calling thread's only: the threads that
+    unpickling the job already started (OpenBLAS's pool, started by importing numpy, which
+    busy-waits between calls) would keep the GUI's priority. Threads started later inherit
+    it from the thread that starts them."""
+    try:
+        target = min(19, os.getpriority(os.PRIO_PROCESS, 0) + niceness)
+        tids = [int(t) for t in os.listdir("/proc/self/task")]
+    except (AttributeError, OSError):  # no /proc (not Linux): the process as a whole
+        tids = [0]
+        target = niceness
+    for tid in tids:
+        try:
+            if tid == 0:
+                os.nice(target)
+            else:
+                os.setpriority(os.PRIO_PROCESS, tid, target)
+        except (AttributeError, OSError):  # a thread that ended, or no priorities here
+            continue
 
 
 def process_job(fn: Callable[..., Any], *, cleanup: Callable[[int], None] | None = None,

@@ -139,9 +139,9 @@ def test_surfaces_share_one_height_and_colour_scale():
     assert ha[1, 1] == hb[0, 0]  # loss 10 in both: same height
     cmap = pg.colormap.get("viridis")
     ca, cb = surface_colors(ha, cmap), surface_colors(hb, cmap)
-    assert ca.shape == (3, 3, 4)
-    np.testing.assert_allclose(ca[1, 1], cb[0, 0])
-    assert not np.allclose(ca[0, 0], ca[1, 1])
+    assert ca.shape == (9, 4)  # one row per vertex, row-major
+    np.testing.assert_allclose(ca[1 * 3 + 1], cb[0])
+    assert not np.allclose(ca[0], ca[4])
 
 
 @pytest.mark.slow

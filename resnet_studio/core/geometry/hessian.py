@@ -10,7 +10,7 @@ Hessian-vector products are double backpropagation (Pearlmutter 1994): Hv = ∇(
 gradient tape around a gradient tape; Hv costs about two gradients and the Hessian itself is
 never formed. The largest-magnitude eigenvalue comes from power iteration on H; the other end
 of the spectrum from power iteration on the shifted matrix H − λ·I, whose dominant eigenvalue
-is then λ_min − λ_max (Li et al. 2018, section 7).
+is then λ_min − λ_max.
 
 Why Lanczos in float64. Power iteration on H − λ_max·I converges at a rate set by λ_max, so
 an eigenvalue near 0 is found only to about tol·λ_max; and a float32 Hessian-vector product

@@ -69,10 +69,11 @@ def surface_arrays(axis: np.ndarray, surface: np.ndarray, levels: tuple[float, f
 
 
 def surface_colors(heights: np.ndarray, colormap: Any) -> np.ndarray:
-    """RGBA per vertex (rows, cols, 4) in [0, 1]: `colormap` at the height's fraction."""
+    """RGBA per vertex in [0, 1], one row per vertex in the surface's row-major order (what
+    the mesh indexes; a (rows, cols, 4) array is not flattened by pyqtgraph 0.14):
+    `colormap` at the height's fraction of SURFACE_HEIGHT."""
     frac = (heights / SURFACE_HEIGHT).reshape(-1)
-    rgba = colormap.map(frac, mode="float")
-    return np.asarray(rgba, dtype=np.float32).reshape(*heights.shape, 4)
+    return np.asarray(colormap.map(frac, mode="float"), dtype=np.float32).reshape(-1, 4)
 
 
 class SurfacePanel(QWidget):
@@ -87,7 +88,7 @@ class SurfacePanel(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         self.title = QLabel(title)
         self.view = gl.GLViewWidget()
-        self.view.setCameraPosition(distance=22, elevation=28, azimuth=-60)
+        self.view.setCameraPosition(distance=15, elevation=30, azimuth=-60)
         grid = gl.GLGridItem()
         grid.setSize(10, 10)
         grid.setSpacing(1, 1)
