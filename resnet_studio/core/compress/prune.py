@@ -153,7 +153,7 @@ def prune_run(parent: ParentModel, sparsity: float, *, structured: bool = False,
         started: Called with the fine-tuning Trainer before it runs (a GUI job binds its
             stop switch to `trainer.request_stop`).
         strategy: The fine-tuning's `strategy` training setting (`default`, `mirrored`):
-            the masks hold under tf.distribute too (finetune.py).
+            the masks hold under tf.distribute too (core/sparsity/hold.py).
         devices: The `devices` setting for `mirrored` ("CPU:0,CPU:1", "GPU:0,GPU:1").
 
     Returns:

@@ -41,6 +41,7 @@ class BranchRemovalView(QWidget):
         intro.setWordWrap(True)
         layout.addWidget(intro)
         self.plot = themed_plot(self, "units removed", "test accuracy")
+        self.plot.getAxis("bottom").setTickSpacing(1, 1)  # whole units only
         layout.addWidget(self.plot, 1)
         self.summary = QLabel()
         self.summary.setWordWrap(True)
@@ -96,8 +97,9 @@ class BranchRemovalView(QWidget):
         text = f"<b>{role_label(role)}</b>: {points[0]['accuracy']:.1%} intact"
         if len(points) > 1:
             one = points[1]
-            text += (f", {one['accuracy']:.1%} without {one['removed'][-1]}, "
-                     f"{points[-1]['accuracy']:.1%} without all {len(points) - 1}")
+            text += f", {one['accuracy']:.1%} without {one['removed'][-1]}"
+        if len(points) > 2:
+            text += f", {points[-1]['accuracy']:.1%} without all {len(points) - 1}"
         if curve["skipped"]:
             text += (f"; cannot remove {', '.join(curve['skipped'])} (the shape changes: "
                      "no path around it)")

@@ -23,13 +23,19 @@ def role_label(role: str) -> str:
     return "this run" if role == "run" else role
 
 
-def themed_plot(widget: QWidget, bottom: str, left: str, legend: bool = True) -> pg.PlotWidget:
-    """A PlotWidget in the app's light or dark palette, without SI-prefixed axes."""
+LEGEND_CORNERS = {"top-left": (10, 10), "top-right": (-10, 10), "bottom-left": (10, -10),
+                  "bottom-right": (-10, -10)}
+
+
+def themed_plot(widget: QWidget, bottom: str, left: str,
+                legend: str | None = "top-right") -> pg.PlotWidget:
+    """A PlotWidget in the app's light or dark palette, without SI-prefixed axes, its
+    legend (if any) in the corner the data leave free."""
     plot = pg.PlotWidget()
     plot.setLabel("bottom", bottom)
     plot.setLabel("left", left)
     if legend:
-        plot.addLegend()
+        plot.addLegend(offset=LEGEND_CORNERS[legend])
     pal = widget.palette()
     plot.setBackground(pal.color(QPalette.ColorRole.Base))
     for name in ("left", "bottom"):

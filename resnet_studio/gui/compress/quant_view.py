@@ -14,8 +14,10 @@ import pyqtgraph as pg
 from PySide6.QtCore import Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QAbstractScrollArea,
     QHBoxLayout,
     QLabel,
+    QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -58,11 +60,15 @@ class QuantizationView(QWidget):
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        # Four rows: the table takes their height, the bars get the rest.
+        self.table.setSizeAdjustPolicy(QAbstractScrollArea.SizeAdjustPolicy.AdjustToContents)
+        self.table.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Maximum)
         layout.addWidget(self.table)
         bars = QHBoxLayout()
         self.plots: dict[str, pg.PlotWidget] = {}
         for key, label in BARS:
-            plot = themed_plot(self, "", label, legend=False)
+            plot = themed_plot(self, "", label, legend=None)
             ticks = [[(i, name) for i, (name, _) in enumerate(QUANT_MODES)]]
             plot.getAxis("bottom").setTicks(ticks)
             plot.setMouseEnabled(False, False)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import Slot
+from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -81,7 +81,7 @@ class CompressDialog(QDialog):
         self.tabs.addTab(sparsity, "Sparsity")
         plots = QHBoxLayout()
         self.plot = themed_plot(self, "sparsity (share of zero kernel weights)",
-                                "test accuracy")
+                                "test accuracy", legend="bottom-left")
         self.size_plot = themed_plot(self, "sparsity (share of zero kernel weights)",
                                      "float32 TFLite, gzipped (kB)")
         plots.addWidget(self.plot, 1)
@@ -134,6 +134,11 @@ class CompressDialog(QDialog):
             if xs:
                 self.size_plot.plot(xs, ys, pen=pen, symbol="o", symbolBrush=COLORS[role],
                                     name=role_label(role))
+            xs, ys = self.curve_data(role, structured=True)
+            if xs:  # whole filters: a dotted line of triangles beside the weights' curve
+                self.plot.plot(xs, ys, symbol="t", symbolBrush=COLORS[role],
+                               pen=pg.mkPen(COLORS[role], width=1, style=Qt.PenStyle.DotLine),
+                               name=f"{role_label(role)}, filters")
             xs, ys = self.curve_data(role)
             if not xs:
                 continue
@@ -146,11 +151,16 @@ class CompressDialog(QDialog):
         self.summary.setText("; ".join(lines) if lines else
                              "No test accuracy yet: evaluate or finish the run first.")
 
-    def curve_data(self, role: str) -> tuple[list[float], list[float]]:
+    def curve_data(self, role: str, structured: bool = False
+                   ) -> tuple[list[float], list[float]]:
         """(sparsities, accuracies) drawn for `role`: the dense point at 0, then the pruned
-        runs (unstructured and filter pruning alike; branch removals are left out)."""
+        runs of single weights (`structured`: of whole filters, the other line); branch
+        removals are the Branches tab's."""
         curve = self.curves.get(role) or {"dense": None, "points": []}
-        points = [p for p in curve["points"] if not p["blocks"]]
+        points = [p for p in curve["points"]
+                  if not p["blocks"] and p["structured"] == structured]
+        if structured and not points:
+            return [], []
         xs = ([0.0] if curve["dense"] is not None else []) + [p["sparsity"] for p in points]
         ys = ([curve["dense"]] if curve["dense"] is not None else []) + \
             [p["accuracy"] for p in points]
@@ -158,12 +168,12 @@ class CompressDialog(QDialog):
 
     def size_data(self, role: str) -> tuple[list[float], list[float]]:
         """(sparsities, gzipped float32 TFLite size in kB) for `role`: the dense model's
-        (as its pruned children recorded it) at 0, then the pruned runs that recorded one
-        (branch removals left out, as on the accuracy curve)."""
+        (as its pruned children recorded it) at 0, then the runs pruned weight by weight that
+        recorded one (one kind of pruning per line: filters and branches are left out)."""
         curve = self.curves.get(role) or {"points": []}
         dense = (curve.get("dense_sizes") or {}).get("compressed_size_bytes")
         pts = [(p["sparsity"], p["compressed_size_bytes"]) for p in curve["points"]
-               if not p["blocks"] and p.get("compressed_size_bytes")]
+               if not p["blocks"] and not p["structured"] and p.get("compressed_size_bytes")]
         pts = ([(0.0, dense)] if dense else []) + pts
         return [x for x, _ in pts], [b / 1000 for _, b in pts]
 
