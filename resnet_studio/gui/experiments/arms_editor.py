@@ -68,6 +68,9 @@ class ArmsEditor(QWidget):
         self.fields: list[dict[tuple[str, str], ParamField]] = []  # per row
         self.table = QTableWidget(0, 0)
         self.table.verticalHeader().setVisible(False)
+        # Three arms visible whatever the splitter does (a cell is an editor plus its reset).
+        self.table.setMinimumHeight(self.table.horizontalHeader().sizeHint().height() +
+                                    3 * 34 + 16)
         self.table.horizontalHeader().setSectionResizeMode(
             QHeaderView.ResizeMode.ResizeToContents)
         self.add_button = QPushButton("Add arm")

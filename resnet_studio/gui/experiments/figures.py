@@ -176,6 +176,8 @@ class GradientDepthFigure(_Figure):
         self.plot.setLogMode(x=False, y=True)
         self.plot.setLabel("bottom", "conv / dense layer (input → output)")
         self.plot.setLabel("left", "gradient norm")
+        # Decades as they are: an SI prefix on a log axis reads "10² (×0.001)".
+        self.plot.getAxis("left").enableAutoSIPrefix(False)
         self.runs: dict[str, list[str]] = {}
         self.profiles: dict[str, tuple[list[str], np.ndarray]] = {}
 
