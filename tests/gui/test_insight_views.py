@@ -10,6 +10,7 @@ import pytest
 
 from resnet_studio.cli.main import main
 from resnet_studio.core.runs.histograms import append_histograms, read_histograms
+from resnet_studio.core.training.events import EpochEnd
 
 TIMEOUT_MS = 180_000
 
@@ -99,3 +100,34 @@ def test_runs_tab_opens_the_insight_tab(qtbot, make_window, tiny_run, monkeypatc
     assert window.tabs.currentWidget() is insight
     assert insight.predictions.grid.count() == insight.predictions.predictions.misclassified
     assert insight.histograms.layer_box.count() > 0
+
+
+@pytest.mark.slow
+def test_the_insight_tab_follows_a_run_trained_in_the_window(qtbot, make_window):
+    window = make_window("resnet8-digits")
+    insight = window.runs.view("insight")
+    window.tabs.setCurrentWidget(insight)
+    insight.pages.setCurrentWidget(insight.histograms)
+    view = window.training_view
+    view.panel.set_value("epochs", 2)
+
+    def pause_after_epoch_1(event):  # the run holds between batches until resumed
+        if isinstance(event, EpochEnd) and event.epoch == 1:
+            view.pause()
+
+    with qtbot.waitSignal(view.run_finished, timeout=TIMEOUT_MS) as blocker:
+        assert view.start(limit=200)  # the Insight tab stays in front
+        view.session.event.connect(pause_after_epoch_1)
+        qtbot.waitUntil(lambda: view.paused, timeout=TIMEOUT_MS)
+        # epoch 1's histograms are drawn while the run is still training
+        qtbot.waitUntil(lambda: len(insight.histograms.records) == 1, timeout=10_000)
+        assert str(insight.run_dir) == str(view.last_run_dir)
+        assert insight.histograms.weights_plot.getPlotItem().listDataItems()
+        assert insight.predictions.predictions is None  # not while it trains
+        view.resume()
+    finished = blocker.args[0]
+    assert finished.status == "completed", finished.error
+    qtbot.waitUntil(lambda: len(insight.histograms.records) == 2, timeout=10_000)
+    insight.pages.setCurrentWidget(insight.predictions)  # computed now that it has ended
+    qtbot.waitUntil(lambda: insight.predictions.predictions is not None, timeout=TIMEOUT_MS)
+    assert str(insight.predictions.run_dir) == finished.run_dir
