@@ -176,3 +176,25 @@ def test_a_glue_pair_run_exports_two_string_inputs(monkeypatch: pytest.MonkeyPat
     got = served.serve(tf.constant(first), tf.constant(second)).numpy()
     ids = encode_pairs(trainer.data.tokenizer, first, second, 24)
     np.testing.assert_allclose(got, np.asarray(trainer.built.model(ids)), atol=1e-5)
+
+
+def test_folder_images_say_how_their_pixels_became_inputs(tmp_path: Path) -> None:
+    import tensorflow as tf
+
+    from resnet_studio.core.data import load_dataset
+
+    rng = np.random.default_rng(0)
+    images = {}
+    for c in ("cats", "dogs"):
+        (tmp_path / c).mkdir()
+        for i in range(10):
+            pixels = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+            images[(c, i)] = pixels
+            (tmp_path / c / f"{i}.png").write_bytes(tf.io.encode_png(pixels).numpy())
+    data = load_dataset(f"folder:{tmp_path}", seed=0, validation_fraction=0.2)
+    assert data.pixels.scale == pytest.approx(1 / 255) and len(data.pixels.mean) == 3
+    x, _ = next(iter(data.split("test")))
+    raw = data.pixels.invert(np.asarray(x)[None])[0]
+    # The stored image is one of the files, exactly, and maps back to the model's input.
+    assert any(np.array_equal(raw, p) for p in images.values())
+    np.testing.assert_allclose(data.pixels.apply(raw), np.asarray(x), atol=1e-5)

@@ -306,9 +306,12 @@ def load_folder(
         if image_size:
             shape = (*image_size, shape[2])
         info = _folder_info(name, class_names, kind, shape, sizes)
-        streams, raw = _image_streams(limited, shape, crop and bool(image_size), name)
+        streams, raw, stats = _image_streams(limited, shape, crop and bool(image_size), name)
+        from .pixels import PixelTransform
+
         data = Dataset(info=info, streams=streams, raw_train=raw,
-                       eval_cropped=raw is not None)
+                       eval_cropped=raw is not None,
+                       pixels=PixelTransform.of(1 / 255, *stats))  # exports serve uint8
     data.warnings = scan.warnings()
     return data
 
@@ -356,8 +359,9 @@ def _tokenized_texts(name: str, class_names: list[str], train_files: list[Path],
 def _image_streams(
     splits: dict[str, tuple[list[Path], np.ndarray]], shape: tuple[int, int, int], crop: bool,
     name: str,
-) -> tuple[dict[str, tf.data.Dataset], RawImages | None]:
-    """The splits' streams; with `crop`, evaluation crops plus the raw training images.
+) -> tuple[dict[str, tf.data.Dataset], RawImages | None, tuple[np.ndarray, np.ndarray]]:
+    """The splits' streams; with `crop`, evaluation crops plus the raw training images; the
+    training pixels' per-channel (mean, std) after scaling by 1/255.
 
     Raises:
         DatasetError: a training image cannot be decoded (named: `op_errors.explain`).
@@ -386,7 +390,8 @@ def _image_streams(
 
     raw_train = files_ds("train").map(lambda p, y: decode(p), num_parallel_calls=tf.data.AUTOTUNE)
     try:  # the first full read of the training images: a damaged one is found here
-        standardize = streams.standardizer(*streams.image_stats(raw_train))
+        stats = streams.image_stats(raw_train)
+        standardize = streams.standardizer(*stats)
     except tf.errors.OpError as exc:
         raise DatasetError(explain_data_error(exc, name)) from None
     out = {
@@ -397,7 +402,7 @@ def _image_streams(
     }
     # Paths, not pixels, wait in the shuffle buffer: decoding happens after shuffling.
     raw = RawImages(files_ds("train"), lambda p: standardize(decode_raw(p))) if crop else None
-    return out, raw
+    return out, raw, stats
 
 
 def explain_data_error(error: BaseException, dataset: str | None = None) -> str:

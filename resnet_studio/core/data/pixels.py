@@ -1,8 +1,8 @@
 """How stored pixels become a model's input, so exports can serve raw images.
 
 Image sources scale their pixels and standardize them per channel with training-split
-statistics (`tfds:` images: x / 255, then (x - mean) / std; `digits`: counts 0–16 / 16, then
-one mean and std). A `PixelTransform` records that map, `x = (raw * scale - mean) / std`,
+statistics (`tfds:` and `folder:` images: x / 255, then (x - mean) / std; `digits`: counts
+0–16 / 16, then one mean and std). A `PixelTransform` records that map, `x = (raw * scale - mean) / std`,
 per channel: a SavedModel applies it inside its serving function and takes uint8 images
 (core/export_image.py).
 """
