@@ -166,7 +166,14 @@ class SummaryView(QWidget):
                 self.table.clear()
             return
         self.total_params = s.total_params
-        self._set_state(f"Built by Keras in {result.seconds:.2f} s", "ok", theme.OK_COLOR)
+        # The numbers are those of the spec bound to the chosen dataset (core.binding).
+        bound = f" for training on {result.dataset}" if result.dataset else ""
+        n = len(result.differences)
+        if n:
+            bound += (f"; {n} value{'s' if n > 1 else ''} replaced by the dataset's "
+                      "(amber on the canvas)")
+        self._set_state(f"Built by Keras in {result.seconds:.2f} s{bound}", "ok",
+                        theme.OK_COLOR)
         self.values["total"].setText(f"{s.total_params:,}")
         self.values["trainable"].setText(f"{s.trainable_params:,}")
         self.values["non_trainable"].setText(f"{s.non_trainable_params:,}")

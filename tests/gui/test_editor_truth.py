@@ -79,6 +79,8 @@ def test_a_difference_is_marked_and_fixed_in_one_undoable_click(make_window, qtb
     window.doc.rename(head, "head")  # a separate edit: the fix does not merge into `classes`
     result = wait_summary(qtbot, window)
     assert [d.field for d in window.canvas.differences_for(head)] == ["classes"]
+    state = window.summary_view.state.text()  # the Model Summary says what it shows
+    assert "for training on digits" in state and "1 value replaced" in state
     assert "classes" in window.canvas._tooltip(window.canvas.node(head).head.center())
     notice = window.inspector.binding_notice
     window.doc.set_selection([head])
