@@ -310,3 +310,20 @@ def test_the_tour_is_offered_once_on_an_interactive_start(make_window, qtbot, mo
     assert window.tour.offer() and window.tour.active
     qtbot.mouseClick(window.tour.skip, Qt.MouseButton.LeftButton)
     assert Settings().tour_done() and not window.tour.offer()
+
+
+# ---------------------------------------------------------------- item 4
+def test_shortcut_off_and_on_from_the_editor_keeps_identity(make_window, qtbot):
+    from resnet_studio.core import editing
+
+    window = make_window("resnet8-digits", wait=False)
+    doc = window.doc
+    doc.set_shortcut((2,), "identity")  # the user's choice, among projection blocks
+    doc.set_selection([(2,)])
+    window.actions["toggle_shortcut"].trigger()
+    assert editing.shortcut_of(doc.spec, (2,)) == "none"
+    doc.move_by(+1)  # other edits in between keep the memory
+    doc.move_by(-1)
+    window.actions["toggle_shortcut"].trigger()
+    assert editing.shortcut_of(doc.spec, (2,)) == "identity"
+    doc.undo_stack.setClean()
