@@ -122,7 +122,7 @@ class ArchitectureCanvas(CanvasPainting, QWidget):
         """Whether the shortcut of the block at `path` is drawn with a W_s box: where Keras
         built a projection (the last summary lists a projection layer in the block); before
         the first build, where the spec asks for one."""
-        if editing.shortcut_of(self.doc.spec, path) != "projection":
+        if editing.shortcut_of(self.doc.spec, path) not in ("projection", "projection_all"):
             return False
         built = None
         if self._result is not None and not self._stale:

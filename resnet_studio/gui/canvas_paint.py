@@ -464,7 +464,7 @@ class CanvasPainting:
         head.closeSubpath()
         p.drawPath(head)
         mid = QPointF(x - ARC_BULGE, (y0 + y1) / 2)
-        if mode == "projection" and self.projection_drawn(node.path):
+        if self.projection_drawn(node.path):
             font = QFont(self.font())
             font.setBold(True)
             font.setPointSizeF(font.pointSizeF() * 0.85)

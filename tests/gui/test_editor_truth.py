@@ -143,6 +143,12 @@ def test_ws_is_drawn_only_where_keras_builds_a_projection(make_window, qtbot):
     window.doc.set_selection([stages[1]])
     assert "Keras builds no" not in learn.formula_text()
     assert any(u.shortcut == "projection" for u in learn.explanation.units)
+    # He et al.'s option C projects in every unit: W_s appears on stage1 too.
+    window.doc.set_param(stages[0], "shortcut", "projection_all")
+    wait_summary(qtbot, window)
+    assert window.canvas.projection_drawn(stages[0])
+    window.doc.set_param(stages[0], "shortcut", "projection")
+    assert not wait_summary(qtbot, window).has_projection(stages[0])
     # Making stage1 change its shape (stride 2) builds a projection: W_s appears.
     window.doc.set_param(stages[0], "stride", 2)
     wait_summary(qtbot, window)
