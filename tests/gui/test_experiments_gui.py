@@ -173,3 +173,30 @@ def test_pause_stop_and_resume_from_the_tab(qtbot, tmp_path):
     assert json.loads(first.read_text(encoding="utf-8")) == done
     assert ("residual", True) in kept and ("plain", False) in kept
     assert view.resume_button.text() == "Resume…"
+
+
+def test_curves_band_over_seeds_and_the_log_loss_switch(qtbot, tmp_path):
+    """Runs' epoch records drawn as the mean and a ± sd band; on the log axis (Log loss) an
+    arm whose band reaches zero keeps its line and loses its band; accuracies are never on a
+    log axis."""
+    from resnet_studio.gui.experiments.figures import ExperimentFigures
+    from tests.core.test_experiment_curves import fake_run
+
+    figures = ExperimentFigures()
+    qtbot.addWidget(figures)
+    runs = {"steady": [str(fake_run(tmp_path / "a0", [2.0, 1.0])),
+                       str(fake_run(tmp_path / "a1", [2.2, 1.2]))],
+            "noisy": [str(fake_run(tmp_path / "b0", [2.0, 0.1])),
+                      str(fake_run(tmp_path / "b1", [2.0, 1.9]))],
+            "single": [str(fake_run(tmp_path / "c0", [1.5, 0.5]))]}
+    curves = figures.curves
+    curves.log_box.setChecked(False)
+    figures.set_runs(runs)
+    assert set(curves.lines) == {"steady", "noisy", "single"}
+    assert set(curves.bands) == {"steady", "noisy"}  # one seed: no band
+    assert curves.lines["steady"].getData()[1].tolist() == pytest.approx([2.1, 1.1])
+    curves.log_box.setChecked(True)  # noisy's last epoch: 1.0 ± 1.27, below zero
+    assert curves.log_scale and curves.plot.getPlotItem().ctrl.logYCheck.isChecked()
+    assert set(curves.lines) == {"steady", "noisy", "single"} and set(curves.bands) == {"steady"}
+    curves.metric.setCurrentIndex(curves.metric.findData("val_accuracy"))
+    assert not curves.log_scale and not curves.log_box.isEnabled()

@@ -2,7 +2,9 @@
 
 - **Curves**: a metric of the epoch records (training loss by default) by epoch, one line
   per arm at the mean over its seeds, with a filled band of ± one standard deviation
-  (`pyqtgraph.FillBetweenItem`; no band while only one seed has reached the epoch).
+  (`pyqtgraph.FillBetweenItem`; no band while only one seed has reached the epoch). The
+  loss plots' "Log loss" switch applies to the losses; on a log axis an arm whose band
+  reaches zero is drawn without it (a log axis has no place for its lower edge).
 - **Gradient norm by depth**: each convolution and dense layer's gradient norm (geometric
   mean over the recorded steps and the seeds, log scale; normalisation layers left out)
   against its depth, one line per arm: where in each arm's net the gradient is small. Arms
@@ -30,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from resnet_studio.core.experiments.curves import CURVE_METRICS, epoch_curve, gradient_by_depth
+from resnet_studio.gui.training.loss_scale import log_scale_box
 
 # Arm colours: distinguishable on light and dark backgrounds (Okabe-Ito).
 ARM_COLORS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#F0E442",
@@ -132,6 +135,9 @@ class CurvesFigure(_Figure):
             self.metric.addItem(METRIC_TITLES[key], key)
         self.metric.currentIndexChanged.connect(lambda _i: self.redraw())
         self.header.insertWidget(1, self.metric)
+        # The loss plots' shared switch (remembered for this view in the settings).
+        self.log_box = log_scale_box(self, "experiments", lambda _on: self.redraw())
+        self.header.insertWidget(2, self.log_box)
         self.plot.setLabel("bottom", "epoch")
         self.runs: dict[str, list[str]] = {}
         self.lines: dict[str, Any] = {}
@@ -142,25 +148,38 @@ class CurvesFigure(_Figure):
         self.runs = runs
         self.redraw()
 
+    @property
+    def log_scale(self) -> bool:
+        """Whether the y axis is logarithmic: the Log loss switch, for a loss."""
+        return self.log_box.isChecked() and self.metric.currentData().endswith("loss")
+
     def redraw(self) -> None:
         self.clear()
         self.lines, self.bands = {}, {}
         key = self.metric.currentData()
+        log = self.log_scale
+        self.log_box.setEnabled(key.endswith("loss"))
+        self.plot.setLogMode(x=False, y=log)
         self.plot.setLabel("left", METRIC_TITLES[key])
         for i, (arm, dirs) in enumerate(self.runs.items()):
             curve = epoch_curve(dirs, key)
-            if curve.x.size == 0:
+            if curve.x.size == 0 or (log and not (curve.mean > 0).all()):
                 continue
             color = arm_color(i)
             line = self.plot.plot(curve.x, curve.mean, pen=pg.mkPen(color, width=2),
                                   symbol="o", symbolSize=4, symbolBrush=color, name=arm)
             self.lines[arm] = line
-            if (curve.n > 1).any():
-                # Curve items with an invisible pen: a PlotDataItem without a pen has no
-                # path, and the band would be empty.
+            low = curve.mean - curve.sd
+            # On a log axis a band reaching zero or below has no lower edge: none is drawn.
+            if (curve.n > 1).any() and not (log and (low <= 0).any()):
+                # Items with an invisible pen (without a pen an item has no path, and the
+                # band would be empty), on the axis's scale: they are not in the plot, so
+                # the plot's log mode does not reach them.
                 clear = pg.mkPen(0, 0, 0, 0)
-                upper = pg.PlotCurveItem(curve.x, curve.mean + curve.sd, pen=clear)
-                lower = pg.PlotCurveItem(curve.x, curve.mean - curve.sd, pen=clear)
+                upper = pg.PlotDataItem(curve.x, curve.mean + curve.sd, pen=clear)
+                lower = pg.PlotDataItem(curve.x, low, pen=clear)
+                for item in (upper, lower):
+                    item.setLogMode(False, log)
                 band = pg.FillBetweenItem(upper, lower, brush=pg.mkBrush(
                     pg.mkColor(color).red(), pg.mkColor(color).green(),
                     pg.mkColor(color).blue(), BAND_ALPHA))
