@@ -172,6 +172,9 @@ class SummaryView(QWidget):
         if n:
             bound += (f"; {n} value{'s' if n > 1 else ''} replaced by the dataset's "
                       "(amber on the canvas)")
+        if result.dataset_error:
+            bound += (f" as written: the dataset's sizes could not be read "
+                      f"({result.dataset_error})")
         self._set_state(f"Built by Keras in {result.seconds:.2f} s{bound}", "ok",
                         theme.OK_COLOR)
         self.values["total"].setText(f"{s.total_params:,}")

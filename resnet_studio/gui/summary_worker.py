@@ -202,14 +202,21 @@ class EditorBuilds:
         self._facts: dict[tuple, Any] = {}
 
     def facts(self, spec: ArchitectureSpec, dataset: str, config: Any) -> Any:
-        """The dataset facts training would bind `spec` to (metadata only, cached)."""
+        """The dataset facts training would bind `spec` to (metadata only, cached; so is a
+        dataset that cannot be read, which is not asked again at every edit)."""
         from resnet_studio.core.binding import facts_for_editor
 
         key = (dataset, repr(spec.input), repr(sorted((spec.training or {}).items())),
                repr(config))
         if key not in self._facts:
-            self._facts[key] = facts_for_editor(spec, dataset, config)
-        return self._facts[key]
+            try:
+                self._facts[key] = facts_for_editor(spec, dataset, config)
+            except Exception as e:  # DatasetError and the like: reported by bound()
+                self._facts[key] = e
+        found = self._facts[key]
+        if isinstance(found, Exception):
+            raise found
+        return found
 
     def bound(self, spec: ArchitectureSpec, source: tuple[str, Any] | None
               ) -> tuple[Any, list[Difference], str]:

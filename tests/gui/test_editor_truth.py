@@ -123,6 +123,20 @@ def test_choosing_another_dataset_rebinds_the_numbers(make_window, qtbot):
                                                               ("classes", 4)}
 
 
+def test_a_dataset_that_cannot_be_read_leaves_the_spec_unbound_and_says_why(make_window,
+                                                                            qtbot, tmp_path):
+    window = make_window("resnet8-digits")
+    missing = f"npz:{tmp_path / 'missing.npz'}"
+    with qtbot.waitSignal(window.summary_ready, timeout=60_000,
+                          check_params_cb=lambda r: bool(r.dataset_error)) as b:
+        window.training_view.panel.set_dataset(missing)
+    result = b.args[0]
+    assert result.ok and result.dataset == "" and result.differences == []
+    assert result.summary.total_params == summarize(window.doc.spec).total_params
+    assert "missing.npz" in result.dataset_error
+    assert "could not be read" in window.summary_view.state.text()
+
+
 def test_ws_is_drawn_only_where_keras_builds_a_projection(make_window, qtbot):
     window = make_window("resnet8-digits")
     result = wait_summary(qtbot, window)
