@@ -127,7 +127,7 @@ def _describe(inputs: Any) -> str:
           params=(Param("preset", "str", "", "keras-hub preset handle or preset folder."),
                   Param("trainable", "bool", True, "Fine-tune the backbone (off: frozen)."),
                   Param("unfreeze_top", "int", 0, "When fine-tuning: train only the top N "
-                        "layers (0 = all).", minimum=0, maximum=1000),
+                        "layers; 0 = all.", minimum=0, maximum=1000),
                   Param("output", "choice", "pooled", "Text backbones: the pooled [CLS] "
                         "vector or the whole sequence.", choices=("pooled", "sequence"))),
           citation=HUB_CITATION, key_params=("preset", "trainable"))
