@@ -376,6 +376,7 @@ class Inspector(QWidget):
             b = QPushButton(icons.icon(icon), text, page)
             b.clicked.connect(lambda _c=False, s=slot: s())
             layout.addWidget(b)
+        self.multi_delete = b  # greyed, with the reason, when it would leave no block
         self.multi_hint = QLabel(page)
         self.multi_hint.setWordWrap(True)
         self.multi_hint.setEnabled(False)
@@ -482,6 +483,9 @@ class Inspector(QWidget):
         if len(sel) > 1:
             self._block_key = None
             self.multi_label.setText(f"<b>{len(sel)} blocks selected</b>")
+            why = editing.removal_problem(self.doc.spec, sel)
+            self.multi_delete.setEnabled(not why)
+            self.multi_delete.setToolTip(why or "Delete the selected blocks")
             ok = editing.is_contiguous(editing.normalize_selection(sel))
             self.multi_hint.setText("" if ok else "Only consecutive blocks in the same list can "
                                                   "be wrapped in a residual container.")

@@ -156,6 +156,8 @@ def test_new_is_blank_builds_and_the_last_block_says_why_it_stays(make_window, q
     delete = window.actions["delete"]
     assert not delete.isEnabled() and "at least one block" in delete.toolTip()
     assert "at least one block" in delete.statusTip()
+    assert not window.inspector.multi_delete.isEnabled()  # the inspector's button too
+    assert "at least one block" in window.inspector.multi_delete.toolTip()
     window.canvas.setFocus()
     qtbot.keyClick(window.canvas, Qt.Key.Key_Delete)
     assert window.doc.spec == editing.blank_spec()

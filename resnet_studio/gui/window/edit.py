@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QPoint, QRect
-from PySide6.QtGui import QActionGroup, QGuiApplication
+from PySide6.QtGui import QActionGroup, QFontMetrics, QGuiApplication
 from PySide6.QtWidgets import QApplication, QMenu, QToolTip
 
 from resnet_studio.core import editing
@@ -68,8 +68,10 @@ class EditCommands:
         self.last_refusal = message
         if self.canvas.isVisible():
             viewport = self.win.scroll.viewport()
-            QToolTip.showText(viewport.mapToGlobal(QPoint(viewport.width() // 2 - 160, 12)),
-                              message, viewport, QRect(), 8000)
+            width = QFontMetrics(QToolTip.font()).horizontalAdvance(message)
+            x = max(8, (viewport.width() - width) // 2)  # centred over the canvas
+            QToolTip.showText(viewport.mapToGlobal(QPoint(x, 12)), message, viewport, QRect(),
+                              8000)
         QApplication.beep()
 
     def on_canvas_activated(self, path: object) -> None:
