@@ -23,6 +23,9 @@ def main(argv: list[str]) -> int:
         return 2
     if not os.environ.get("DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    # Mesa's llvmpipe is allowed here: this process never imports TensorFlow (the studies
+    # run in a child process), so its LLVM cannot clash with TensorFlow's (surface.py).
+    os.environ.setdefault("RESNET_STUDIO_OPENGL_LLVM", "1")
     from PySide6.QtCore import QEventLoop
 
     from resnet_studio.gui import theme
@@ -44,6 +47,10 @@ def main(argv: list[str]) -> int:
         loop.exec()
         view.finished.disconnect(loop.quit)
     app.processEvents()
+    if "tensorflow" in sys.modules:
+        print("TensorFlow was imported in the GUI process: llvmpipe is not safe here",
+              file=sys.stderr)
+        return 1
     ok = view.grab().save(argv[1])
     print(argv[1] if ok else f"could not write {argv[1]}")
     return 0 if ok else 1

@@ -95,9 +95,9 @@ def test_without_opengl_the_tab_keeps_its_contours_and_says_why(qtbot, styled_qa
     """Offscreen (as in every test run) no OpenGL context can be made: no 3-D surface is
     created, each landscape panel says so in one line, and a landscape still draws."""
     from resnet_studio.core.geometry.landscape import LandscapeResult, LandscapeSettings
-    from resnet_studio.gui.geometry.surface import opengl_status
+    from resnet_studio.gui.geometry.surface import known_status
 
-    available, why = opengl_status()
+    available, why = known_status()
     assert not available and "offscreen" in why
     view = GeometryView()
     qtbot.addWidget(view)
@@ -170,3 +170,23 @@ def test_study_geometry_in_the_runs_tab_opens_the_run_in_the_geometry_tab(make_w
     np.testing.assert_allclose(view.panels["residual"].image.image,
                                np.log10(cached.surface).T, rtol=1e-6)
     assert "Cached landscapes" in view.status.text()
+
+
+def test_an_llvm_opengl_driver_is_refused_unless_allowed(monkeypatch):
+    """Mesa's llvmpipe (and other LLVM-based drivers) crashed next to TensorFlow's LLVM: the
+    3-D view refuses them unless RESNET_STUDIO_OPENGL_LLVM allows it; others pass; the
+    probe's answers are read as such."""
+    from resnet_studio.gui.geometry.surface import LLVM_OPENGL_ENV, llvm_conflict, parse_probe
+
+    assert llvm_conflict("llvmpipe (LLVM 15.0.6, 256 bits)", {})
+    assert llvm_conflict("AMD Radeon RX 580 (polaris10, LLVM 15.0.7, DRM 3.49)", {})
+    assert not llvm_conflict("llvmpipe (LLVM 15.0.6, 256 bits)", {LLVM_OPENGL_ENV: "1"})
+    assert not llvm_conflict("Mesa Intel(R) UHD Graphics 620 (KBL GT2)", {})
+    assert not llvm_conflict("NVIDIA GeForce RTX 3060/PCIe/SSE2", {})
+    monkeypatch.delenv(LLVM_OPENGL_ENV, raising=False)
+    assert parse_probe("noise\nOK NVIDIA GeForce RTX 3060/PCIe/SSE2\n") == (True, "")
+    ok, why = parse_probe("OK llvmpipe (LLVM 15.0.6, 256 bits)\n")
+    assert not ok and "llvmpipe" in why and "LLVM" in why
+    assert parse_probe("ERR no OpenGL context could be created") == (
+        False, "no OpenGL context could be created")
+    assert parse_probe("Segmentation fault") == (False, "the OpenGL check failed")

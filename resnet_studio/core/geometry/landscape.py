@@ -336,13 +336,19 @@ def load_landscape(path: str | os.PathLike[str]) -> LandscapeResult:
 
 
 def newest_landscape(run_dir: str | os.PathLike[str]) -> LandscapeResult | None:
-    """The most recently saved landscape of a run (any settings), or None. Unreadable files
-    are passed over."""
+    """The most recently saved landscape of a run (any settings) in the current format, else
+    the most recent of an older one (its eigenvalues without a resolution), or None.
+    Unreadable files are passed over."""
     files = sorted(results_dir(Path(run_dir)).glob("landscape-*.npz"),
                    key=lambda p: p.stat().st_mtime, reverse=True)
+    older = None
     for path in files:
         try:
-            return _from_file(path)
+            current = load_npz(path)[1].get("format") == FORMAT
+            result = _from_file(path)
         except (OSError, ValueError, KeyError, TypeError):
             continue
-    return None
+        if current:
+            return result
+        older = older or result
+    return older

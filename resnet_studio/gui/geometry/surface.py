@@ -5,17 +5,26 @@ Here both are log10 of the loss on the scale the view shares between the residua
 its plain twin (`levels`), so the two surfaces side by side compare directly: the same
 height and the same colour mean the same loss.
 
-A 3-D view needs an OpenGL context. `opengl_status()` tries to make one once (PyOpenGL
-imported, a context created and made current on an offscreen surface); where that fails —
+A 3-D view needs an OpenGL context. `when_opengl_known()` asks a child process, once per
+session, to make one (PyOpenGL imported, a context created and made current on an offscreen
+surface, the renderer's name read); where that fails —
 the offscreen Qt platform of the tests, a remote session without GL, PyOpenGL missing, or
 RESNET_STUDIO_NO_OPENGL set — the Geometry tab keeps its 2-D contours and says so in one
 line.
+
+It also refuses an OpenGL driver built on LLVM (Mesa's llvmpipe software renderer; AMD's
+radeonsi names LLVM in its renderer string too): in a process that has imported TensorFlow,
+which carries its own LLVM, drawing the first line with llvmpipe crashed the process
+(segmentation fault in glDrawArrays, Mesa 22.3 under Xvfb, TensorFlow 2.21), and the app
+always imports TensorFlow. RESNET_STUDIO_OPENGL_LLVM=1 allows such a driver in a process
+that never imports TensorFlow (docs/make_geometry_screenshot.py: its studies run in a child
+process).
 """
 
 from __future__ import annotations
 
 import os
-from functools import cache
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -23,36 +32,102 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 SURFACE_HEIGHT = 6.0  # the height of the shared log-loss range, in axis units (span = 10)
 NO_OPENGL_ENV = "RESNET_STUDIO_NO_OPENGL"
+LLVM_OPENGL_ENV = "RESNET_STUDIO_OPENGL_LLVM"
 
 
-@cache
-def opengl_status() -> tuple[bool, str]:
-    """(True, "") where a 3-D surface can be drawn, else (False, why) in a few words."""
+def llvm_conflict(renderer: str, environ: Any = os.environ) -> bool:
+    """Whether an OpenGL renderer is one that crashes next to TensorFlow (module doc)."""
+    return "llvm" in renderer.lower() and not environ.get(LLVM_OPENGL_ENV)
+
+
+# Run by `python -c` in a child process: the probe must not create an OpenGL context in the
+# app's own process (with llvmpipe, even an unused context made the app abort at exit once
+# TensorFlow was loaded). Prints "OK <renderer>" or "ERR <why>".
+PROBE = """
+import sys
+from PySide6.QtGui import QGuiApplication, QOffscreenSurface, QOpenGLContext
+app = QGuiApplication(sys.argv[:1])
+context = QOpenGLContext()
+if not context.create():
+    print("ERR no OpenGL context could be created"); sys.exit(0)
+surface = QOffscreenSurface(); surface.setFormat(context.format()); surface.create()
+if not context.makeCurrent(surface):
+    print("ERR the OpenGL context could not be made current"); sys.exit(0)
+try:
+    from OpenGL import GL
+    import pyqtgraph.opengl
+except Exception as e:
+    print(f"ERR PyOpenGL unavailable ({type(e).__name__})"); sys.exit(0)
+raw = GL.glGetString(GL.GL_RENDERER) or b""
+print("OK " + (raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)))
+"""
+PROBE_TIMEOUT_MS = 60_000
+_status: tuple[bool, str] | None = None
+_waiting: list[Callable[[bool, str], None]] = []
+_probe: Any = None  # the running QProcess
+
+
+def known_status() -> tuple[bool, str] | None:
+    """What can be said without a probe: (False, why) off, offscreen or probed already;
+    None when only the probe can tell."""
+    if _status is not None:
+        return _status
     if os.environ.get(NO_OPENGL_ENV):
         return False, f"turned off ({NO_OPENGL_ENV})"
-    from PySide6.QtGui import QGuiApplication, QOffscreenSurface, QOpenGLContext
+    from PySide6.QtGui import QGuiApplication
 
     platform = QGuiApplication.platformName()
     if platform in ("offscreen", "minimal"):
         return False, f"no OpenGL on the {platform} display"
-    try:
-        import OpenGL.GL  # noqa: F401 - PyOpenGL, which pyqtgraph.opengl needs
-        import pyqtgraph.opengl  # noqa: F401
-    except Exception as e:  # noqa: BLE001 - ImportError, or a GL library that fails to load
-        return False, f"PyOpenGL unavailable ({type(e).__name__})"
-    context = QOpenGLContext()
-    if not context.create():
-        return False, "no OpenGL context could be created"
-    surface = QOffscreenSurface()
-    surface.setFormat(context.format())
-    surface.create()
-    try:
-        if not context.makeCurrent(surface):
-            return False, "the OpenGL context could not be made current"
-        context.doneCurrent()
-    finally:
-        surface.destroy()
-    return True, ""
+    return None
+
+
+def parse_probe(output: str) -> tuple[bool, str]:
+    """The probe's verdict from its output (see PROBE)."""
+    line = next((ln for ln in output.splitlines() if ln.startswith(("OK", "ERR"))), "")
+    if line.startswith("OK"):
+        renderer = line[2:].strip()
+        if llvm_conflict(renderer):
+            return False, (f"the OpenGL driver ({renderer.split(' (')[0]}) uses LLVM, which "
+                           "crashes alongside TensorFlow's")
+        return True, ""
+    return False, line[3:].strip() or "the OpenGL check failed"
+
+
+def when_opengl_known(callback: Callable[[bool, str], None]) -> None:
+    """Calls callback(available, why) now if the answer is known, else once the probe (a
+    child process, started once per session, never blocking) has answered."""
+    global _probe
+    status = known_status()
+    if status is not None:
+        callback(*status)
+        return
+    _waiting.append(callback)
+    if _probe is not None:
+        return
+    import sys
+
+    from PySide6.QtCore import QProcess, QTimer
+
+    _probe = QProcess()
+    _probe.setProcessChannelMode(QProcess.ProcessChannelMode.MergedChannels)
+
+    def finish() -> None:
+        global _status, _probe
+        if _status is not None:
+            return
+        output = bytes(_probe.readAll().data()).decode("utf-8", "replace")
+        _status = parse_probe(output)
+        _probe.deleteLater()
+        _probe = None
+        for waiting in _waiting:
+            waiting(*_status)
+        _waiting.clear()
+
+    _probe.finished.connect(lambda *_: finish())
+    _probe.errorOccurred.connect(lambda *_: finish())
+    QTimer.singleShot(PROBE_TIMEOUT_MS, lambda: _probe is not None and _probe.kill())
+    _probe.start(sys.executable, ["-c", PROBE])
 
 
 def surface_arrays(axis: np.ndarray, surface: np.ndarray, levels: tuple[float, float]
@@ -77,7 +152,7 @@ def surface_colors(heights: np.ndarray, colormap: Any) -> np.ndarray:
 
 
 class SurfacePanel(QWidget):
-    """One run's landscape as a 3-D surface (create only where `opengl_status()` is True)."""
+    """One run's landscape as a 3-D surface (create only once `when_opengl_known()` said yes)."""
 
     def __init__(self, title: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)

@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from resnet_studio.gui import theme
-from resnet_studio.gui.geometry.surface import SurfacePanel, opengl_status
+from resnet_studio.gui.geometry.surface import SurfacePanel, when_opengl_known
 from resnet_studio.gui.jobs import Job
 
 ROLES = ("residual", "plain", "run")
@@ -88,22 +88,32 @@ class LandscapePanel(QWidget):
         self.label.setObjectName(f"eigen_{role}")
         self.label.setWordWrap(True)
         lay.addWidget(self.plot, 1)
-        available, why = opengl_status()
         self.surface: SurfacePanel | None = None
-        self.note = QLabel("" if available else f"No 3-D surface: {why}; contours only.")
+        self.note = QLabel("Checking OpenGL for the 3-D surface…")
         self.note.setObjectName(f"surfaceNote_{role}")
-        if available:
-            self.surface = SurfacePanel(f"{TITLES[role]}: 3-D (height and colour: log₁₀ loss, "
-                                        "same scale for both)")
-            lay.addWidget(self.surface, 1)
-        else:
-            lay.addWidget(self.note)
+        self.note.setWordWrap(True)  # never wider than the contour above it
+        lay.addWidget(self.note)
         lay.addWidget(self.label)
         self.result: Any = None
+        self.levels: tuple[float, float] | None = None
+        when_opengl_known(self._on_opengl)
+
+    def _on_opengl(self, available: bool, why: str) -> None:
+        """Adds the 3-D surface once OpenGL is known to work here, else says why not."""
+        if not available:
+            self.note.setText(f"No 3-D surface: {why}; contours only.")
+            return
+        self.note.hide()
+        self.surface = SurfacePanel(f"{TITLES[self.role]}: 3-D (height and colour: log₁₀ "
+                                    "loss, same scale for both)")
+        layout = self.layout()
+        layout.insertWidget(layout.indexOf(self.note), self.surface, 1)
+        if self.result is not None and self.levels is not None:
+            self.surface.show_result(self.result, self.levels)
 
     def clear(self) -> None:
         """Nothing drawn (another run was chosen)."""
-        self.result = None
+        self.result = self.levels = None
         self.image.clear()
         for iso in self.isos:
             self.plot.removeItem(iso)
@@ -116,6 +126,7 @@ class LandscapePanel(QWidget):
     def show_result(self, result: Any, levels: tuple[float, float]) -> None:
         """Draws `result` on the colour scale `levels` (log10 loss, shared by both panels)."""
         self.result = result
+        self.levels = levels
         z = np.log10(np.maximum(result.surface, 1e-12)).T  # rows: β, columns: α
         axis = result.axis
         step = float(axis[1] - axis[0])
