@@ -12,29 +12,31 @@ from resnet_studio.core.exitcodes import EXIT_OK
 
 def register(sub: Any) -> None:
     """Adds the `predictions` and `histograms` subcommands."""
-    p = sub.add_parser(
-        "predictions", help="a run's test predictions, misclassified examples first",
-        description="Runs the run's last checkpoint over its test split and lists the "
-                    "examples with their true and predicted labels and the model's confidence: "
-                    "the misclassified ones first (most confident first), then the correct "
-                    "ones in test order. Cached in the run folder.")
-    p.add_argument("run_dir")
+    p = _run_command(sub, "predictions", cmd_predictions,
+                     "a run's test predictions, misclassified examples first",
+                     "Runs the run's last checkpoint over its test split and lists the examples "
+                     "with their true and predicted labels and the model's confidence: the "
+                     "misclassified ones first (most confident first), then the correct ones in "
+                     "test order. Cached in the run folder.")
     p.add_argument("--limit", type=int, default=20, help="examples listed (default 20)")
     p.add_argument("--misclassified", action="store_true",
                    help="list only misclassified examples")
     p.add_argument("--force", action="store_true", help="recompute even if cached")
-    p.add_argument("--json", action="store_true", help="last stdout line: one JSON object")
-    p.set_defaults(handler=cmd_predictions)
+    _run_command(sub, "histograms", cmd_histograms,
+                 "a run's per-layer weight and activation histograms by epoch",
+                 "The histograms recorded in the run at each epoch end: per layer with weights, "
+                 "the kernel's values and the layer's outputs on a fixed probe batch of "
+                 "validation examples. Prints each layer's range at the last epoch; --json "
+                 "gives every histogram.")
 
-    p = sub.add_parser(
-        "histograms", help="a run's per-layer weight and activation histograms by epoch",
-        description="The histograms recorded in the run at each epoch end: per layer "
-                    "with weights, the kernel's values and the layer's outputs on a fixed "
-                    "probe batch of validation examples. Prints each layer's range and "
-                    "spread at the last epoch; --json gives every histogram.")
+
+def _run_command(sub: Any, name: str, handler: Any, summary: str, description: str) -> Any:
+    """A subcommand taking RUN_DIR and --json."""
+    p = sub.add_parser(name, help=summary, description=description)
     p.add_argument("run_dir")
     p.add_argument("--json", action="store_true", help="last stdout line: one JSON object")
-    p.set_defaults(handler=cmd_histograms)
+    p.set_defaults(handler=handler)
+    return p
 
 
 def _run_dir(path: str) -> Any:

@@ -230,3 +230,22 @@ def test_a_resume_drops_a_record_its_checkpoint_never_had_and_continues(tiny_run
     assert after[2].step == steps < stray.step and after[2].probe == 64
     lines = histograms_jsonl(run).read_text().splitlines()
     assert len(lines) == 3  # the stray line is gone from the file, not just hidden
+
+
+@pytest.mark.slow
+def test_predictions_of_a_language_model_is_refused_with_a_sentence(tiny_run, tmp_path,
+                                                                    capsys):
+    import shutil
+
+    from resnet_studio.core.runs import read_run
+    from resnet_studio.core.runs.jsonfile import write_json
+    from resnet_studio.core.runs.layout import run_json
+
+    run = tmp_path / "lm"
+    shutil.copytree(tiny_run, run)
+    meta = read_run(run).meta
+    meta["binding"]["task"] = "language_model"
+    write_json(run_json(run), meta)
+    assert main(["predictions", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "predicts the next token" in err and "Traceback" not in err
