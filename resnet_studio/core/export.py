@@ -89,7 +89,7 @@ def export_model(model: keras.Model, fmt: str, out: str | os.PathLike[str], *,
                  sample: np.ndarray, quantize: bool | str = False, overwrite: bool = False,
                  spec_name: str | None = None,
                  representative: np.ndarray | None = None, tokenizer: Any = None,
-                 texts: list[str] | None = None) -> ExportResult:
+                 texts: list[str] | None = None, pixels: Any = None) -> ExportResult:
     """Writes `model` to `out` in format `fmt` and verifies the result.
 
     Args:
@@ -105,6 +105,8 @@ def export_model(model: keras.Model, fmt: str, out: str | os.PathLike[str], *,
         tokenizer: SavedModel of a text model: the run's `Tokenizer`; the `serve` endpoint
             then reads raw strings (core/export_text.py).
         texts: With `tokenizer`: sample texts that verify the reloaded SavedModel.
+        pixels: SavedModel of an image model: the data's `PixelTransform`; the `serve`
+            endpoint then reads uint8 images (core/export_image.py).
 
     Returns:
         What was written and how it verified.
@@ -130,7 +132,7 @@ def export_model(model: keras.Model, fmt: str, out: str | os.PathLike[str], *,
         try:
             max_diff, details = exporter(model, artifact, sample, work, quantize=quantize,
                                          spec_name=spec_name, representative=representative,
-                                         tokenizer=tokenizer, texts=texts)
+                                         tokenizer=tokenizer, texts=texts, pixels=pixels)
             if spec_name:
                 details["spec"] = spec_name
             _move_into_place(artifact, target, work, overwrite)
@@ -339,8 +341,8 @@ def _reference(model: keras.Model, sample: np.ndarray) -> list[np.ndarray]:
 # --- SavedModel / .keras / TFLite -------------------------------------------------------------
 
 def _export_savedmodel(model: keras.Model, path: Path, sample: np.ndarray, work: Path, *,
-                       tokenizer: Any = None, texts: list[str] | None = None, **_: Any
-                       ) -> tuple[float, dict[str, Any]]:
+                       tokenizer: Any = None, texts: list[str] | None = None,
+                       pixels: Any = None, **_: Any) -> tuple[float, dict[str, Any]]:
     import tensorflow as tf
 
     if tokenizer is not None and texts:
@@ -348,6 +350,12 @@ def _export_savedmodel(model: keras.Model, path: Path, sample: np.ndarray, work:
 
         diff, details = export_text_savedmodel(model, path, tokenizer, texts)
         _require_close(diff, "the reloaded SavedModel (from raw text)")
+        return diff, details
+    if pixels is not None and len(model.inputs[0].shape) == 4:
+        from resnet_studio.core.export_image import export_image_savedmodel
+
+        diff, details = export_image_savedmodel(model, path, sample, pixels)
+        _require_close(diff, "the reloaded SavedModel (from uint8 images)")
         return diff, details
 
     model.export(str(path), format="tf_saved_model", verbose=False)
