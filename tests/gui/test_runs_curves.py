@@ -182,3 +182,36 @@ def test_compare_tab_starts_on_log_loss_and_remembers_linear(qtbot, styled_qapp,
     again = CompareView()
     qtbot.addWidget(again)
     assert not again.loss_log
+
+
+def test_a_training_run_is_read_again_at_most_every_few_seconds(qtbot, styled_qapp, tmp_path,
+                                                                 monkeypatch):
+    from resnet_studio.gui.training import runs_curves
+    from resnet_studio.gui.training.runs_curves import RunsCurves
+
+    d = tmp_path / "20261205-130000-resnet8-digits-dddd"
+    writer = RunWriter(d, {"id": d.name, "preset": "resnet8-digits", "dataset": "digits"},
+                       {"name": "x"}, ["dense"], ["b0"])
+    for step in range(1, 11):
+        writer.log({"kind": "batch", "step": step, "loss": 1.0 / step, "lr": 0.1})
+    writer.update(steps=10)
+    writer.flush()
+    curves = RunsCurves()
+    qtbot.addWidget(curves)
+    clock = [1000.0]
+    monkeypatch.setattr(runs_curves.time, "monotonic", lambda: clock[0])
+    curves.set_runs([read_run(d)])  # this process trains it: status running
+    assert read_run(d).status == "running" and len(curves.curves[0].history.loss) == 10
+    for step in range(11, 21):
+        writer.log({"kind": "batch", "step": step, "loss": 1.0 / step, "lr": 0.1})
+    writer.update(steps=20)
+    writer.flush()
+    clock[0] += runs_curves.RELOAD_RUNNING_S / 2
+    curves.set_runs([read_run(d)])
+    assert len(curves.curves[0].history.loss) == 10  # too soon: not read again
+    clock[0] += runs_curves.RELOAD_RUNNING_S
+    curves.set_runs([read_run(d)])
+    assert len(curves.curves[0].history.loss) == 20
+    writer.finish("completed")
+    curves.set_runs([read_run(d)])  # finished: its stamp changed, read at once
+    assert curves.curves[0].run.status == "completed"

@@ -13,6 +13,7 @@ language models). A run read once is kept until its run.json says it changed.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +33,9 @@ from resnet_studio.gui.training.plot_style import LogAxis, cycle_color, elide, s
 
 MAX_RUNS = 8  # more curves than colours in the cycle read as noise
 POINTS = 2000  # decimation budget per curve (about two points per pixel of a wide plot)
+# A selected run that is training changes at every poll of the runs view (3 s): its records
+# are read again at most this often, so a long run does not keep the GUI thread reading.
+RELOAD_RUNNING_S = 10.0
 TITLE_SIZE = "9pt"
 EMPTY_TEXT = "Select runs in the table to see their curves together"
 
@@ -67,7 +71,8 @@ class RunsCurves(theme.FollowsPalette, QWidget):
         super().__init__(parent)
         self.curves: list[_Curves] = []
         self.skipped: list[str] = []
-        self._cache: dict[str, tuple[tuple[Any, ...], RunHistory]] = {}
+        # Run folder -> (its stamp, its history, time.monotonic() when read).
+        self._cache: dict[str, tuple[tuple[Any, ...], RunHistory, float]] = {}
         self.title = QLabel("Curves of the selected runs", self)
         self.note = QLabel(self)
         self.note.setWordWrap(True)
@@ -111,7 +116,8 @@ class RunsCurves(theme.FollowsPalette, QWidget):
     # ------------------------------------------------------------------ API
     def set_runs(self, runs: list[RunInfo]) -> None:
         """Draws these runs (the first MAX_RUNS), reading only those not read before or
-        whose run.json changed since."""
+        whose run.json changed since (a run that is training: at most every
+        RELOAD_RUNNING_S)."""
         for c in self.curves:
             self.legend.removeItem(c.loss)
             for item, plot in ((c.loss, self.loss_plot), (c.val_loss, self.loss_plot),
@@ -119,12 +125,14 @@ class RunsCurves(theme.FollowsPalette, QWidget):
                 plot.removeItem(item)
         self.curves = []
         self.skipped = [r.name for r in runs[MAX_RUNS:]]
-        keep: dict[str, tuple[tuple[Any, ...], RunHistory]] = {}
+        keep: dict[str, tuple[tuple[Any, ...], RunHistory, float]] = {}
+        now = time.monotonic()
         for run in runs[:MAX_RUNS]:
             key = str(run.dir)
             cached = self._cache.get(key)
-            if cached is not None and cached[0] == _stamp(run):
-                history = cached[1]
+            if cached is not None and (cached[0] == _stamp(run) or (
+                    run.status == "running" and now - cached[2] < RELOAD_RUNNING_S)):
+                keep[key] = cached
             else:
                 history = RunHistory(gradients=False)
                 try:
@@ -132,7 +140,8 @@ class RunsCurves(theme.FollowsPalette, QWidget):
                 except (OSError, ValueError) as e:  # a folder broken since it was listed
                     self.skipped.append(f"{run.name} ({e})")
                     continue
-            keep[key] = (_stamp(run), history)
+                keep[key] = (_stamp(run), history, now)
+            history = keep[key][1]
             self.curves.append(self._add(run, history))
         self._cache = keep
         self._apply_colors()
