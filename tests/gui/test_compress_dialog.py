@@ -186,3 +186,35 @@ def test_quantization_view_fills_table_and_bars_and_stops(qtbot, styled_qapp, tr
         view.start()
     assert view.rows and len(view.rows) < 4 and blocker.args[0] is not None
     assert view.row.start_button.isEnabled() and not view.row.stop_button.isEnabled()
+
+
+def test_a_mode_the_model_cannot_take_is_a_row_not_a_failure(qtbot, styled_qapp, monkeypatch,
+                                                             tmp_path):
+    """int8 of a token model (or an op TFLite lacks) says so in its row; the other modes are
+    still measured, and the bars show only those."""
+    import resnet_studio.core.compress.quantize as quantize
+    from resnet_studio.core.compress.views import quantization_job
+    from resnet_studio.core.jobs import JobState
+    from resnet_studio.gui.compress.quant_view import QuantizationView
+
+    def fake_export(info, out, mode, **_):
+        if mode == "int8":
+            raise quantize.QuantizationError("full-integer (int8) quantization needs one "
+                                             "float input")
+        size = {None: 4000, "dynamic": 1200, "float16": 2000}[mode]
+        return {"size_bytes": size, "compressed_size_bytes": size - 100,
+                "float32_size_bytes": 4000, "accuracy": 0.9, "reference_accuracy": 0.91,
+                "latency_ms": 0.1, "latency_p90_ms": 0.2}
+
+    monkeypatch.setattr(quantize, "export_tflite_run", fake_export)
+    run = _run(tmp_path, "r", test={"accuracy": 0.91})
+    rows = quantization_job(str(run), JobState())
+    assert [r["mode"] for r in rows] == ["float32", "dynamic", "float16", "int8"]
+    assert "float input" in rows[3]["error"] and "size_bytes" not in rows[3]
+    view = QuantizationView(str(run))
+    qtbot.addWidget(view)
+    view.rows = rows
+    view.redraw()
+    assert view.table.item(3, 1).text().startswith("not possible: full-integer")
+    assert view.table.item(1, 3).text() == "30.0%"
+    assert view.bar_values("size_kb") == [4.0, 1.2, 2.0]

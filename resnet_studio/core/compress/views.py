@@ -98,9 +98,11 @@ def branch_removal_job(runs: dict[str, str], state: Any) -> dict[str, dict[str, 
 
 def quantization_job(run_dir: str, state: Any) -> list[dict[str, Any]]:
     """Job: the run exported as float32, dynamic, float16 and int8 TFLite, each measured
-    (`export_tflite_run`); rows streamed as they finish. A stop ends it between exports,
-    returning the rows measured so far."""
-    from resnet_studio.core.compress.quantize import export_tflite_run
+    (`export_tflite_run`); rows streamed as they finish. A mode the model cannot be
+    converted to gets a row {"mode", "error"}. A stop ends it between exports, returning the
+    rows measured so far."""
+    from resnet_studio.core.compress.quantize import QuantizationError, export_tflite_run
+    from resnet_studio.core.export import ExportError
     from resnet_studio.core.runs import read_run
 
     info = read_run(run_dir)
@@ -110,7 +112,15 @@ def quantization_job(run_dir: str, state: Any) -> list[dict[str, Any]]:
             if state.cancelled:
                 break
             state.progress(i / len(QUANT_MODES), f"Exporting and measuring {label}…")
-            r = export_tflite_run(info, Path(tmp) / f"{label}.tflite", mode)
+            try:
+                r = export_tflite_run(info, Path(tmp) / f"{label}.tflite", mode)
+            except (ExportError, QuantizationError) as e:
+                # One mode this model cannot take (int8 of a token model, an op TFLite
+                # lacks): say so in its row and measure the others.
+                row = {"mode": label, "error": str(e)}
+                rows.append(row)
+                state.partial(row)
+                continue
             row = {"mode": label, "size_bytes": r["size_bytes"],
                    "compressed_size_bytes": r["compressed_size_bytes"],
                    "float32_size_bytes": r["float32_size_bytes"],

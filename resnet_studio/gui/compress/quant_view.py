@@ -99,34 +99,45 @@ class QuantizationView(QWidget):
             self.rows = list(result)
         self.redraw()
 
+    @property
+    def measured(self) -> list[dict[str, Any]]:
+        """The rows of the exports that worked (a failed mode has an `error` instead)."""
+        return [r for r in self.rows if "error" not in r]
+
     def bar_values(self, key: str) -> list[float]:
         """The heights of one bar chart, in QUANT_MODES order of the measured rows."""
         if key == "size_kb":
-            return [r["size_bytes"] / 1000 for r in self.rows]
+            return [r["size_bytes"] / 1000 for r in self.measured]
         if key == "accuracy_pct":
-            return [100 * r["accuracy"] for r in self.rows]
-        return [r["latency_ms"] for r in self.rows]
+            return [100 * r["accuracy"] for r in self.measured]
+        return [r["latency_ms"] for r in self.measured]
 
     def redraw(self) -> None:
+        self.table.clearSpans()
         self.table.setRowCount(len(self.rows))
         for i, r in enumerate(self.rows):
-            cells = (r["mode"], _kb(r["size_bytes"]), _kb(r["compressed_size_bytes"]),
-                     f"{r['size_bytes'] / r['float32_size_bytes']:.1%}",
-                     f"{r['accuracy']:.2%}", f"{r['reference_accuracy']:.2%}",
-                     f"{r['latency_ms']:.3f} / {r['latency_p90_ms']:.3f} ms")
+            if "error" in r:
+                cells: tuple[str, ...] = (r["mode"], "not possible: " + r["error"])
+                self.table.setSpan(i, 1, 1, len(COLUMNS) - 1)
+            else:
+                cells = (r["mode"], _kb(r["size_bytes"]), _kb(r["compressed_size_bytes"]),
+                         f"{r['size_bytes'] / r['float32_size_bytes']:.1%}",
+                         f"{r['accuracy']:.2%}", f"{r['reference_accuracy']:.2%}",
+                         f"{r['latency_ms']:.3f} / {r['latency_p90_ms']:.3f} ms")
             for j, text in enumerate(cells):
                 self.table.setItem(i, j, QTableWidgetItem(text))
-        self.table.resizeColumnsToContents()
+        if len(self.measured) == len(self.rows):  # a spanned message would widen a column
+            self.table.resizeColumnsToContents()
         order = {name: i for i, (name, _) in enumerate(QUANT_MODES)}
-        xs = [order[r["mode"]] for r in self.rows]
+        xs = [order[r["mode"]] for r in self.measured]
         for key, plot in self.plots.items():
             plot.clear()
             if xs:
                 plot.addItem(pg.BarGraphItem(x=xs, height=self.bar_values(key), width=0.6,
                                              brush=COLORS["run"]))
             plot.setXRange(-0.6, len(QUANT_MODES) - 0.4, padding=0)
-        if self.rows:
-            accs = [100 * r["accuracy"] for r in self.rows]
+        if self.measured:
+            accs = self.bar_values("accuracy_pct")
             self.plots["accuracy_pct"].setYRange(max(0.0, min(accs) - 5), 100, padding=0)
 
     def shutdown(self) -> None:
