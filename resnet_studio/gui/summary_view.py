@@ -33,7 +33,7 @@ from resnet_studio.gui.summary_worker import SummaryResult
 PATH_ROLE = Qt.ItemDataRole.UserRole
 SHARE_ROLE = Qt.ItemDataRole.UserRole + 1
 COL_BLOCK, COL_SHAPE, COL_PARAMS = range(3)
-MIN_TABLE_HEIGHT = 120  # a few rows of the per-block table, whatever the message above
+MIN_TABLE_HEIGHT = 84  # three rows of the per-block table, whatever the message above
 
 
 class _ShareDelegate(QStyledItemDelegate):
