@@ -90,19 +90,27 @@ def _positive(name: str, value: int | float | None, minimum: float = 1) -> None:
 
 def cmd_lesion(args: argparse.Namespace) -> int:
     from resnet_studio.core.geometry.lesion import lesion_study
-    from resnet_studio.core.geometry.runmodel import GeometryError
 
     _positive("--draws", args.draws)
     _positive("--max-k", args.max_k)
+    return _report(args, lambda: lesion_study(args.run_dir, draws=args.draws,
+                                              max_k=args.max_k, seed=args.seed,
+                                              progress=ProgressLine("lesion")), format_lesion)
+
+
+def _report(args: argparse.Namespace, study: Any, text: Any) -> int:
+    """Runs `study()`; prints its JSON line (--json) or `text(result)`. A run that cannot be
+    studied is a usage error (exit 2) naming the folder."""
+    from resnet_studio.core.geometry.runmodel import GeometryError
+
     try:
-        result = lesion_study(args.run_dir, draws=args.draws, max_k=args.max_k,
-                              seed=args.seed, progress=ProgressLine("lesion"))
+        result = study()
     except GeometryError as e:
         raise UsageError(str(e)) from None
     if args.json:
         emit_json(result.to_json())
-        return EXIT_OK
-    print(format_lesion(result))
+    else:
+        print(text(result))
     return EXIT_OK
 
 
@@ -128,7 +136,6 @@ def format_lesion(result: Any) -> str:
 
 def cmd_landscape(args: argparse.Namespace) -> int:
     from resnet_studio.core.geometry.landscape import LandscapeSettings, landscape_study
-    from resnet_studio.core.geometry.runmodel import GeometryError
 
     _positive("--grid", args.grid, 3)
     _positive("--samples", args.samples)
@@ -143,16 +150,9 @@ def cmd_landscape(args: argparse.Namespace) -> int:
                                  seed=args.seed, hessian=not args.no_hessian,
                                  hessian_samples=args.hessian_samples,
                                  iterations=args.iterations)
-    try:
-        result = landscape_study(args.run_dir, settings, progress=ProgressLine("landscape"),
-                                 use_cache=not args.force)
-    except GeometryError as e:
-        raise UsageError(str(e)) from None
-    if args.json:
-        emit_json(result.to_json())
-        return EXIT_OK
-    print(format_landscape(result))
-    return EXIT_OK
+    return _report(args, lambda: landscape_study(args.run_dir, settings,
+                                                 progress=ProgressLine("landscape"),
+                                                 use_cache=not args.force), format_landscape)
 
 
 def format_landscape(result: Any) -> str:

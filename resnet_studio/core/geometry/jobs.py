@@ -11,6 +11,11 @@ from typing import Any
 from resnet_studio.core.geometry.runmodel import Cancelled, remove_temporary_files
 
 KINDS = ("lesion", "landscape")
+# The study process yields to everything (nice +19, the lowest priority): at +10, like the
+# training threads, the GUI's stall p99 was 19–23 ms at a load of ~10 on 2 cores, 31 ms in
+# the Hessian phase; at +19 11.8 ms (benchmarks/bench_landscape.py, docs/geometry.md §5).
+# Nothing waits on a study but the user, and on an idle desktop it still gets the cores.
+STUDY_NICENESS = 19
 
 
 def run_pair(run_dir: str | os.PathLike[str]) -> dict[str, Path]:
@@ -32,11 +37,11 @@ def study_process_job(run_dirs: dict[str, Path]) -> Any:
     GUI's way to run a study, so that rebuilding models and tracing TensorFlow functions
     never hold the GUI thread's interpreter. A stop kills the process; the temporary file
     it may have been writing is removed, so a stopped study leaves nothing behind."""
-    from resnet_studio.core.process_jobs import BACKGROUND_NICENESS, process_job
+    from resnet_studio.core.process_jobs import process_job
 
     cleanup = partial(_cleanup, list(run_dirs.values()))
     return process_job(study_job, cleanup=cleanup, name="resnet-studio-geometry",
-                       niceness=BACKGROUND_NICENESS)
+                       niceness=STUDY_NICENESS)
 
 
 def _cleanup(run_dirs: list[Path], pid: int) -> None:
