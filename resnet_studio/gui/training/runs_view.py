@@ -197,10 +197,11 @@ class RunsView(theme.FollowsPalette, QWidget):
         self.splitter = QSplitter(Qt.Orientation.Vertical, self)
         self.splitter.addWidget(self.stack)
         self.splitter.addWidget(self.bottom)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setStretchFactor(0, 2)
+        self.splitter.setStretchFactor(1, 3)
         self.splitter.setChildrenCollapsible(False)
-        self.splitter.setSizes([420, 340])  # proportions: the results need room too
+        # Proportions: the results and the selected runs' curves need the room.
+        self.splitter.setSizes([300, 460])
 
         self.open_action = self._action("Open", "open", self._open,
                                         "Show the run's curves in the training plots")
