@@ -47,6 +47,13 @@ def register(sub: Any) -> None:
     p.add_argument("--iterations", type=int, default=200,
                    help="Lanczos steps (Hessian-vector products, float64) at most "
                         "(default 200)")
+    p.add_argument("--eigen-grid", type=int, default=0, dest="eigen_grid",
+                   help="also map |λ_min/λ_max| on an N × N grid (odd) of the same plane, as "
+                        "Li et al. 2018 do (default 0: at the trained point only)")
+    p.add_argument("--eigen-iterations", type=int, default=30, dest="eigen_iterations",
+                   help="Lanczos steps at most at each point of the map (default 30)")
+    p.add_argument("--eigen-samples", type=int, dest="eigen_samples",
+                   help="examples for the map's Hessians (default min(hessian samples, 128))")
     p.add_argument("--force", action="store_true", help="recompute even if cached")
     p.add_argument("--json", action="store_true", help="last stdout line: one JSON object")
     p.set_defaults(handler=cmd_landscape)
@@ -146,10 +153,17 @@ def cmd_landscape(args: argparse.Namespace) -> int:
     if args.grid % 2 == 0:
         raise UsageError(f"--grid must be odd (the trained point is the centre), got "
                          f"{args.grid}")
+    if args.eigen_grid and (args.eigen_grid < 3 or args.eigen_grid % 2 == 0):
+        raise UsageError(f"--eigen-grid must be 0 or an odd number >= 3 (the trained point "
+                         f"is the centre), got {args.eigen_grid}")
+    _positive("--eigen-iterations", args.eigen_iterations, 2)
+    _positive("--eigen-samples", args.eigen_samples)
     settings = LandscapeSettings(grid=args.grid, span=args.span, samples=args.samples,
                                  seed=args.seed, hessian=not args.no_hessian,
                                  hessian_samples=args.hessian_samples,
-                                 iterations=args.iterations)
+                                 iterations=args.iterations, eigen_grid=args.eigen_grid,
+                                 eigen_iterations=args.eigen_iterations,
+                                 eigen_samples=args.eigen_samples)
     return _report(args, lambda: landscape_study(args.run_dir, settings,
                                                  progress=ProgressLine("landscape"),
                                                  use_cache=not args.force), format_landscape)
@@ -170,6 +184,14 @@ def format_landscape(result: Any) -> str:
             lines.append(f"resolution: λ_max ± {result.lambda_max_error:.2g}, λ_min ± "
                          f"{result.lambda_min_error:.2g} ({resolved}; λ_min <= "
                          f"{result.lambda_min:.3g} holds in any case)")
+    m = result.eigen_map
+    if m is not None:
+        k = len(m.axis)
+        lines.append(f"|λ_min/λ_max| over a {k}×{k} map of the plane ({m.samples} examples, "
+                     f"≤ {m.iterations} Lanczos steps a point): mean {m.ratio_mean:.4g}, max "
+                     f"{m.ratio_max:.4g}; negative curvature resolved at {m.negative_points} "
+                     f"of {k * k} points")
+        lines += ["  " + " ".join(f"{v:9.3g}" for v in row) for row in m.ratio]
     if result.line_loss is not None:
         lines.append(f"initial -> trained line: loss {result.line_loss[result.line_start]:.4f}"
                      f" at the start, {result.line_loss[result.line_end]:.4f} at the end, "

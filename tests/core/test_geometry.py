@@ -14,6 +14,7 @@ import pytest
 from resnet_studio.cli.main import main
 from resnet_studio.core.blocks.context import Binding
 from resnet_studio.core.builder import build_model, plain_twin
+from resnet_studio.core.geometry.eigenmap import eigen_axis, eigen_map
 from resnet_studio.core.geometry.hessian import (
     LossFunction,
     extreme_eigenvalues,
@@ -111,11 +112,14 @@ def _tiny_loss() -> LossFunction:
     return LossFunction(model, x, y)
 
 
-def _exact_hessian(fn: LossFunction) -> np.ndarray:
-    """The full Hessian as the Jacobian of the gradient (float32 model, symmetrised)."""
+def _exact_hessian(fn: LossFunction, point: list[np.ndarray] | None = None) -> np.ndarray:
+    """The full Hessian as the Jacobian of the gradient (in the model's dtype, symmetrised),
+    at the trained weights or at `point`."""
     import tensorflow as tf
 
-    flat = tf.constant(np.concatenate([w.reshape(-1) for w in fn.trained]))
+    weights = fn.trained if point is None else point
+    flat = tf.constant(np.concatenate([np.asarray(w, fn.dtype.as_numpy_dtype).reshape(-1)
+                                       for w in weights]))
     with tf.GradientTape() as outer:
         outer.watch(flat)
         with tf.GradientTape() as inner:
@@ -139,10 +143,8 @@ def test_power_iteration_finds_the_exact_hessians_extreme_eigenvalues():
     assert lo.value == pytest.approx(exact[0], rel=1e-3)
 
 
-def test_float64_lanczos_finds_the_exact_hessians_extreme_eigenvalues():
-    """The float64 copy of the model computes the same loss, and Lanczos on its
-    Hessian-vector products gives both ends of the exact Hessian's spectrum to 1e-9, each
-    within the error it reports (float64 throughout: tight tolerances are safe)."""
+def _tiny_loss64() -> tuple[LossFunction, LossFunction]:
+    """(the float32 tiny loss, its float64 twin)."""
     import keras
 
     fn32 = _tiny_loss()
@@ -155,7 +157,16 @@ def test_float64_lanczos_finds_the_exact_hessians_extreme_eigenvalues():
         keras.config.set_dtype_policy("float32")
     twin.set_weights(fn32.model.get_weights())
     x, y = fn32.chunks[0]
-    fn = LossFunction(twin, np.asarray(x, np.float64), np.asarray(y))
+    return fn32, LossFunction(twin, np.asarray(x, np.float64), np.asarray(y))
+
+
+def test_float64_lanczos_finds_the_exact_hessians_extreme_eigenvalues():
+    """The float64 copy of the model computes the same loss, and Lanczos on its
+    Hessian-vector products gives both ends of the exact Hessian's spectrum to 1e-9, each
+    within the error it reports (float64 throughout: tight tolerances are safe)."""
+    import keras
+
+    fn32, fn = _tiny_loss64()
     assert fn.dtype.name == "float64" and keras.config.dtype_policy().name == "float32"
     assert float(fn.loss(fn.trained)) == pytest.approx(float(fn32.loss(fn32.trained)), rel=1e-6)
     exact = np.linalg.eigvalsh(_exact_hessian(fn))
@@ -165,6 +176,28 @@ def test_float64_lanczos_finds_the_exact_hessians_extreme_eigenvalues():
     for eig, want in ((hi, exact[-1]), (lo, exact[0])):
         assert eig.value == pytest.approx(want, rel=1e-9)
         assert abs(eig.value - want) <= eig.error + 1e-15
+
+
+def test_eigen_map_gives_the_exact_hessians_ratio_at_each_grid_point():
+    """The |λ_min/λ_max| map (Li et al. 2018, section 6) at grid points away from θ* equals
+    the ratio of the exact Hessian (full Jacobian of the gradient) at θ* + α·δ + β·η, and at
+    the centre the trained point's; the ratio differs across the plane (not a constant)."""
+    fn32, fn = _tiny_loss64()
+    rng = np.random.default_rng(3)
+    dirs = (filter_normalized_direction(fn.trained, rng),
+            filter_normalized_direction(fn.trained, rng))
+    axis = eigen_axis(3, 0.8)
+    emap = eigen_map(fn, dirs, axis, steps=fn.size, tol=1e-12, seed=0)
+    assert emap.ratio.shape == (3, 3) and emap.converged.all() and axis[1] == 0.0
+    for i, j in ((0, 2), (2, 1), (1, 1)):
+        point = [w + axis[i] * u + axis[j] * v
+                 for w, u, v in zip(fn.trained, *dirs, strict=True)]
+        exact = np.linalg.eigvalsh(_exact_hessian(fn, point))
+        assert emap.ratio[i, j] == pytest.approx(abs(exact[0] / exact[-1]), rel=1e-3)
+        assert emap.ratio_error[i, j] < 1e-6 * emap.ratio[i, j]
+    assert np.ptp(emap.ratio) > 0.01 * emap.ratio_mean
+    assert emap.ratio_mean == pytest.approx(np.mean(emap.ratio))
+    assert emap.ratio_max == np.max(emap.ratio)
 
 
 def test_lanczos_resolves_a_tiny_negative_eigenvalue_that_power_iteration_misses():
@@ -294,6 +327,34 @@ def test_landscape_cli_json_line(sigmoid_run, capsys):
     assert out["grid"] == 3 and out["span"] == 1.0
     assert out["eigen_ratio"] == pytest.approx(abs(out["lambda_min"] / out["lambda_max"]))
     assert (sigmoid_run / "geometry").is_dir() and out["file"].endswith(".npz")
+
+
+@pytest.mark.slow
+def test_landscape_cli_eigen_map_reuses_the_cached_surface(sigmoid_run, capsys):
+    """--eigen-grid adds the map to the JSON line (the solution's keys unchanged); a study of
+    the same plane cached without a map is reused, only the map is computed; the map's
+    centre, with the solution's Hessian settings, is the solution's ratio."""
+    base = ["landscape", str(sigmoid_run), "--grid", "3", "--samples", "32", "--seed", "5",
+            "--hessian-samples", "16", "--iterations", "12", "--json"]
+    assert main(base) == 0
+    first = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert first["eigen_map"] is None and first["eigen_grid"] == 0
+    assert main([*base, "--eigen-grid", "3", "--eigen-iterations", "12",
+                 "--eigen-samples", "16"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["file"] != first["file"] and not out["cached"]
+    for key in ("center_loss", "radius_loss_rise", "lambda_max", "lambda_min", "eigen_ratio"):
+        assert out[key] == first[key]
+    ratio = np.asarray(out["eigen_map"])
+    assert ratio.shape == (3, 3) and out["eigen_axis"] == [-1.0, 0.0, 1.0]
+    assert out["eigen_ratio_mean"] == pytest.approx(ratio.mean())
+    assert out["eigen_ratio_max"] == pytest.approx(ratio.max())
+    assert ratio[1, 1] == pytest.approx(first["eigen_ratio"], rel=1e-6)
+    assert main([*base, "--eigen-grid", "3", "--eigen-iterations", "12",
+                 "--eigen-samples", "16"]) == 0
+    again = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert again["cached"] and again["eigen_map"] == out["eigen_map"]
+    assert main([*base, "--eigen-grid", "4"]) == 2
 
 
 def test_landscape_cli_refuses_an_even_grid(tmp_path, capsys):

@@ -69,6 +69,7 @@ class LossFunction:
         # float32 for the run's model, float64 for `float64_loss`'s rebuild
         self.dtype = tf.as_dtype(self.variables[0].dtype) if self.variables else tf.float32
         self._hvp_fn: Any = None
+        self._trained_hvp: Callable[[np.ndarray], np.ndarray] | None = None
 
     def loss(self, weights: list[Any]) -> Any:
         """The mean loss (a scalar tensor) at `weights` (traceable)."""
@@ -96,13 +97,19 @@ class LossFunction:
     def hvp(self, v: np.ndarray) -> np.ndarray:
         """H·v at the trained weights, H the Hessian of the loss (float64 in, float64 out;
         computed in the model's dtype)."""
+        if self._trained_hvp is None:
+            self._trained_hvp = self.hvp_at(None)
+        return self._trained_hvp(v)
+
+    def hvp_at(self, point: list[np.ndarray] | None) -> Callable[[np.ndarray], np.ndarray]:
+        """v -> H(point)·v, the Hessian at `point` (weights in `trainable_variables` order;
+        None: the trained weights). One traced function serves every point."""
         import tensorflow as tf
 
         if self._hvp_fn is None:
-            w0 = [tf.constant(w) for w in self.trained]
 
             @tf.function(reduce_retracing=True)
-            def hvp_fn(v_flat: Any) -> Any:
+            def hvp_fn(w0: list[Any], v_flat: Any) -> Any:
                 vs = self.unflatten(v_flat)
                 with tf.GradientTape() as outer:
                     outer.watch(w0)
@@ -117,8 +124,18 @@ class LossFunction:
                 return tf.concat([tf.reshape(h, [-1]) for h in hv], axis=0)
 
             self._hvp_fn = hvp_fn
-        out = self._hvp_fn(tf.constant(np.asarray(v).astype(self.dtype.as_numpy_dtype)))
-        return np.asarray(out, dtype=np.float64)
+        np_dtype = self.dtype.as_numpy_dtype
+        weights = self.trained if point is None else point
+        if [tuple(np.shape(w)) for w in weights] != self.shapes:
+            raise ValueError("the point's weights do not have the model's shapes")
+        w0 = [tf.constant(np.asarray(w, dtype=np_dtype)) for w in weights]
+        fn = self._hvp_fn
+
+        def matvec(v: np.ndarray) -> np.ndarray:
+            out = fn(w0, tf.constant(np.asarray(v).astype(np_dtype)))
+            return np.asarray(out, dtype=np.float64)
+
+        return matvec
 
 
 def float64_loss(model: Any, spec: Any, binding: Any, x: np.ndarray, y: np.ndarray

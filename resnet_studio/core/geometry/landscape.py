@@ -27,12 +27,13 @@ import math
 import os
 import time
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from resnet_studio.core.geometry.eigenmap import EigenMap, eigen_axis, eigen_map
 from resnet_studio.core.geometry.hessian import LossFunction, float64_loss, lanczos_extremes
 from resnet_studio.core.geometry.runmodel import (
     CancelCheck,
@@ -71,6 +72,10 @@ class LandscapeSettings:
         hessian_samples: Examples for the Hessian (default min(samples, 512)).
         iterations: Lanczos steps (Hessian-vector products) at most.
         tol: Lanczos stops when both extreme Ritz residuals are below tol·|λ_max|.
+        eigen_grid: Points per axis of the |λ_min/λ_max| map over the same plane (odd;
+            0: no map). See eigenmap.py.
+        eigen_iterations: Lanczos steps at most at each point of the map.
+        eigen_samples: Examples for the map's Hessians (default min(hessian samples, 128)).
     """
 
     grid: int = 21
@@ -82,8 +87,14 @@ class LandscapeSettings:
     hessian_samples: int | None = None
     iterations: int = 200
     tol: float = 1e-5
+    eigen_grid: int = 0
+    eigen_iterations: int = 30
+    eigen_samples: int | None = None
 
     def __post_init__(self) -> None:
+        if self.eigen_grid != 0 and (self.eigen_grid < 3 or self.eigen_grid % 2 == 0):
+            raise ValueError(f"eigen_grid must be 0 (no map) or an odd number >= 3 (the "
+                             f"trained point is the centre), got {self.eigen_grid}")
         if self.grid < 3 or self.grid % 2 == 0:
             raise ValueError(f"grid must be an odd number >= 3 (the trained point is the "
                              f"centre), got {self.grid}")
@@ -99,8 +110,21 @@ class LandscapeSettings:
     def hessian_n(self) -> int:
         return self.hessian_samples or min(self.samples, 512)
 
+    @property
+    def eigen_n(self) -> int:
+        return self.eigen_samples or min(self.hessian_n, 128)
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def key_dict(self) -> dict[str, Any]:
+        """What the cache key digests: without a map, the settings as they were before maps
+        existed (so that results cached then are still found)."""
+        d = self.to_dict()
+        if not self.eigen_grid:
+            for name in ("eigen_grid", "eigen_iterations", "eigen_samples"):
+                d.pop(name)
+        return d
 
 
 @dataclass
@@ -127,6 +151,7 @@ class LandscapeResult:
     cached: bool = False
     lambda_max_error: float | None = None  # an eigenvalue lies within this of lambda_max
     lambda_min_error: float | None = None  # ... of lambda_min (see hessian.py)
+    eigen_map: EigenMap | None = None  # |λ_min/λ_max| over the plane (eigenmap.py)
 
     @property
     def slice1d(self) -> np.ndarray:
@@ -166,7 +191,10 @@ class LandscapeResult:
                 "eigen_converged": self.eigen_converged,
                 "lambda_max_error": self.lambda_max_error,
                 "lambda_min_error": self.lambda_min_error,
-                "lambda_min_resolved": self.lambda_min_resolved}
+                "lambda_min_resolved": self.lambda_min_resolved,
+                "eigen_grid": s.eigen_grid,
+                **(self.eigen_map.to_json() if self.eigen_map is not None else
+                   {"eigen_map": None, "eigen_ratio_mean": None, "eigen_ratio_max": None})}
 
 
 def filter_normalized_direction(weights: list[np.ndarray], rng: np.random.Generator
@@ -188,7 +216,7 @@ def filter_normalized_direction(weights: list[np.ndarray], rng: np.random.Genera
 
 
 def cache_path(run: RunModel, settings: LandscapeSettings) -> Path:
-    key = settings_key({**settings.to_dict(), "step": run.step, "format": FORMAT})
+    key = settings_key({**settings.key_dict(), "step": run.step, "format": FORMAT})
     return results_dir(run.run_dir) / f"landscape-{key}.npz"
 
 
@@ -215,8 +243,13 @@ def landscape_study(run_dir: str | os.PathLike[str], settings: LandscapeSettings
     x, y = split_arrays(run.data, "train", settings.samples, settings.seed)
     fn = LossFunction(run.model, x, y)
     rng = np.random.default_rng(settings.seed)
-    d1 = [tf.constant(d) for d in filter_normalized_direction(fn.trained, rng)]
-    d2 = [tf.constant(d) for d in filter_normalized_direction(fn.trained, rng)]
+    directions = (filter_normalized_direction(fn.trained, rng),
+                  filter_normalized_direction(fn.trained, rng))
+    if settings.eigen_grid:
+        base = _cached_without_map(run, settings) if use_cache else None
+        if base is not None:  # the same surface and directions: only the map is new
+            return _add_map(run, base, settings, directions, x, y, path, t0, progress, cancel)
+    d1, d2 = ([tf.constant(d) for d in ds] for ds in directions)
     w0 = [tf.constant(w) for w in fn.trained]
 
     @tf.function(reduce_retracing=True)
@@ -227,7 +260,7 @@ def landscape_study(run_dir: str | os.PathLike[str], settings: LandscapeSettings
     g = settings.grid
     line_n = 2 * g - 1 if initial is not None else 0
     hess_total = settings.iterations if settings.hessian else 0
-    total = g * g + CIRCLE_POINTS + line_n + hess_total
+    total = g * g + CIRCLE_POINTS + line_n + hess_total + _map_steps(settings)
     done = 0
 
     def step(what: str, n: int = 1) -> None:
@@ -277,13 +310,65 @@ def landscape_study(run_dir: str | os.PathLike[str], settings: LandscapeSettings
                                   on_iteration=lambda _i: step("Hessian eigenvalues"))
         lam_max, lam_min, converged = hi.value, lo.value, hi.converged and lo.converged
         err_max, err_min = hi.error, lo.error
+    emap = None
+    if settings.eigen_grid:
+        emap = _compute_map(run, settings, directions, x, y, cancel,
+                            lambda: step("|λ_min/λ_max| map"))
     logits = run.model(x[:2048], training=False)
     accuracy = float(np.mean(np.argmax(np.asarray(logits), -1) == np.asarray(y[:2048])))
     result = LandscapeResult(
         str(run.run_dir), settings, int(len(x)), axis, surface, center, accuracy,
         settings.ring, float(np.mean(ring)) - center, lam_max, lam_min, converged, line_t,
         line_loss, run.residual, str(path), time.time() - t0, lambda_max_error=err_max,
-        lambda_min_error=err_min)
+        lambda_min_error=err_min, eigen_map=emap)
+    check_cancel(cancel)
+    _save(path, result)
+    progress(total, total, "saved")
+    return result
+
+
+def _map_steps(settings: LandscapeSettings) -> int:
+    return settings.eigen_grid ** 2 * settings.eigen_iterations
+
+
+def _compute_map(run: RunModel, settings: LandscapeSettings,
+                 directions: tuple[list[np.ndarray], list[np.ndarray]], x: np.ndarray,
+                 y: np.ndarray, cancel: CancelCheck, step: Any) -> EigenMap:
+    """The |λ_min/λ_max| map on the first `eigen_n` examples of the subset (float64)."""
+    from resnet_studio.core.training.trainer import binding_for
+
+    check_cancel(cancel)
+    n = settings.eigen_n
+    hfn = float64_loss(run.model, run.trainer.spec, binding_for(run.data.info), x[:n], y[:n])
+    return eigen_map(hfn, directions, eigen_axis(settings.eigen_grid, settings.span),
+                     steps=settings.eigen_iterations, tol=settings.tol, seed=settings.seed,
+                     cancel=cancel, on_iteration=lambda _i: step())
+
+
+def _cached_without_map(run: RunModel, settings: LandscapeSettings) -> LandscapeResult | None:
+    """The cached result of the same settings without a map, if any."""
+    path = cache_path(run, replace(settings, eigen_grid=0))
+    try:
+        return _from_file(path) if path.is_file() else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _add_map(run: RunModel, base: LandscapeResult, settings: LandscapeSettings,
+             directions: tuple[list[np.ndarray], list[np.ndarray]], x: np.ndarray,
+             y: np.ndarray, path: Path, t0: float, progress: Progress,
+             cancel: CancelCheck) -> LandscapeResult:
+    """`base` (a cached study of the same plane) with the map computed and saved."""
+    total, done = _map_steps(settings), 0
+
+    def step() -> None:
+        nonlocal done
+        done += 1
+        progress(min(done, total), total, "|λ_min/λ_max| map")
+
+    emap = _compute_map(run, settings, directions, x, y, cancel, step)
+    result = replace(base, settings=settings, file=str(path), cached=False, eigen_map=emap,
+                     seconds=time.time() - t0)
     check_cancel(cancel)
     _save(path, result)
     progress(total, total, "saved")
@@ -314,8 +399,11 @@ def _save(path: Path, r: LandscapeResult) -> None:
     arrays = {"axis": r.axis, "surface": r.surface}
     if r.line_t is not None:
         arrays.update(line_t=r.line_t, line_loss=r.line_loss)
-    meta = {k: v for k, v in asdict(r).items()
-            if k not in ("axis", "surface", "line_t", "line_loss", "settings", "cached")}
+    if r.eigen_map is not None:
+        arrays.update(r.eigen_map.arrays())
+    meta = {k: getattr(r, k) for k in r.__dataclass_fields__
+            if k not in ("axis", "surface", "line_t", "line_loss", "settings", "cached",
+                         "eigen_map")}
     meta["settings"] = r.settings.to_dict()
     meta["format"] = FORMAT
     atomic_save_npz(path, arrays, meta)
@@ -325,9 +413,10 @@ def _from_file(path: Path) -> LandscapeResult:
     arrays, meta = load_npz(path)
     settings = LandscapeSettings(**meta.pop("settings"))
     meta.pop("format", None)
+    emap = EigenMap.from_arrays(arrays, settings.eigen_n, settings.eigen_iterations)
     return LandscapeResult(settings=settings, axis=arrays["axis"], surface=arrays["surface"],
                            line_t=arrays.get("line_t"), line_loss=arrays.get("line_loss"),
-                           cached=True, **meta)
+                           cached=True, eigen_map=emap, **meta)
 
 
 def load_landscape(path: str | os.PathLike[str]) -> LandscapeResult:
