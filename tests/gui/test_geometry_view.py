@@ -116,6 +116,42 @@ def test_without_opengl_the_tab_keeps_its_contours_and_says_why(qtbot, styled_qa
     assert "λ_min -0.01 ± 1e-06" in view.panels["residual"].label.text()
 
 
+def test_the_eigen_ratio_maps_are_small_heat_maps_on_one_scale(qtbot, styled_qapp):
+    """A landscape with a |λ_min/λ_max| map (landscape --eigen-grid) shows it under its
+    contour, both runs on the scale [0, the larger max]; one without a map shows none."""
+    from resnet_studio.core.geometry.eigenmap import EigenMap, eigen_axis
+    from resnet_studio.core.geometry.landscape import LandscapeResult, LandscapeSettings
+
+    axis = np.linspace(-1, 1, 5)
+    surface = 1.0 + np.add.outer(axis ** 2, axis ** 2)
+
+    def result(lambda_min: np.ndarray | None) -> LandscapeResult:
+        emap = None
+        if lambda_min is not None:
+            ones = np.ones((3, 3))
+            emap = EigenMap(eigen_axis(3, 1.0), 2.0 * ones, lambda_min, 1e-12 * ones,
+                            1e-9 * ones, 10 * ones.astype(int), ones.astype(bool), 16, 10)
+        return LandscapeResult("run", LandscapeSettings(grid=5, eigen_grid=3 if emap else 0),
+                               32, axis, surface, 1.0, 0.5, 0.5, 0.3, 2.0, -0.01, True, None,
+                               None, True, "f.npz", 1.0, lambda_max_error=1e-9,
+                               lambda_min_error=1e-6, eigen_map=emap)
+
+    residual_min = -0.02 * np.arange(9.0).reshape(3, 3)  # ratios 0 .. 0.08
+    view = GeometryView()
+    qtbot.addWidget(view)
+    view.landscapes = {"residual": result(residual_min), "plain": result(-np.full((3, 3), 0.4))}
+    view.show_landscapes()
+    res, plain = view.panels["residual"], view.panels["plain"]
+    assert not res.eigen_plot.isHidden() and not plain.eigen_plot.isHidden()
+    np.testing.assert_allclose(res.eigen_image.image, (np.abs(residual_min) / 2).T)
+    assert res.eigen_image.levels == pytest.approx([0.0, 0.2])  # the plain map's max
+    assert plain.eigen_image.levels == pytest.approx([0.0, 0.2])
+    assert "mean 0.04, max 0.08" in res.label.text()
+    view.landscapes = {"residual": result(None)}
+    view.show_landscapes()
+    assert res.eigen_plot.isHidden() and res.eigen_image.image is None
+
+
 def test_surfaces_share_one_height_and_colour_scale():
     """Two landscapes mapped on the shared levels: the same loss gives the same height and
     colour in both; losses outside the levels are clipped to the floor and the ceiling."""

@@ -7,7 +7,9 @@ unit is deleted (bars, residual blue and plain twin amber, overlaid) and the k-c
 sd of the accuracy with k random units deleted). Right: each run's 2-D loss landscape as a
 filled contour (log loss, one colour scale for both), the trained point marked, and where
 OpenGL is available the same landscape as a 3-D surface under it (surface.py; elsewhere a
-one-line note says why there is none), |λ_min/λ_max| under each. The studies run as jobs (gui.jobs.Job) whose work happens in a child process
+one-line note says why there is none), |λ_min/λ_max| under each and, when the study mapped
+it over the plane (`landscape --eigen-grid`, core/geometry/eigenmap.py), a small heat map of
+it (one colour scale for both runs: blue 0, yellow the largest ratio shown). The studies run as jobs (gui.jobs.Job) whose work happens in a child process
 (core.process_jobs); each run's result is drawn as soon as it arrives; Stop kills the process.
 """
 
@@ -44,6 +46,7 @@ TITLES = {"residual": "Residual", "plain": "Plain twin", "run": "Run"}
 COLORS = {"residual": theme.FAMILY_COLORS["Convolutional"], "plain": theme.FAMILY_COLORS["Heads"],
           "run": theme.FAMILY_COLORS["Convolutional"]}
 ISO_LEVELS = 8
+EIGEN_MAP_HEIGHT = 150  # pixels: a small picture under the landscape, not a second plot
 EMPTY_TEXT = ("Pick a finished run (a run of a comparison brings its plain twin along), then "
               "run a lesion study — delete residual units at test time (Veit et al. 2016) — "
               "or a loss landscape around the trained weights (Li et al. 2018).")
@@ -93,6 +96,16 @@ class LandscapePanel(QWidget):
         self.note.setObjectName(f"surfaceNote_{role}")
         self.note.setWordWrap(True)  # never wider than the contour above it
         lay.addWidget(self.note)
+        self.eigen_plot = pg.PlotWidget()  # the |λ_min/λ_max| map, when the study has one
+        self.eigen_plot.setObjectName(f"eigenMap_{role}")
+        self.eigen_plot.setMaximumHeight(EIGEN_MAP_HEIGHT)
+        self.eigen_plot.setLabel("bottom", "α")
+        self.eigen_plot.setLabel("left", "β")
+        self.eigen_image = pg.ImageItem(axisOrder="row-major")
+        self.eigen_image.setColorMap(pg.colormap.get("viridis"))
+        self.eigen_plot.addItem(self.eigen_image)
+        self.eigen_plot.hide()
+        lay.addWidget(self.eigen_plot)
         lay.addWidget(self.label)
         self.result: Any = None
         self.levels: tuple[float, float] | None = None
@@ -120,11 +133,15 @@ class LandscapePanel(QWidget):
         self.isos = []
         self.marker.setData([], [])
         self.label.setText("")
+        self.eigen_image.clear()
+        self.eigen_plot.hide()
         if self.surface is not None:
             self.surface.clear()
 
-    def show_result(self, result: Any, levels: tuple[float, float]) -> None:
-        """Draws `result` on the colour scale `levels` (log10 loss, shared by both panels)."""
+    def show_result(self, result: Any, levels: tuple[float, float],
+                    ratio_top: float = 1.0) -> None:
+        """Draws `result` on the colour scale `levels` (log10 loss, shared by both panels);
+        its |λ_min/λ_max| map, if any, on the scale [0, `ratio_top`] (shared too)."""
         self.result = result
         self.levels = levels
         z = np.log10(np.maximum(result.surface, 1e-12)).T  # rows: β, columns: α
@@ -144,9 +161,26 @@ class LandscapePanel(QWidget):
         self.marker.setData([0.0], [0.0])
         if self.surface is not None:
             self.surface.show_result(result, levels)
-        self.label.setText(f"colour: loss {10 ** levels[0]:.3g} (dark) to {10 ** levels[1]:.3g}"
-                           f" (yellow), log scale, the same for both runs\n"
-                           + eigen_text(result))
+        text = (f"colour: loss {10 ** levels[0]:.3g} (dark) to {10 ** levels[1]:.3g}"
+                f" (yellow), log scale, the same for both runs\n" + eigen_text(result))
+        emap = getattr(result, "eigen_map", None)
+        if emap is None:
+            self.eigen_image.clear()
+            self.eigen_plot.hide()
+        else:
+            m_axis = emap.axis
+            m_step = float(m_axis[1] - m_axis[0])
+            m_lo, m_size = float(m_axis[0]) - m_step / 2, m_step * len(m_axis)
+            self.eigen_image.setImage(emap.ratio.T, levels=(0.0, ratio_top))  # rows: β
+            self.eigen_image.setRect(m_lo, m_lo, m_size, m_size)
+            self.eigen_plot.setRange(xRange=(m_lo, m_lo + m_size),
+                                     yRange=(m_lo, m_lo + m_size), padding=0.02)
+            self.eigen_plot.show()
+            k = len(m_axis)
+            text += (f"\n|λ_min/λ_max| over the plane ({k}×{k} map above: blue 0, yellow "
+                     f"{ratio_top:.2g}, both runs): mean {emap.ratio_mean:.2g}, max "
+                     f"{emap.ratio_max:.2g}")
+        self.label.setText(text)
 
 
 class GeometryView(theme.FollowsPalette, QWidget):
@@ -481,6 +515,9 @@ class GeometryView(theme.FollowsPalette, QWidget):
         levels = (float(np.min(finite)), float(np.max(finite)))
         if levels[1] <= levels[0]:
             levels = (levels[0], levels[0] + 1.0)
+        maps = [r.eigen_map.ratio_max for r in self.landscapes.values()
+                if getattr(r, "eigen_map", None) is not None]
+        top = max([m for m in maps if math.isfinite(m) and m > 0], default=1.0)
         for role, r in self.landscapes.items():
             panel = self.panels["residual" if role == "run" else role]
-            panel.show_result(r, levels)
+            panel.show_result(r, levels, top)
