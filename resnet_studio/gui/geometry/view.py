@@ -9,8 +9,9 @@ filled contour (log loss, one colour scale for both), the trained point marked, 
 OpenGL is available the same landscape as a 3-D surface under it (surface.py; elsewhere a
 one-line note says why there is none), |λ_min/λ_max| under each and, when the study mapped
 it over the plane (`landscape --eigen-grid`, core/geometry/eigenmap.py), a small heat map of
-it (one colour scale for both runs: blue 0, yellow the largest ratio shown). The studies run as jobs (gui.jobs.Job) whose work happens in a child process
-(core.process_jobs); each run's result is drawn as soon as it arrives; Stop kills the process.
+it (one colour scale for both runs: dark 0, yellow the largest ratio shown). The studies
+run as jobs (gui.jobs.Job) whose work happens in a child process (core.process_jobs); each
+run's result is drawn as soon as it arrives; Stop kills the process.
 """
 
 from __future__ import annotations
@@ -177,7 +178,7 @@ class LandscapePanel(QWidget):
                                      yRange=(m_lo, m_lo + m_size), padding=0.02)
             self.eigen_plot.show()
             k = len(m_axis)
-            text += (f"\n|λ_min/λ_max| over the plane ({k}×{k} map above: blue 0, yellow "
+            text += (f"\n|λ_min/λ_max| over the plane ({k}×{k} map above: dark 0, yellow "
                      f"{ratio_top:.2g}, both runs): mean {emap.ratio_mean:.2g}, max "
                      f"{emap.ratio_max:.2g}")
         self.label.setText(text)
@@ -263,7 +264,8 @@ class GeometryView(theme.FollowsPalette, QWidget):
         pal = self.palette()
         base, text = pal.color(QPalette.ColorRole.Base), pal.color(QPalette.ColorRole.Text)
         dim = theme.dim_text(pal)
-        plots = [self.bars, self.kcurve, *(p.plot for p in self.panels.values())]
+        plots = [self.bars, self.kcurve, *(p.plot for p in self.panels.values()),
+                 *(p.eigen_plot for p in self.panels.values())]
         for widget in plots:
             widget.setBackground(base)
             for name in ("left", "bottom"):
@@ -279,6 +281,8 @@ class GeometryView(theme.FollowsPalette, QWidget):
         for p in self.panels.values():
             p.plot.setTitle(f"{TITLES[p.role]}: loss around the trained weights",
                             color=text.name())
+            p.eigen_plot.setTitle("|λ_min/λ_max| of the Hessian over the same plane",
+                                  color=text.name(), size="9pt")
 
     # ------------------------------------------------------------------ run-tab protocol
     @property
