@@ -33,7 +33,6 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -45,7 +44,7 @@ from typing import Any
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import LoadSampler, machine_info, machine_line, percentile, table  # noqa: E402
+from common import LoadSampler, machine_info, machine_line, percentile, report, table  # noqa: E402
 
 EDIT_MEDIAN_MS, EDIT_P90_MS = 150.0, 300.0
 TIMEOUT_S = 600.0
@@ -234,11 +233,7 @@ def main(argv: list[str] | None = None) -> int:
               "core": core,
               "targets": {"edit_median_ms": EDIT_MEDIAN_MS, "edit_p90_ms": EDIT_P90_MS},
               "passed": not failures, "failures": failures}
-    if args.json:
-        print(json.dumps(result), flush=True)
-    else:
-        print(format_report(result), flush=True)
-    return 0 if not failures else 1
+    return report(result, args.json, format_report)
 
 
 def format_report(r: dict[str, Any]) -> str:

@@ -30,7 +30,6 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -41,7 +40,7 @@ from typing import Any
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import LoadSampler, machine_info, machine_line, percentile, table  # noqa: E402
+from common import LoadSampler, machine_info, machine_line, percentile, report, table  # noqa: E402
 
 STALL_P99_MS, STALL_MAX_MS, REDRAW_MS = 20.0, 100.0, 16.0
 PROBE_MS = 5
@@ -398,11 +397,7 @@ def main(argv: list[str] | None = None) -> int:
               "targets": {"stall_p99_ms": STALL_P99_MS, "stall_max_ms": STALL_MAX_MS,
                           "redraw_ms": REDRAW_MS},
               "passed": not failures, "failures": failures}
-    if args.json:
-        print(json.dumps(result), flush=True)
-    else:
-        print(format_report(result), flush=True)
-    return 0 if not failures else 1
+    return report(result, args.json, format_report)
 
 
 def format_report(res: dict[str, Any]) -> str:

@@ -28,7 +28,6 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -39,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, LoadSampler, machine_info, machine_line, table  # noqa: E402
+from common import REPO, LoadSampler, machine_info, machine_line, report, table  # noqa: E402
 
 WINDOW_S, FIRST_STEP_S = 1.5, 10.0
 PRESET = "resnet8-digits"
@@ -204,11 +203,7 @@ def main(argv: list[str] | None = None) -> int:
               "slowest_imports_s": imports,
               "targets": {"window_s": WINDOW_S, "first_step_s": FIRST_STEP_S},
               "passed": not failures, "failures": failures}
-    if args.json:
-        print(json.dumps(result), flush=True)
-    else:
-        print(format_report(result), flush=True)
-    return 0 if not failures else 1
+    return report(result, args.json, format_report)
 
 
 def format_report(r: dict[str, Any]) -> str:

@@ -7,12 +7,13 @@ the last stdout line, and exits 1 when a target is missed.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import statistics
 import subprocess
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -134,3 +135,10 @@ def machine_line(m: dict[str, Any], during: dict[str, Any] | None = None) -> str
                  f"(mean {during['load1_mean']})")
     return (text + f"; TensorFlow {m['tensorflow']}, Keras {m['keras']}, PySide6 "
             f"{m['pyside6']}, pyqtgraph {m['pyqtgraph']}, Python {m['python']}")
+
+
+def report(result: dict[str, Any], as_json: bool, format_report: Callable[[dict], str]) -> int:
+    """Prints the result (one JSON line with ``--json``, else its table) and returns the exit
+    code: 0 when ``result["passed"]``, 1 when a target was missed."""
+    print(json.dumps(result) if as_json else format_report(result), flush=True)
+    return 0 if result["passed"] else 1

@@ -49,18 +49,26 @@ EPOCHS, GRAB_AFTER = 12, 6
 
 def training_screenshot(out: Path) -> int:
     """Trains in the GUI and grabs the Training tab mid-run (runs in a child process)."""
-    from PySide6.QtCore import QTimer
-
     from resnet_studio.core.presets import load_preset
-    from resnet_studio.core.training.events import EpochEnd
     from resnet_studio.gui.app import SCREENSHOT_SIZE, make_application
     from resnet_studio.gui.main_window import MainWindow
 
     app = make_application()
     window = MainWindow(load_preset(TRAINING_SHOT[0]), restore_layout=False)
     window.resize(*SCREENSHOT_SIZE)
+    return grab_mid_training(app, window, out, EPOCHS, GRAB_AFTER)
+
+
+def grab_mid_training(app, window, out: Path, epochs: int, grab_after: int) -> int:
+    """Presses Train for `epochs` epochs once TensorFlow is loaded, grabs the window after
+    epoch `grab_after`, stops the run and exits the event loop; returns 0 when the image was
+    written (shared with make_text_screenshots.py)."""
+    from PySide6.QtCore import QTimer
+
+    from resnet_studio.core.training.events import EpochEnd
+
     view = window.training_view
-    view.panel.set_value("epochs", EPOCHS)
+    view.panel.set_value("epochs", epochs)
     code = [1]
 
     def grab() -> None:
@@ -71,17 +79,22 @@ def training_screenshot(out: Path) -> int:
         view.stop()
 
     def on_event(event: object) -> None:
-        if isinstance(event, EpochEnd) and event.epoch == GRAB_AFTER:
+        if isinstance(event, EpochEnd) and event.epoch == grab_after:
             QTimer.singleShot(0, grab)
 
     def start() -> None:
         window.start_training()
         view.session.event.connect(on_event)
 
+    def finished(_f: object) -> None:
+        window.doc.undo_stack.setClean()  # no "save changes?" question on close
+        window.close()
+        app.exit(code[0])
+
     window.show()
     window.start_backend()
     window.tf_loader.ready.connect(lambda _info: QTimer.singleShot(0, start))
-    view.run_finished.connect(lambda _f: (window.close(), app.exit(code[0])))
+    view.run_finished.connect(finished)
     return app.exec()
 
 

@@ -145,35 +145,11 @@ def backbone_shots(canvas_out: Path, inside_out: Path, folder: Path) -> int:
 
 def finetune_shot(out: Path, folder: Path) -> int:
     """The backbone fine-tuned in the Training tab, grabbed after GRAB_AFTER epochs."""
-    from PySide6.QtCore import QTimer
-
-    from resnet_studio.core.training.events import EpochEnd
+    sys.path.insert(0, str(HERE))
+    from make_screenshots import grab_mid_training
 
     app, window = _window(backbone_spec(folder))
-    view = window.training_view
-    view.panel.set_value("epochs", EPOCHS)
-    code = [1]
-
-    def grab() -> None:
-        view.plots.refresh()
-        app.processEvents()
-        code[0] = _save(window, out)
-        view.stop()
-
-    def on_event(event: object) -> None:
-        if isinstance(event, EpochEnd) and event.epoch == GRAB_AFTER:
-            QTimer.singleShot(0, grab)
-
-    def start() -> None:
-        window.start_training()
-        view.session.event.connect(on_event)
-
-    window.show()
-    window.start_backend()
-    window.tf_loader.ready.connect(lambda _info: QTimer.singleShot(0, start))
-    view.run_finished.connect(lambda _f: (window.doc.undo_stack.setClean(), window.close(),
-                                          app.exit(code[0])))
-    return app.exec()
+    return grab_mid_training(app, window, out, EPOCHS, GRAB_AFTER)
 
 
 def main() -> int:

@@ -211,6 +211,16 @@ def bind(spec: ArchitectureSpec, binding: Binding | None) -> ArchitectureSpec:
     return bind_spec(spec, binding).spec
 
 
+def validated_and_bound(spec: ArchitectureSpec, binding: Binding | None
+                        ) -> tuple[ArchitectureSpec, Binding]:
+    """The spec checked (SpecError names every problem) and bound as it trains, with the
+    binding itself (empty when none was given): where every build and summary starts."""
+    problems = validate(spec)
+    if problems:
+        raise SpecError(problems)
+    return bind(spec, binding), binding or Binding()
+
+
 def build_model(spec: ArchitectureSpec, binding: Binding | None = None, *,
                 max_params: int | str | None = None, lesion_gates: bool = False
                 ) -> BuiltModel:
@@ -250,11 +260,7 @@ def _build(spec: ArchitectureSpec, binding: Binding | None, max_params: int | st
 
     graph_order.install()  # ResNet-1202 is deeper than Keras's recursive graph walk allows
     limit = max_params_limit(max_params)
-    problems = validate(spec)
-    if problems:
-        raise SpecError(problems)
-    spec = bind(spec, binding)
-    binding = binding or Binding()
+    spec, binding = validated_and_bound(spec, binding)
     ctx = BuildContext(binding, spec.input.vocab_size, _residual_units(spec.blocks),
                        block_names(spec), lesion_gates=lesion_gates)
     with DeclaredVariables() as declared:

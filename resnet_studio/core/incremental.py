@@ -43,12 +43,12 @@ from resnet_studio.core.builder import (
     _check_size,
     _residual_units,
     _weight_counts,
-    bind,
     block_names,
     block_summary,
     max_params_limit,
+    validated_and_bound,
 )
-from resnet_studio.core.spec import ArchitectureSpec, BlockSpec, SpecError, validate
+from resnet_studio.core.spec import ArchitectureSpec, BlockSpec
 
 # From this many units on, a stage is extrapolated from its 2-unit build.
 _EXTRAPOLATE_FROM = 3
@@ -105,11 +105,7 @@ class IncrementalSummarizer:
             SpecError, ModelTooLargeError, BlockBuildError: as `builder.summarize`.
         """
         limit = max_params_limit(max_params)
-        problems = validate(spec)
-        if problems:
-            raise SpecError(problems)
-        spec = bind(spec, binding)
-        binding = binding or Binding()
+        spec, binding = validated_and_bound(spec, binding)
         names = block_names(spec)
         units = _residual_units(spec.blocks)
         facts = (binding.num_classes, binding.vocab_size, spec.input.vocab_size)

@@ -40,19 +40,12 @@ def main() -> None:
     make_distribution("mirrored", "CPU:0,CPU:1")  # splits the CPU while TF has not started
     from resnet_studio.core.compress.prune import ParentModel, prune_run
     from resnet_studio.core.runs import read_run
-    from resnet_studio.core.spec import spec_from_dict
     from resnet_studio.core.training.restore import load_run_model
     from resnet_studio.core.training.trainer import Trainer
     from resnet_studio.core.training_config import TrainingConfig
+    from tests.tiny_models import tiny_residual_cnn
 
-    spec = spec_from_dict({
-        "name": "prune-mirrored", "input": {"kind": "image", "shape": [8, 8, 1]},
-        "blocks": [{"type": "conv_stem", "params": {"filters": 8, "kernel_size": 3,
-                                                    "stride": 1, "pool": False}},
-                   {"type": "basic_block", "params": {"filters": 8}},
-                   {"type": "global_pool", "params": {}},
-                   {"type": "classifier_head", "params": {"classes": 10}}],
-        "training": {"optimizer": "adam", "learning_rate": 0.01}, "dataset": "digits"})
+    spec = tiny_residual_cnn("prune-mirrored")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         cfg = TrainingConfig.from_sources(spec.training, {"epochs": 1, "batch_size": 32,

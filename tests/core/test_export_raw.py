@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +10,7 @@ import pytest
 
 from resnet_studio.core.data.tfds_text import PAIR_JOIN, encode_pairs
 from resnet_studio.core.data.tokenizers import fit_tokenizer
+from tests.processes import serve_text_in_bare_tensorflow
 
 CORPUS = ["Return the square root of x.", "Open a TCP connection to the host and port.",
           "Pickle an object to a byte string.", "Read the whole file as text.",
@@ -72,19 +70,7 @@ def test_pair_export_serves_two_strings_reloaded_with_tensorflow_alone(pair_toke
     # The segment embedding matters: the same texts as one pair the other way round differ.
     swapped = np.asarray(model(encode_pairs(pair_tokenizer, second, first, length)))
     assert np.abs(swapped - expected).max() > 1e-4
-    code = (
-        "import json, sys\n"
-        "import tensorflow as tf\n"
-        "import tensorflow_text  # registers the WordPiece ops\n"
-        f"m = tf.saved_model.load({str(tmp_path / 'served')!r})\n"
-        f"out = m.serve(tf.constant({first!r}), tf.constant({second!r}))\n"
-        "print(json.dumps(out.numpy().tolist()))\n"
-        "bad = [k for k in sys.modules if k.startswith(('resnet_studio', 'keras_hub'))]\n"
-        "assert not bad, bad\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=300, cwd=tmp_path)
-    assert done.returncode == 0, done.stderr[-2000:]
-    served = np.array(json.loads(done.stdout.strip().splitlines()[-1]))
+    served = serve_text_in_bare_tensorflow(tmp_path / "served", first, second)
     np.testing.assert_allclose(served, expected, atol=1e-5)
 
 

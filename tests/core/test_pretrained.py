@@ -5,8 +5,6 @@ strings and reloaded with TensorFlow alone."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +12,7 @@ import pytest
 
 from resnet_studio.core.builder import BlockBuildError, build_model
 from resnet_studio.core.spec import spec_from_dict
+from tests.processes import serve_text_in_bare_tensorflow
 
 LENGTH = 32
 
@@ -119,18 +118,7 @@ def test_fine_tune_export_strings_and_reload_with_tensorflow_alone(bert_preset: 
     # The model's own graph on the ids our tokenizer makes, as the export holds it.
     served_here = tf.saved_model.load(str(tmp_path / "served"))  # kept: it owns the variables
     expected = served_here.serve_ids(tf.constant(tokenizer.encode(texts, LENGTH))).numpy()
-    code = (
-        "import json, sys\n"
-        "import tensorflow as tf\n"
-        "import tensorflow_text  # registers the WordPiece ops\n"
-        f"m = tf.saved_model.load({str(tmp_path / 'served')!r})\n"
-        f"print(json.dumps(m.serve(tf.constant({texts!r})).numpy().tolist()))\n"
-        "bad = [k for k in sys.modules if k.startswith(('resnet_studio', 'keras_hub'))]\n"
-        "assert not bad, bad\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=300, cwd=tmp_path)
-    assert done.returncode == 0, done.stderr[-2000:]
-    served = np.array(json.loads(done.stdout.strip().splitlines()[-1]))
+    served = serve_text_in_bare_tensorflow(tmp_path / "served", texts)
     np.testing.assert_allclose(served, expected, atol=1e-5)
     # ... and equal to the model as it was trained, before its preset folder was deleted.
     np.testing.assert_allclose(served, trained, atol=1e-4)

@@ -88,19 +88,12 @@ def test_int8_needs_calibration_inputs_and_modes_are_checked(tmp_path, small):
 @pytest.mark.slow
 def test_cli_export_int8_reports_size_and_accuracy_on_the_test_split(tmp_path, capsys):
     from resnet_studio.core.runs import read_run
-    from resnet_studio.core.spec import spec_from_dict
     from resnet_studio.core.training.restore import evaluate_run
     from resnet_studio.core.training.trainer import Trainer
     from resnet_studio.core.training_config import TrainingConfig
+    from tests.tiny_models import tiny_residual_cnn
 
-    spec = spec_from_dict({
-        "name": "q-test", "input": {"kind": "image", "shape": [8, 8, 1]},
-        "blocks": [{"type": "conv_stem", "params": {"filters": 8, "kernel_size": 3,
-                                                    "stride": 1, "pool": False}},
-                   {"type": "basic_block", "params": {"filters": 8}},
-                   {"type": "global_pool", "params": {}},
-                   {"type": "classifier_head", "params": {"classes": 10}}],
-        "training": {"optimizer": "adam", "learning_rate": 0.01}, "dataset": "digits"})
+    spec = tiny_residual_cnn("q-test")
     cfg = TrainingConfig.from_sources(spec.training, {"epochs": 3, "batch_size": 32})
     run_dir = tmp_path / "run"
     assert Trainer(spec, "digits", cfg, run_dir=run_dir, limit=400).run().status == "completed"

@@ -69,19 +69,12 @@ def test_dialog_overlays_residual_and_plain(qtbot, styled_qapp, store):
 
 @pytest.mark.slow
 def test_prune_button_fine_tunes_a_new_run_and_redraws(qtbot, styled_qapp, tmp_path):
-    from resnet_studio.core.spec import spec_from_dict
     from resnet_studio.core.training.trainer import Trainer
     from resnet_studio.core.training_config import TrainingConfig
     from resnet_studio.gui.training.compress_dialog import CompressDialog
+    from tests.tiny_models import tiny_residual_cnn
 
-    spec = spec_from_dict({
-        "name": "gui-prune", "input": {"kind": "image", "shape": [8, 8, 1]},
-        "blocks": [{"type": "conv_stem", "params": {"filters": 8, "kernel_size": 3,
-                                                    "stride": 1, "pool": False}},
-                   {"type": "basic_block", "params": {"filters": 8}},
-                   {"type": "global_pool", "params": {}},
-                   {"type": "classifier_head", "params": {"classes": 10}}],
-        "training": {"optimizer": "adam", "learning_rate": 0.01}, "dataset": "digits"})
+    spec = tiny_residual_cnn("gui-prune")
     cfg = TrainingConfig.from_sources(spec.training, {"epochs": 1, "batch_size": 32})
     parent = tmp_path / "runs" / "parent"
     assert Trainer(spec, "digits", cfg, run_dir=parent, limit=320).run().status == "completed"
@@ -109,19 +102,11 @@ def trained_pair(tmp_path_factory) -> Path:
     from resnet_studio.core.builder import plain_twin
     from resnet_studio.core.runs.pairs import pair_meta
     from resnet_studio.core.runs.store import update_meta
-    from resnet_studio.core.spec import spec_from_dict
     from resnet_studio.core.training.trainer import Trainer
     from resnet_studio.core.training_config import TrainingConfig
+    from tests.tiny_models import tiny_residual_cnn
 
-    spec = spec_from_dict({
-        "name": "gui-views", "input": {"kind": "image", "shape": [8, 8, 1]},
-        "blocks": [{"type": "conv_stem", "params": {"filters": 8, "kernel_size": 3,
-                                                    "stride": 1, "pool": False}},
-                   {"type": "basic_block", "params": {"filters": 8}},
-                   {"type": "basic_block", "params": {"filters": 16, "stride": 2}},
-                   {"type": "global_pool", "params": {}},
-                   {"type": "classifier_head", "params": {"classes": 10}}],
-        "training": {"optimizer": "adam", "learning_rate": 0.01}, "dataset": "digits"})
+    spec = tiny_residual_cnn("gui-views", {"filters": 8}, {"filters": 16, "stride": 2})
     root = tmp_path_factory.mktemp("pair") / "runs"
     cfg = TrainingConfig.from_sources(spec.training, {"epochs": 1, "batch_size": 32})
     for role, s in (("residual", spec), ("plain", plain_twin(spec))):
