@@ -19,6 +19,11 @@ def test_preview_shows_wordpiece_tokens_of_bert_tiny() -> None:
     assert preview.x.shape[1] == spec.input.shape[0]
     text = token_text(preview.x[0], None, tokens=preview.tokens)
     assert text.startswith("[CLS] ") and "[SEP]" in preview.tokens
+    # The sizes shown are the whole dataset's, not those of the few samples the preview read.
+    from resnet_studio.core.data import describe_dataset
+
+    assert preview.info.sizes == describe_dataset("stdlib-docs").sizes
+    assert preview.info.sizes["train"] > 100
     # An image set ignores the architecture's tokenizer.
     assert load_preview("digits", None, text_load_args(spec)).tokens is None
 

@@ -8,7 +8,7 @@ is shown.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -59,8 +59,10 @@ def load_preview(name: str, data_dir: str | None = None,
             y = np.stack([p[1] for p in pairs]) if pairs else None
         tok = data.tokenizer
         if tok is not None and tok.kind != "bytes" and x is not None and len(x):
-            return Preview(name, data.info, x, y, None, tokens=tok.tokens(x[0]),
-                           tokenizer=tok.kind)
+            # The tokenized load's info (its vocabulary is the tokenizer's), with the split
+            # sizes of the whole dataset: the load itself was cut to a few samples.
+            return Preview(name, replace(data.info, sizes=info.sizes), x, y, None,
+                           tokens=tok.tokens(x[0]), tokenizer=tok.kind)
         return Preview(name, info, x, y, data.vocabulary)
     except DatasetError as e:
         return Preview(name, error=str(e))
