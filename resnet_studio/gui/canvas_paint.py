@@ -29,6 +29,8 @@ from resnet_studio.gui.canvas_layout import ARC_BULGE, CanvasLayout, DropSlot, N
 from resnet_studio.gui.formatting import format_count, format_shape, key_param_text
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from resnet_studio.core.binding import Difference
     from resnet_studio.core.builder import BlockSummary
     from resnet_studio.gui.document import Document
@@ -49,12 +51,9 @@ class CanvasPainting:
     _result: SummaryResult | None
     _infos: dict[tuple[int, ...], BlockSummary]
     _stale: bool
-
-    def differences_for(self, path: tuple[int, ...] | None) -> list[Difference]:
-        raise NotImplementedError  # ArchitectureCanvas
-
-    def projection_drawn(self, path: tuple[int, ...]) -> bool:
-        raise NotImplementedError  # ArchitectureCanvas
+    # Methods of ArchitectureCanvas that painting asks (declared, not defined, here).
+    differences_for: Callable[[tuple[int, ...] | None], list[Difference]]
+    projection_drawn: Callable[[tuple[int, ...]], bool]
 
     def _title_font(self) -> QFont:
         f = QFont(self.font())
