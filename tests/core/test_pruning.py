@@ -20,10 +20,10 @@ from resnet_studio.core.sparsity.masks import (
     polynomial_sparsity,
     sparsity_report,
 )
-from resnet_studio.core.spec import spec_from_dict
 from resnet_studio.core.training.trainer import Trainer
 from resnet_studio.core.training_config import TrainingConfig
 from tests.processes import sigkill_when
+from tests.tiny_models import tiny_residual_cnn
 
 LIMIT = 320
 STUDIO = [sys.executable, "-c", "import sys; from resnet_studio.cli import main; sys.exit(main())"]
@@ -100,16 +100,7 @@ def test_polynomial_schedule_of_zhu_and_gupta():
 
 # --------------------------------------------------------------------------- training
 def architecture():
-    return spec_from_dict({
-        "name": "prune-test", "input": {"kind": "image", "shape": [8, 8, 1]},
-        "blocks": [
-            {"type": "conv_stem", "params": {"filters": 8, "kernel_size": 3, "stride": 1,
-                                             "pool": False}},
-            {"type": "basic_block", "params": {"filters": 8, "shortcut": "identity"}},
-            {"type": "global_pool", "params": {}},
-            {"type": "classifier_head", "params": {"classes": 10}}],
-        "training": {"optimizer": "adam", "learning_rate": 0.01},
-        "dataset": "digits"})
+    return tiny_residual_cnn("prune-test", {"filters": 8, "shortcut": "identity"})
 
 
 @pytest.fixture(scope="module")
