@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pytest
 
+from resnet_studio.core.builder import build_model, plain_twin
 from resnet_studio.core.experiments.runner import ExperimentRun, Settings, resume_experiment
 from resnet_studio.core.experiments.schema import (
     ExperimentError,
@@ -18,6 +19,8 @@ from resnet_studio.core.experiments.schema import (
     loads_experiment,
 )
 from resnet_studio.core.experiments.summary import arm_summary, mean_sd
+from resnet_studio.core.presets import load_preset
+from resnet_studio.core.spec import spec_from_dict
 from resnet_studio.core.training.shared_start import SharedStart
 
 BUILT_IN = ("clipping", "degradation", "norm-placement", "optimizers", "preactivation",
@@ -186,6 +189,30 @@ def test_arms_share_initial_weights_of_shared_layers_and_the_batch_order(tmp_pat
         for a, b in zip(labels["residual"], labels[name], strict=True):
             np.testing.assert_array_equal(a, b)
     assert len(np.unique(np.concatenate(labels["residual"]))) > 1
+
+
+def test_a_zero_started_gamma_never_reaches_an_arm_without_it():
+    """The plain twin of a zero-γ residual net (compare's order: residual first) keeps γ = 1;
+    loading the residual's zeros would silence every plain unit for good (ReLU(0) has no
+    gradient)."""
+    spec = load_preset("resnet8-digits")
+    spec = spec_from_dict({**spec.to_dict(), "blocks": [
+        {**b, "params": {**b.get("params", {}), "zero_init_residual": True}}
+        if b["type"] == "basic_block" else b for b in spec.to_dict()["blocks"]]})
+    residual, plain = build_model(spec).model, build_model(plain_twin(spec)).model
+    start = SharedStart()
+    start.share(residual)
+    start.share(plain)
+
+    def gammas(model):
+        return {ly.name: ly.get_weights()[0] for ly in model.layers if ly.name.endswith("bn2")}
+    assert gammas(residual) and all(not g.any() for g in gammas(residual).values())
+    assert gammas(plain).keys() == gammas(residual).keys()
+    assert all((g == 1).all() for g in gammas(plain).values())
+    # Shared layers other than the zero γ's batch norms still start equal.
+    conv = next(ly.name for ly in residual.layers if "conv" in ly.name and ly.get_weights())
+    np.testing.assert_array_equal(residual.get_layer(conv).get_weights()[0],
+                                  plain.get_layer(conv).get_weights()[0])
 
 
 def test_shared_start_round_trips_through_disk(tmp_path):

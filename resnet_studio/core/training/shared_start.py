@@ -11,8 +11,10 @@ own seeded initialisation and join the pool for the arms after it.
 
 One exception is deliberate: a batch norm whose γ an arm initialises to zero
 (`zero_init_residual`, Goyal et al. 2017) keeps its zeros; loading the other arms' ones
-would undo the very thing the arm tests. Batch-norm weights are constants at
-initialisation anyway (γ = 1, β = 0, mean 0, variance 1), so no randomness is lost.
+would undo the very thing the arm tests. Nor do those zeros join the pool: an arm without
+the option (the plain twin, whose unit output a zero γ would silence for good) keeps its own
+γ = 1. Batch-norm weights are constants at initialisation anyway (γ = 1, β = 0, mean 0,
+variance 1), so no randomness is lost either way.
 
 The plain-twin comparison (compare.py) is the two-arm case of an experiment
 (core/experiments): the residual network, then its twin from the residual's start.
@@ -60,10 +62,12 @@ class SharedStart:
         return loaded
 
     def add_from(self, model: Any) -> list[str]:
-        """Adds `model`'s layers the pool does not hold yet (call before it trains)."""
+        """Adds `model`'s layers the pool does not hold yet (call before it trains), but
+        not a zero-started γ (module docstring)."""
         added = []
         for layer in model.layers:
-            if layer.weights and layer.name not in self.weights:
+            if layer.weights and layer.name not in self.weights \
+                    and not _keeps_own_start(layer):
                 self.weights[layer.name] = [np.array(a, copy=True) for a in layer.get_weights()]
                 added.append(layer.name)
         return added
