@@ -80,33 +80,19 @@ def cmd_presets(args: argparse.Namespace) -> int:
 
 
 def _load_bound(preset: str, dataset: str | None, no_residual: bool = False):
-    """(spec, binding) for a preset, optionally bound to a dataset's shapes."""
+    """(spec, bound) for a preset: `bound` is `core.binding.bind_spec` of the spec on the
+    dataset's facts (as training will bind it: the facts the editor reads too), or None
+    without a dataset."""
+    from resnet_studio.core.binding import bind_spec, facts_for_editor
     from resnet_studio.core.builder import plain_twin
     from resnet_studio.core.presets import load_preset
 
     spec = load_preset(preset)
     if no_residual:
         spec = plain_twin(spec)
-    binding = None
-    if dataset:
-        from resnet_studio.core.blocks.context import Binding
-        from resnet_studio.core.data import describe_dataset
-
-        info = describe_dataset(dataset)
-        shape = tuple(info.input_shape)
-        size = _trained_image_size(spec, dataset, info.input_kind)
-        if size is not None:  # what training will feed it (trainer.image_geometry)
-            shape = (*size, *shape[2:])
-        binding = Binding(input_shape=shape, input_kind=info.input_kind,
-                          num_classes=info.num_classes, vocab_size=info.vocab_size)
-    return spec, binding
-
-
-def _trained_image_size(spec, dataset: str, kind: str) -> tuple[int, int] | None:
-    """The image size a file dataset is brought to when this preset trains on it."""
-    from resnet_studio.core.binding import trained_image_size
-
-    return trained_image_size(spec, dataset, kind)
+    if not dataset:
+        return spec, None
+    return spec, bind_spec(spec, facts_for_editor(spec, dataset))
 
 
 @obeys_max_params
@@ -114,15 +100,50 @@ def cmd_summary(args: argparse.Namespace) -> int:
     from resnet_studio.cli.train_commands import naming_the_input
     from resnet_studio.core.builder import summarize
 
-    spec, binding = _load_bound(args.preset, args.dataset, args.no_residual)
+    spec, bound = _load_bound(args.preset, args.dataset, args.no_residual)
     # Shapes and counts need no weights: nothing is allocated (builder.summarize).
     with naming_the_input(args.preset + (f" on {args.dataset}" if args.dataset else "")):
-        summary = summarize(spec, binding)
+        summary = summarize(spec, bound.binding if bound else None)
+    differences = bound.differences if bound else []
     if args.json:
-        emit_json(summary.to_dict())
+        out = summary.to_dict()
+        if args.dataset:
+            out["differences"] = [{**vars(d), "text": difference_text(d, args.dataset)}
+                                  for d in differences]
+        emit_json(out)
         return EXIT_OK
     print(format_summary(summary))
+    if args.dataset:
+        print(format_differences(differences, args.dataset))
     return EXIT_OK
+
+
+def _plain(field: str, value: Any) -> str:
+    """A value as the summary says it: shapes as 32×32×3, counts with separators."""
+    if field == "shape" and isinstance(value, (tuple, list)):
+        return "×".join(str(d) for d in value)
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def difference_text(d: Any, dataset: str) -> str:
+    """One `core.binding.Difference` in plain words, e.g. `input: 32×32×3 in the preset →
+    8×8×1 from digits` or `head (blocks[6]) classes: 1,000 in the preset → 10 from digits`."""
+    where = "input" if d.location == "input" else f"{d.block} ({d.location})"
+    what = "" if d.field == "shape" else f" {d.field}"
+    user, data = _plain(d.field, d.user), _plain(d.field, d.dataset)
+    if d.applied:
+        return f"{where}{what}: {user} in the preset → {data} from {dataset}"
+    return (f"{where}{what}: {user} in the preset, {data} in {dataset}: kept, so the model "
+            f"will not fit the data")
+
+
+def format_differences(differences: list[Any], dataset: str) -> str:
+    """The lines under a bound summary: where training on `dataset` changes the preset."""
+    if not differences:
+        return f"bound to {dataset}: the preset's input and head already match it"
+    lines = [f"bound to {dataset}: training uses the dataset's values where they differ"]
+    lines += [f"  {difference_text(d, dataset)}" for d in differences]
+    return "\n".join(lines)
 
 
 def format_summary(summary: Any) -> str:

@@ -106,3 +106,48 @@ def test_console_script_subprocess_exit_codes(tmp_path):
     result = subprocess.run([sys.executable, "-m", "resnet_studio.cli.main", "summary", "nope"],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "no preset named 'nope'" in result.stderr
+
+
+def _mismatched_preset(tmp_path):
+    """resnet8-digits saying 32×32×3 inputs and 3 classes: digits has 8×8×1 and 10."""
+    spec = load_preset("resnet8-digits").to_dict()
+    spec["input"]["shape"] = [32, 32, 3]
+    head = next(b for b in spec["blocks"] if b["type"] == "classifier_head")
+    head["params"] = {**head.get("params", {}), "classes": 3}
+    path = tmp_path / "mismatched.json"
+    path.write_text(json.dumps(spec))
+    return path
+
+
+def test_summary_on_a_dataset_lists_what_binding_changes(capsys, tmp_path):
+    from resnet_studio.core.binding import bind_spec, facts_for_editor
+    from resnet_studio.core.builder import summarize
+
+    path = _mismatched_preset(tmp_path)
+    code, out, _ = run(capsys, "summary", str(path), "--dataset", "digits")
+    assert code == 0
+    tail = out.split("BatchNorm statistics:")[1]
+    assert "input: 32×32×3 in the preset → 8×8×1 from digits" in tail
+    assert "classifier_head (blocks[5]) classes: 3 in the preset → 10 from digits" in tail
+
+    code, out, _ = run(capsys, "summary", str(path), "--dataset", "digits", "--json")
+    data = last_json(out)
+    assert [(d["location"], d["field"], d["user"], d["dataset"], d["applied"])
+            for d in data["differences"]] == [("input", "shape", [32, 32, 3], [8, 8, 1], True),
+                                              ("blocks[5]", "classes", 3, 10, True)]
+    assert data["differences"][0]["text"] == "input: 32×32×3 in the preset → 8×8×1 from digits"
+    # The summary is the model as it trains: the bound spec's count, 10 outputs.
+    spec = load_preset(str(path))
+    bound = bind_spec(spec, facts_for_editor(spec, "digits"))
+    assert data["total_params"] == summarize(bound.spec).total_params
+    assert data["input_shape"] == [None, 8, 8, 1] and data["output_shape"] == [None, 10]
+
+
+def test_summary_on_a_matching_dataset_says_nothing_differs(capsys):
+    code, out, _ = run(capsys, "summary", "resnet8-digits", "--dataset", "digits")
+    assert code == 0 and "the preset's input and head already match it" in out
+    code, out, _ = run(capsys, "summary", "resnet8-digits", "--dataset", "digits", "--json")
+    assert last_json(out)["differences"] == []
+    # Without a dataset there is nothing bound, and no list.
+    code, out, _ = run(capsys, "summary", "resnet8-digits", "--json")
+    assert "differences" not in last_json(out)
