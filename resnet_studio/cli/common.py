@@ -14,6 +14,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from resnet_studio.core.exitcodes import EXIT_FAILED
+
 Handler = Callable[[argparse.Namespace], int]
 
 
@@ -22,11 +24,14 @@ class UsageError(Exception):
 
 
 class RunFailed(Exception):
-    """A run ended as failed; exit 1. `result` is printed as JSON with --json."""
+    """A run ended as failed; exit 1, or `exit_code` (2 when the run failed on the user's
+    data: a damaged file). `result` is printed as JSON with --json."""
 
-    def __init__(self, message: str, result: dict[str, Any] | None = None) -> None:
+    def __init__(self, message: str, result: dict[str, Any] | None = None,
+                 exit_code: int = EXIT_FAILED) -> None:
         super().__init__(message)
         self.result = result
+        self.exit_code = exit_code
 
 
 def emit_json(obj: dict[str, Any]) -> None:

@@ -84,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"resnet-studio: {e}", file=sys.stderr)
         if as_json:
             emit_json(e.result or {"status": "failed", "error": str(e)})
-        return EXIT_FAILED
+        return e.exit_code
     except BrokenPipeError:  # `resnet-studio presets | head`: the reader left, not an error
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
         return EXIT_OK

@@ -17,7 +17,7 @@ from resnet_studio.cli.common import (
     emit_json,
     obeys_max_params,
 )
-from resnet_studio.core.exitcodes import EXIT_OK
+from resnet_studio.core.exitcodes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 
 
 def add_training_flags(p: argparse.ArgumentParser, *, preset_optional: bool = False) -> None:
@@ -286,8 +286,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print(compare_table(results))
     failed = [r for r in ROLES if results[r]["status"] == "failed"]
     if failed:
+        from resnet_studio.core.training.trainer import failed_on_bad_data
+
         errors = "; ".join(f"{r}: {results[r]['error']}" for r in failed)
-        raise RunFailed(f"{' and '.join(failed)} run failed: {errors}", results)
+        bad = any(failed_on_bad_data(results[r].get("failure")) for r in failed)
+        raise RunFailed(f"{' and '.join(failed)} run failed: {errors}", results,
+                        EXIT_BAD_INPUT if bad else EXIT_FAILED)
     if args.json:
         emit_json(results)
     return EXIT_OK
@@ -377,7 +381,8 @@ def naming_the_input(source: str) -> Iterator[None]:
 def _report_result(result: Any, args: argparse.Namespace) -> int:
     data = result.to_dict()
     if result.status == "failed":
-        raise RunFailed(f"run failed: {result.error} (run folder: {result.run_dir})", data)
+        raise RunFailed(f"run failed: {result.error} (run folder: {result.run_dir})", data,
+                        EXIT_BAD_INPUT if result.bad_input else EXIT_FAILED)
     if args.json:
         emit_json(data)
     else:

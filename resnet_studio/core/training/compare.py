@@ -200,14 +200,14 @@ def summarize(result: Any) -> dict[str, Any]:
             "final_train_loss": result.final_train_loss, "test": test,
             "gradient_ratio": ratio, "params": result.params, "seconds": result.seconds,
             "epochs_completed": result.epochs_completed, "steps": result.steps,
-            "alerts": alerts, "error": result.error}
+            "alerts": alerts, "error": result.error, "failure": result.failure or None}
 
 
 def _skipped(run_dir: Path) -> dict[str, Any]:
     return {"run_dir": str(run_dir), "run_id": run_dir.name, "status": "skipped",
             "final_train_loss": None, "test": None, "gradient_ratio": None, "params": None,
             "seconds": 0.0, "epochs_completed": 0, "steps": 0, "alerts": [],
-            "error": "not started: the comparison was stopped"}
+            "error": "not started: the comparison was stopped", "failure": None}
 
 
 def compare(spec: ArchitectureSpec, dataset: str, config: TrainingConfig, *,

@@ -126,9 +126,17 @@ class HistogramCallback(keras.callbacks.Callback):
             return
         try:
             self._activations()
-        except Exception as e:  # noqa: BLE001 - a diagnostic never ends a run
-            self._give_up(f"activation histograms stopped: {type(e).__name__}: "
-                          f"{str(e).strip().splitlines()[0][:200] if str(e).strip() else ''}")
+        except Exception as e:  # noqa: BLE001 - a diagnostic never ends a run, but bad data does
+            from resnet_studio.core.data.op_errors import is_decode_error
+
+            if is_decode_error(e):
+                # A damaged image among the probe's validation examples ends the run naming
+                # it (the trainer: exit 2). Going on would be worse than a failed diagnostic:
+                # the cached pipeline this read failed in is then read by Keras's validation
+                # as if complete, only the examples before the damaged one (TF 2.21,
+                # Keras 3.15), and the run would report metrics over part of the split.
+                raise
+            self._give_up("activation histograms stopped", e)
 
     def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
         t, s = self.trainer, self.studio
@@ -140,8 +148,7 @@ class HistogramCallback(keras.callbacks.Callback):
         except StoreWriteError:
             raise
         except Exception as e:  # noqa: BLE001 - a diagnostic never ends a run
-            self._give_up(f"weight and activation histograms stopped: {type(e).__name__}: "
-                          f"{str(e).strip().splitlines()[0][:200] if str(e).strip() else ''}")
+            self._give_up("weight and activation histograms stopped", e)
             return
         append_histograms(t.run_dir, record)
         self._write_tensorboard(record)
@@ -226,8 +233,14 @@ class HistogramCallback(keras.callbacks.Callback):
                 pass
             self._tb = None
 
-    def _give_up(self, message: str) -> None:
+    def _give_up(self, what: str, e: Exception) -> None:
+        """Stops the histograms with a warning saying why: a TensorFlow error (a damaged
+        image among the probe's samples) in our words (core/data/op_errors), never raw."""
+        from resnet_studio.core.data.op_errors import explain, is_op_error
         from resnet_studio.core.training.events import Log
 
+        text = str(e).strip().splitlines()[0][:200] if str(e).strip() else ""
+        why = explain(e, getattr(self.trainer, "dataset_name", None))[:300] if is_op_error(e) \
+            else f"{type(e).__name__}: {text}"
         self.enabled = False
-        self.trainer._emit(Log(message, "warning"))
+        self.trainer._emit(Log(f"{what}: {why}", "warning"))

@@ -60,6 +60,17 @@ class RunResult:
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
+    @property
+    def bad_input(self) -> bool:
+        """Failed on the user's data (`failed_on_bad_data`): the CLI exits 2, not 1."""
+        return self.status == "failed" and failed_on_bad_data(self.failure)
+
+
+def failed_on_bad_data(failure: dict[str, Any] | None) -> bool:
+    """Whether a failed run's `failure` record blames the data: a damaged file read during
+    the run (a validation or test image, or one changed on disk), as before it."""
+    return (failure or {}).get("exception") == "DatasetError"
+
 
 @dataclass(frozen=True)
 class ResumePoint:
@@ -373,8 +384,12 @@ class Trainer:
         except TrainingFailure as e:
             status, error, failure = "failed", str(e), e.details
         except Exception as e:  # keep the run folder consistent whatever went wrong
+            from resnet_studio.core.data.op_errors import is_decode_error
+
             status, error = "failed", _describe_exception(e, cfg, self.dataset_name)
-            failure = {"step": callback.step, "exception": type(e).__name__}
+            # A damaged file met mid-run is the user's input, as one met before training.
+            failure = {"step": callback.step, "exception": "DatasetError"
+                       if is_decode_error(e) else type(e).__name__}
             if isinstance(e, StoreWriteError):  # the run stands at its last checkpoint
                 callback.epochs_completed = callback.saved_epochs
                 failure = {"step": callback.saved_step, "exception": "StoreWriteError"}
