@@ -94,11 +94,15 @@ def test_cli_runs_lists_names(tmp_path, capsys):
 def test_hyperparameters_read_what_run_json_says_and_nothing_else(tmp_path):
     d = make_run(tmp_path, params=28986, test={"accuracy": 0.95},
                  config={"optimizer": "sgd", "learning_rate": 0.1, "batch_size": 64,
-                         "epochs": 30})
+                         "epochs": 30, "weight_decay": 1e-4, "schedule": "cosine"})
     assert hyperparameters(runs.read_run(d)) == {
-        "optimizer": "sgd", "learning_rate": 0.1, "batch_size": 64, "epochs": 30,
-        "dataset": "digits", "params": 28986, "test_accuracy": 0.95}
+        "optimizer": "sgd", "learning_rate": 0.1, "weight_decay": 1e-4, "schedule": "cosine",
+        "batch_size": 64, "epochs": 30, "dataset": "digits", "params": 28986,
+        "test_accuracy": 0.95}
     odd = make_run(tmp_path, "20261205-150409-y-0002", config={"batch_size": True,
-                                                               "learning_rate": "fast"})
+                                                               "learning_rate": "fast",
+                                                               "weight_decay": "lots",
+                                                               "schedule": 3})
     h = hyperparameters(runs.read_run(odd))
     assert h["batch_size"] is None and h["learning_rate"] is None and h["optimizer"] is None
+    assert h["weight_decay"] is None and h["schedule"] is None

@@ -19,13 +19,14 @@ from resnet_studio.gui.training.runs_view import RunsView
 
 
 def stored_run(root: Path, run_id: str, steps: int, *, lr: float = 0.1, batch: int = 32,
-               loss0: float = 2.0, val_accuracy: float = 0.8, started: str) -> Path:
+               wd: float = 0.0, schedule: str = "constant", loss0: float = 2.0,
+               val_accuracy: float = 0.8, started: str) -> Path:
     """A finished run written through the run package: `steps` batches, one epoch."""
     d = root / run_id
     meta = {"id": run_id, "preset": "resnet8-digits", "dataset": "digits", "params": 28986,
             "started": started,
             "config": {"optimizer": "adam", "learning_rate": lr, "batch_size": batch,
-                       "epochs": 1}}
+                       "epochs": 1, "weight_decay": wd, "schedule": schedule}}
     writer = RunWriter(d, meta, {"name": "x"}, ["dense"], ["b0"])
     for step in range(1, steps + 1):
         writer.log({"kind": "batch", "step": step, "epoch": 1, "loss": loss0 / step,
@@ -42,11 +43,12 @@ def store(tmp_path):
     root = tmp_path / "runs"
     return {
         "a": stored_run(root, "20261205-100000-resnet8-digits-aaaa", 40, lr=0.1, batch=128,
-                        started="2026-12-05T10:00:00+0000"),
+                        wd=5e-4, schedule="cosine", started="2026-12-05T10:00:00+0000"),
         "b": stored_run(root, "20261205-110000-resnet8-digits-bbbb", 400, lr=0.003, batch=32,
-                        loss0=3.0, val_accuracy=0.9, started="2026-12-05T11:00:00+0000"),
+                        wd=5e-5, schedule="step", loss0=3.0, val_accuracy=0.9,
+                        started="2026-12-05T11:00:00+0000"),
         "c": stored_run(root, "20261205-120000-resnet8-digits-cccc", 90, lr=0.02, batch=64,
-                        started="2026-12-05T12:00:00+0000"),
+                        wd=1e-3, started="2026-12-05T12:00:00+0000"),
     }
 
 
@@ -147,6 +149,24 @@ def test_hyperparameter_columns_sort_as_numbers(view, store):
     assert column(view, rt.COL_EPOCHS) == ["1/1"] * 3
     assert set(column(view, rt.COL_DATASET)) == {"digits"}
     assert set(column(view, rt.COL_PARAMS)) == {"28,986"}
+
+
+def test_weight_decay_sorts_as_a_number_and_schedule_as_text(view, store):
+    # Each row shows its own run.json's values (newest first: c, b, a).
+    assert [view.proxy.index(r, rt.COL_NAME).data(rt.RUN_ROLE).dir
+            for r in range(3)] == [store["c"], store["b"], store["a"]]
+    assert column(view, rt.COL_WD) == ["0.001", "5e-05", "0.0005"]
+    assert column(view, rt.COL_SCHEDULE) == ["constant", "step", "cosine"]
+    assert view.model.headerData(rt.COL_WD, Qt.Orientation.Horizontal) == "WD"
+    assert "Weight decay" in view.model.headerData(rt.COL_WD, Qt.Orientation.Horizontal,
+                                                   Qt.ItemDataRole.ToolTipRole)
+    # As numbers: 5e-05 < 0.0005 < 0.001 (as text "5e-05" would come last).
+    view.table.sortByColumn(rt.COL_WD, Qt.SortOrder.AscendingOrder)
+    assert column(view, rt.COL_WD) == ["5e-05", "0.0005", "0.001"]
+    view.table.sortByColumn(rt.COL_WD, Qt.SortOrder.DescendingOrder)
+    assert column(view, rt.COL_WD) == ["0.001", "0.0005", "5e-05"]
+    view.table.sortByColumn(rt.COL_SCHEDULE, Qt.SortOrder.AscendingOrder)
+    assert column(view, rt.COL_SCHEDULE) == ["constant", "cosine", "step"]
 
 
 def test_curves_log_scale_is_remembered_and_drops_zero(view, store, qtbot):

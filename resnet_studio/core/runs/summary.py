@@ -60,9 +60,10 @@ def run_seconds(run: RunInfo) -> float | None:
 
 
 def hyperparameters(run: RunInfo) -> dict[str, Any]:
-    """The settings a table of runs compares: `optimizer`, `learning_rate`, `batch_size`,
-    `epochs` (planned), `dataset`, `params`, `test_accuracy`; None where run.json does not
-    say (or says something of the wrong kind)."""
+    """The settings a table of runs compares: `optimizer`, `learning_rate`, `weight_decay`,
+    `schedule` (the learning-rate schedule's name), `batch_size`, `epochs` (planned),
+    `dataset`, `params`, `test_accuracy`; None where run.json does not say (or says
+    something of the wrong kind)."""
     m = run.meta
     config = m.get("config") if isinstance(m.get("config"), dict) else {}
 
@@ -70,9 +71,11 @@ def hyperparameters(run: RunInfo) -> dict[str, Any]:
         return value if isinstance(value, kind) and not isinstance(value, bool) else None
 
     test = m.get("test") if isinstance(m.get("test"), dict) else {}
-    optimizer = config.get("optimizer")
+    optimizer, schedule = config.get("optimizer"), config.get("schedule")
     return {"optimizer": optimizer if isinstance(optimizer, str) else None,
             "learning_rate": number(config.get("learning_rate"), (int, float)),
+            "weight_decay": number(config.get("weight_decay"), (int, float)),
+            "schedule": schedule if isinstance(schedule, str) else None,
             "batch_size": number(config.get("batch_size"), int),
             "epochs": number(config.get("epochs"), int),
             "dataset": m.get("dataset") if isinstance(m.get("dataset"), str) else None,
@@ -81,5 +84,5 @@ def hyperparameters(run: RunInfo) -> dict[str, Any]:
 
 
 def format_learning_rate(value: float | None) -> str:
-    """0.1, 0.003, 3e-05: short, and exact for the rates people type."""
+    """0.1, 0.003, 3e-05: short, and exact for the rates (and weight decays) people type."""
     return "—" if value is None else f"{value:.3g}"

@@ -2,7 +2,7 @@
 trained and with which settings, and how it went; sorted by a proxy on typed keys.
 
 The columns compare runs at a glance: the main hyperparameters (optimizer, learning rate,
-batch size, epochs) beside the dataset, the parameter count and the test accuracy
+weight decay, schedule, batch size, epochs) beside the dataset, the parameter count and the test accuracy
 (`core.runs.summary.hyperparameters`). The name is edited in place (F2, or a click on a
 selected name); the model only asks for the rename (`rename_requested`): the view stores it
 through `core.runs.rename_run` and reports a refusal.
@@ -47,16 +47,18 @@ STATUS_HELP = {
     "failed": "Training failed; the error is shown below the table.",
 }
 
-COLUMNS = ("Name", "Status", "Preset", "Dataset", "Optimizer", "LR", "Batch", "Epochs",
-           "Params", "Best val", "Test acc", "Duration", "Started", "Folder")
-(COL_NAME, COL_STATUS, COL_PRESET, COL_DATASET, COL_OPTIMIZER, COL_LR, COL_BATCH, COL_EPOCHS,
- COL_PARAMS, COL_BEST, COL_TEST, COL_DURATION, COL_STARTED, COL_RUN) = range(len(COLUMNS))
-NUMERIC_COLUMNS = (COL_LR, COL_BATCH, COL_EPOCHS, COL_PARAMS, COL_BEST, COL_TEST,
+COLUMNS = ("Name", "Status", "Preset", "Dataset", "Optimizer", "LR", "WD", "Schedule", "Batch",
+           "Epochs", "Params", "Best val", "Test acc", "Duration", "Started", "Folder")
+(COL_NAME, COL_STATUS, COL_PRESET, COL_DATASET, COL_OPTIMIZER, COL_LR, COL_WD, COL_SCHEDULE,
+ COL_BATCH, COL_EPOCHS, COL_PARAMS, COL_BEST, COL_TEST, COL_DURATION, COL_STARTED,
+ COL_RUN) = range(len(COLUMNS))
+NUMERIC_COLUMNS = (COL_LR, COL_WD, COL_BATCH, COL_EPOCHS, COL_PARAMS, COL_BEST, COL_TEST,
                    COL_DURATION)
 HEADER_TIPS = {
     COL_NAME: "The run's name (F2 or a click on a selected name renames it; empty: the "
               "default, preset · dataset · short id)",
     COL_OPTIMIZER: "Optimizer", COL_LR: "Learning rate (the peak of its schedule)",
+    COL_WD: "Weight decay λ (0: off)", COL_SCHEDULE: "Learning-rate schedule",
     COL_BATCH: "Batch size", COL_EPOCHS: "Epochs completed / planned",
     COL_BEST: "Best validation epoch (lowest validation loss)",
     COL_TEST: "Accuracy on the test split, after the last epoch",
@@ -100,6 +102,7 @@ def _row(run: RunInfo) -> _Row:
     acc, params = h["test_accuracy"], h["params"]
     texts = (run.name, run.status, str(m.get("preset") or "—"), h["dataset"] or "—",
              h["optimizer"] or "—", format_learning_rate(h["learning_rate"]),
+             format_learning_rate(h["weight_decay"]), h["schedule"] or "—",
              _or_dash(h["batch_size"]), epochs, _or_dash(params, "{:,}"), format_best(best),
              _or_dash(acc, "{:.3f}"), format_duration(seconds),
              format_started(m.get("started")), run.id)
@@ -110,7 +113,8 @@ def _row(run: RunInfo) -> _Row:
 
     keys = (run.name.lower(), status_rank, texts[COL_PRESET].lower(),
             texts[COL_DATASET].lower(), texts[COL_OPTIMIZER].lower(),
-            num(h["learning_rate"]), num(h["batch_size"]), (done, num(h["epochs"])),
+            num(h["learning_rate"]), num(h["weight_decay"]), texts[COL_SCHEDULE].lower(),
+            num(h["batch_size"]), (done, num(h["epochs"])),
             num(params), best_key, num(acc), -1.0 if seconds is None else seconds,
             str(m.get("started") or ""), run.id.lower())
     return _Row(run, texts, keys)
