@@ -132,3 +132,51 @@ def test_int8_per_tensor_has_one_weight_scale_per_tensor(tmp_path, small):
         out_scale = interp.get_output_details()[0]["quantization"][0]
         assert np.abs(got - np.asarray(model(test, training=False))).max() <= 6 * out_scale
     assert len(scales["int8"]) == 8 and len(scales["int8-per-tensor"]) == 1
+
+
+@pytest.mark.slow
+def test_a_quantization_study_loads_the_model_once_with_the_same_results(tmp_path,
+                                                                        monkeypatch):
+    """The Compress panel's study over the four modes: one `load_run_model` (model build,
+    checkpoint, dataset), not one per mode; each row as the mode exported alone gives it
+    (equal here: one process, one machine)."""
+    import resnet_studio.core.training.restore as restore
+    from resnet_studio.core.compress.quantize import export_tflite_run
+    from resnet_studio.core.compress.views import QUANT_MODES, quantization_job
+    from resnet_studio.core.jobs import JobState
+    from resnet_studio.core.runs import read_run
+    from resnet_studio.core.training.trainer import Trainer
+    from resnet_studio.core.training_config import TrainingConfig
+    from tests.tiny_models import tiny_residual_cnn
+
+    spec = tiny_residual_cnn("q-study")
+    cfg = TrainingConfig.from_sources(spec.training, {"epochs": 1, "batch_size": 32})
+    run_dir = tmp_path / "run"
+    assert Trainer(spec, "digits", cfg, run_dir=run_dir, limit=320).run().status == "completed"
+
+    loads = []
+    real = restore.load_run_model
+
+    def counting(*args, **kwargs):
+        loads.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(restore, "load_run_model", counting)
+    streamed = []
+    rows = quantization_job(str(run_dir), JobState(on_partial=streamed.append))
+    assert len(loads) == 1  # was one per mode: 4
+    assert [r["mode"] for r in rows] == [label for label, _ in QUANT_MODES]
+    assert streamed == rows and all("error" not in r for r in rows)
+
+    measured = ("size_bytes", "compressed_size_bytes", "float32_size_bytes", "accuracy",
+                "reference_accuracy")
+    info = read_run(run_dir)
+    # float32 and int8 alone (dynamic and float16 share nothing more than float32 does; int8
+    # also shares the calibration inputs).
+    for row, (label, mode) in zip(rows, QUANT_MODES, strict=True):
+        if label not in ("float32", "int8"):
+            continue
+        alone = export_tflite_run(info, tmp_path / f"{label}.tflite", mode, latency=False)
+        assert {k: row[k] for k in measured} == {k: alone[k] for k in measured}, label
+    assert len(loads) == 3  # alone: each export loads the run itself
+    assert rows[3]["size_bytes"] < rows[0]["size_bytes"]  # int8 smaller than float32

@@ -89,9 +89,61 @@ def representative_inputs(data: Any, n: int = REPRESENTATIVE_EXAMPLES, seed: int
     return np.stack(xs)
 
 
+class LoadedRun:
+    """A run's model and data for TFLite exports, loaded at first use and then kept: a
+    study over several modes (views.quantization_job) rebuilds the Keras model, loads its
+    checkpoint and the dataset once, and evaluates the Keras reference once, where each
+    mode used to do all of it again.
+
+    Args:
+        info: The run (`read_run`).
+    """
+
+    def __init__(self, info: Any) -> None:
+        self.info = info
+        self._loaded: tuple[Any, Any] | None = None
+        self._reference: float | None = None
+        self._representative: np.ndarray | None = None
+
+    def trainer_and_data(self) -> tuple[Any, Any]:
+        """(trainer with the checkpoint's weights, dataset): `load_run_model`, once."""
+        if self._loaded is None:
+            from resnet_studio.core.training.restore import load_run_model
+
+            self._loaded = load_run_model(self.info)
+        return self._loaded
+
+    def representative(self) -> np.ndarray:
+        """int8's calibration inputs (`representative_inputs`, the run's seed), once."""
+        if self._representative is None:
+            trainer, data = self.trainer_and_data()
+            self._representative = representative_inputs(data, seed=int(trainer.config.seed))
+        return self._representative
+
+    def reference_accuracy(self) -> float:
+        """The Keras model's test accuracy, once (exporting does not change the model)."""
+        if self._reference is None:
+            from resnet_studio.core.training.evaluation import evaluate
+
+            trainer, data = self.trainer_and_data()
+            self._reference = float(evaluate(trainer.built.model, trainer.test_ds,
+                                             data.info.task, data.info.num_classes)["accuracy"])
+        return self._reference
+
+
 def export_tflite_run(info: Any, out: str | os.PathLike[str], quantize: str | None = None, *,
-                      overwrite: bool = False, latency: bool = True) -> dict[str, Any]:
+                      overwrite: bool = False, latency: bool = True,
+                      loaded: LoadedRun | None = None) -> dict[str, Any]:
     """Exports a run's model to TFLite (optionally quantized) and measures it.
+
+    Args:
+        info: The run (`read_run`).
+        out: The .tflite file to write.
+        quantize: A mode (`tflite.quantization_mode`), or None for float32.
+        overwrite: Replace an existing `out`.
+        latency: Also time one-example invocations.
+        loaded: The run already loaded (`LoadedRun(info)`), shared by several exports;
+            None loads it for this export alone.
 
     Returns the export's `ExportResult.to_dict()` plus `quantization`, `size_bytes`,
     `compressed_size_bytes` (gzip, sizes.py), `size_breakdown` (tflite/flatbuffer.py),
@@ -100,22 +152,19 @@ def export_tflite_run(info: Any, out: str | os.PathLike[str], quantize: str | No
     `latency`, `latency_ms` / `latency_p90_ms` (one example, one thread).
     """
     from resnet_studio.core.export import export_model
-    from resnet_studio.core.training.evaluation import evaluate
-    from resnet_studio.core.training.restore import load_run_model
 
     mode = quantization_mode(quantize)
-    trainer, data = load_run_model(info)
+    run = loaded if loaded is not None else LoadedRun(info)
+    trainer, _ = run.trainer_and_data()
     model = trainer.built.model
     x, _ = next(iter(trainer.test_ds))
     sample = np.asarray(x)[:8]
-    representative = representative_inputs(data, seed=int(trainer.config.seed)) \
-        if mode in ("int8", "int8-per-tensor") else None
+    representative = run.representative() if mode in ("int8", "int8-per-tensor") else None
     result = export_model(model, "tflite", out, sample=sample, quantize=mode or False,
                           overwrite=overwrite, spec_name=trainer.spec.name,
                           representative=representative)
     flatbuffer = Path(result.path).read_bytes()
     measured = tflite_accuracy(flatbuffer, trainer.test_ds)
-    reference = evaluate(model, trainer.test_ds, data.info.task, data.info.num_classes)
     out_dict = result.to_dict()
     from resnet_studio.core.compress.sizes import gzip_size
     from resnet_studio.core.tflite.flatbuffer import size_breakdown
@@ -125,7 +174,7 @@ def export_tflite_run(info: Any, out: str | os.PathLike[str], quantize: str | No
                      "size_breakdown": size_breakdown(flatbuffer),
                      "float32_size_bytes": int(result.details["float_bytes"]),
                      "accuracy": measured["accuracy"],
-                     "reference_accuracy": float(reference["accuracy"]),
+                     "reference_accuracy": run.reference_accuracy(),
                      "test_examples": measured["examples"]})
     if latency:
         out_dict.update(tflite_latency(flatbuffer, sample))

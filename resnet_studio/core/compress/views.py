@@ -11,7 +11,9 @@
   cannot. Pruned runs made with `prune --blocks` (fine-tuned) come along as extra points.
 - **Quantization** (`quantization_job`): the run exported to TFLite as float32, dynamic-range,
   float16 and full-integer int8 (quantize.py), each measured by the interpreter: file size
-  (plain and gzipped), test accuracy against the Keras model's, latency.
+  (plain and gzipped), test accuracy against the Keras model's, latency. The run's model,
+  checkpoint and data are loaded once for the four (`quantize.LoadedRun`), and the Keras
+  accuracy evaluated once.
 
 Both check for a stop between two measurements (an export or a model evaluation is not
 interrupted midway) and stream each finished piece with `state.partial`.
@@ -101,11 +103,16 @@ def quantization_job(run_dir: str, state: Any) -> list[dict[str, Any]]:
     (`export_tflite_run`); rows streamed as they finish. A mode the model cannot be
     converted to gets a row {"mode", "error"}. A stop ends it between exports, returning the
     rows measured so far."""
-    from resnet_studio.core.compress.quantize import QuantizationError, export_tflite_run
+    from resnet_studio.core.compress.quantize import (
+        LoadedRun,
+        QuantizationError,
+        export_tflite_run,
+    )
     from resnet_studio.core.export import ExportError
     from resnet_studio.core.runs import read_run
 
     info = read_run(run_dir)
+    loaded = LoadedRun(info)  # the model, its checkpoint and the data: loaded once
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="quantize-") as tmp:
         for i, (label, mode) in enumerate(QUANT_MODES):
@@ -113,7 +120,8 @@ def quantization_job(run_dir: str, state: Any) -> list[dict[str, Any]]:
                 break
             state.progress(i / len(QUANT_MODES), f"Exporting and measuring {label}…")
             try:
-                r = export_tflite_run(info, Path(tmp) / f"{label}.tflite", mode)
+                r = export_tflite_run(info, Path(tmp) / f"{label}.tflite", mode,
+                                      loaded=loaded)
             except (ExportError, QuantizationError) as e:
                 # One mode this model cannot take (int8 of a token model, an op TFLite
                 # lacks): say so in its row and measure the others.
