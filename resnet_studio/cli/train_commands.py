@@ -94,7 +94,10 @@ def _names(text: str) -> list[str]:
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("train", help="train a preset on a dataset")
+    p = sub.add_parser("train", help="train a preset on a dataset",
+                       epilog="Exit 0 when the run completes or is stopped, 1 when it failed, "
+                              "2 for bad input (a preset, a flag, the data; also a damaged "
+                              "image met during the run, which is then marked failed).")
     add_training_flags(p, preset_optional=True)
     p.add_argument("--no-residual", action="store_true", help="train the plain twin")
     p.add_argument("--run-dir", help="folder for this run (default: a new one under the root)")
@@ -114,7 +117,8 @@ def register(sub: Any) -> None:
                     "of the first weighted block's gradient norm ÷ the last one's before the "
                     "head: near 1 the first layers learn, 1e-10 they do not).",
         epilog="Exit 0 when both runs complete, 1 when one failed, 2 for bad input (unknown "
-               "preset or dataset, or an architecture without shortcuts). With --json the "
+               "preset or dataset, an architecture without shortcuts, or a damaged image met "
+               "during a run). With --json the "
                'last stdout line is {"residual": {...}, "plain": {...}}.')
     add_training_flags(p)
     p.set_defaults(handler=cmd_compare)
