@@ -52,15 +52,23 @@ lock-upgrade:
 run: $(STAMP)
 	$(VENV)/bin/resnet-studio gui
 
+# Two pytest worker processes (pytest-xdist): most of the suite's time is single-threaded
+# (Python, Qt, TensorFlow start-up and tracing), so one process leaves the second core of a
+# 2-core machine idle. `--dist loadfile` gives each test file to one worker, so a module's
+# fixtures (a tiny trained run, say) are still computed once. `make test TEST_WORKERS=0`: one
+# process, as before.
+TEST_WORKERS ?= 2
+PYTEST_WORKERS = -n $(TEST_WORKERS) --dist loadfile
+
 test: $(STAMP)
-	QT_QPA_PLATFORM=offscreen TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -q -p no:cacheprovider
+	QT_QPA_PLATFORM=offscreen TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -q -p no:cacheprovider $(PYTEST_WORKERS)
 	$(VENV)/bin/ruff check resnet_studio tests docs benchmarks packaging
 	$(VENV)/bin/lint-imports --no-cache
 
 # The edit-test loop: every test not marked slow (no training, no subprocess, no TensorFlow
 # trace beyond a model build); under 2 minutes on 2 cores. `make test` (what CI runs) is all of them.
 test-fast: $(STAMP)
-	QT_QPA_PLATFORM=offscreen TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -q -p no:cacheprovider -m "not slow"
+	QT_QPA_PLATFORM=offscreen TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -q -p no:cacheprovider -m "not slow" $(PYTEST_WORKERS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check resnet_studio tests docs benchmarks packaging
